@@ -1,0 +1,98 @@
+/*
+ * api.h - the Pipedrive HTTP client.  Knows Pipedrive, not FUSE.
+ *
+ * One api_client per mount holds the configuration, the token and the rate
+ * gate shared by every thread.  Each worker thread owns one api_conn (one
+ * libcurl easy handle, so its connection is kept alive across pages).
+ *
+ * Every request goes through the gate: it paces requests under the burst limit
+ * (the announced x-ratelimit-limit per 2 s, 20 until announced), pauses every
+ * thread after a burst 429, and stops asking altogether after a daily-budget
+ * 429 or the CDN's HTML 403 until the block expires.  Transient failures (5xx,
+ * network errors, timeouts, cut or malformed bodies, success:false) are retried
+ * a bounded number of times with backoff; the final error is an errno plus a
+ * message that says what to do.  The token is sent only in the x-api-token
+ * header and never appears in URLs or messages.
+ */
+#ifndef PDFS_API_H
+#define PDFS_API_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "url.h"
+
+struct api_config {
+	const char *base_v2;     /* normalised, e.g. https://x.pipedrive.com/api/v2 */
+	const char *base_v1;     /* the v1 base beside it */
+	const char *token;       /* the secret; copied, wiped on free */
+	const char *ca_file;     /* extra CA bundle, or NULL */
+	long timeout_s;          /* whole-request timeout */
+	long connect_timeout_s;
+	int max_retries;         /* per request, for transient failures and burst 429s */
+};
+
+struct api_error {
+	int err;           /* positive errno: EACCES, ENOENT, EIO, EAGAIN, EINVAL, ECANCELED */
+	long status;       /* HTTP status, 0 if no response */
+	char message[320]; /* for the log: what happened and what to do */
+};
+
+enum api_base {
+	API_V1,
+	API_V2,
+};
+
+/* Which endpoint a request went to, for the counters. */
+enum api_endpoint {
+	API_EP_PERSONS,
+	API_EP_PERSON,
+	API_EP_ORGANIZATIONS,
+	API_EP_USERS,
+	API_EP_USERS_ME,
+	API_EP_FILTERS,
+	API_EP_PERSON_FIELDS,
+	API_EP_OTHER,
+	API_EP_COUNT,
+};
+
+struct api_counters {
+	uint64_t requests[API_EP_COUNT]; /* HTTP requests sent, retries included */
+	uint64_t retries;
+	uint64_t rate_limited;           /* 429 answers */
+	long last_limit;                 /* last x-ratelimit-limit seen, -1 if none */
+	long last_remaining;
+	long last_reset;
+	long last_daily_remaining;
+};
+
+struct api_client;
+struct api_conn;
+
+struct api_client *api_client_new(const struct api_config *cfg);
+void api_client_free(struct api_client *client);
+/* Wake every waiting request and make new ones fail with ECANCELED (unmount). */
+void api_client_cancel(struct api_client *client);
+void api_client_counters(struct api_client *client, struct api_counters *out);
+const char *api_endpoint_name(enum api_endpoint ep);
+
+struct api_conn *api_conn_new(struct api_client *client);
+void api_conn_free(struct api_conn *conn);
+
+/* GET base + path_and_query.  On success (HTTP 200 and "success": true)
+ * returns 0 and the whole response object in *out (caller puts it). */
+int api_get(struct api_conn *conn, enum api_base base, const char *path_and_query,
+	    struct json_object **out, struct api_error *err);
+
+/* Called with each page's "data" array; a non-zero return stops the walk and
+ * becomes its result. */
+typedef int (*api_page_fn)(void *ctx, struct json_object *data);
+
+/* Walk a cursor-paged v2 list (path "/persons", "/organizations", ...) until
+ * next_cursor is null.  Returns 0 only if every page arrived. */
+int api_walk(struct api_conn *conn, const char *path, const struct list_query *q,
+	     api_page_fn on_page, void *ctx, struct api_error *err);
+
+#endif

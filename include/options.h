@@ -1,0 +1,49 @@
+/*
+ * options.h - the mount's configuration: parsing, defaults and the token.
+ *
+ * Options come from the command line (-o name=value, libfuse's fuse_opt);
+ * FUSE's own options (-f, -d, -s, allow_other, ...) pass through untouched.
+ * The token never comes from the command line: PIPEDRIVE_API_TOKEN or a
+ * token_file that only its owner can read.
+ */
+#ifndef PDFS_OPTIONS_H
+#define PDFS_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <fuse_opt.h>
+
+struct options {
+	char *source;        /* company domain, or NULL */
+	char *mountpoint;
+	char *base_url;
+	char *token_file;
+	char *cache_ttl;     /* parsed into ttl */
+	char *vcard_version;
+	char *ca_file;
+	char *log_level;
+	int page_limit;
+	int timeout;
+	int workers;
+	double ttl;
+	bool show_help;
+	bool show_version;
+	bool allow_other;
+	int nonopt_count;
+};
+
+/* Parse argv into opts and the args left for libfuse.  Returns 0, or -1 with
+ * a message for the user in err. */
+int options_parse(int argc, char **argv, struct options *opts, struct fuse_args *args,
+		  char *err, size_t errlen);
+/* Check ranges and fill derived fields; 0 or -1 with a message. */
+int options_validate(struct options *opts, char *err, size_t errlen);
+void options_free(struct options *opts);
+void options_print_help(const char *progname);
+
+/* Read the token from the environment (then wipe it there) or the token
+ * file.  Returns a malloc'd token or NULL with a message. */
+char *options_read_token(const struct options *opts, char *err, size_t errlen);
+
+#endif

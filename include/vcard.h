@@ -1,0 +1,83 @@
+/*
+ * vcard.h - render one Pipedrive person as a vCard (3.0 or 4.0).
+ *
+ * Pure: no I/O, no globals, no locale; the same input always gives the same
+ * bytes (st_size is computed from one rendering and read() serves another).
+ * The person is the json-c object exactly as the API sent it; any field may be
+ * missing, null or of the wrong type, strings may hold invalid UTF-8 or NULs:
+ * the output is still one valid card (UTF-8, CRLF, folded at 75 octets, never
+ * an empty FN).  The mapping follows shared/reference/vcard.md section 1.8.
+ */
+#ifndef PDFS_VCARD_H
+#define PDFS_VCARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "strbuf.h"
+
+enum vcard_version {
+	VCARD_V30 = 30,
+	VCARD_V40 = 40,
+};
+
+/* Returns the label's name for a label id, or NULL if unknown. */
+typedef const char *(*vcard_label_name_fn)(void *ctx, int64_t label_id);
+
+struct vcard_options {
+	enum vcard_version version;
+	/* Company identity for UID (uuid5 of "pipedrive:<company>:person:<id>")
+	 * and for URL (https://<company>.pipedrive.com/person/<id>).  Never NULL. */
+	const char *company;
+	/* Base of the web app for the URL line, e.g. "https://acme.pipedrive.com";
+	 * NULL means derive it from company. */
+	const char *app_url;
+	/* Resolved name of the person's organization, or NULL (then no ORG line;
+	 * never the bare id). */
+	const char *org_name;
+	/* Label names for CATEGORIES; NULL means none resolved. */
+	vcard_label_name_fn label_name;
+	void *label_ctx;
+};
+
+/* Append the card for `person` to `out`.  Returns 0, or -ENOMEM (out failed),
+ * or -EINVAL if person is not a JSON object or has no integer id. */
+int vcard_render(const struct json_object *person, const struct vcard_options *opt,
+		 struct strbuf *out);
+
+/* ---- Building blocks, exported for unit tests and the fuzzers ---- */
+
+enum vcard_text_mode {
+	VCARD_TEXT_SINGLE_LINE,  /* CR, LF, CRLF and TAB become one space (FN, N, TITLE, ORG, ADR, labels) */
+	VCARD_TEXT_MULTI_LINE,   /* CRLF, CR, LF become the two bytes "\n"; TAB kept (NOTE) */
+};
+
+/*
+ * Append the escaped form of s[0..n): invalid UTF-8 -> U+FFFD; control
+ * characters U+0000-U+001F (except those the mode keeps) and U+007F dropped;
+ * "\" -> "\\", "," -> "\,", ";" -> "\;"; newlines as the mode says.  Leading
+ * and trailing white space is trimmed.
+ */
+void vcard_escape_text(struct strbuf *out, const char *s, size_t n,
+		       enum vcard_text_mode mode);
+
+/*
+ * Append one logical content line (without line break) folded to 75 octets:
+ * the first physical line holds at most 75 bytes, each continuation is CRLF,
+ * one SPACE and at most 74 bytes; never splits a UTF-8 sequence or a "\x"
+ * escape pair; ends with CRLF.
+ */
+void vcard_fold_line(struct strbuf *out, const char *line, size_t len);
+
+/* Deterministic UUID version 5 (SHA-1, RFC 4122) of `name` in the fixed
+ * pipedrivefs namespace, formatted lowercase 8-4-4-4-12 into buf[37]. */
+void vcard_uuid5(const char *name, char buf[37]);
+
+/* The same with an explicit namespace and a name of n bytes (for the RFC 4122
+ * test vectors, e.g. NAMESPACE_DNS).  ns is the namespace in network order. */
+void vcard_uuid5_ns(const unsigned char ns[16], const char *name, size_t n,
+		    char buf[37]);
+
+#endif

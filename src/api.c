@@ -1,0 +1,799 @@
+/*
+ * api.c - the Pipedrive HTTP client (see api.h for the contract).
+ *
+ * Layout: the rate gate (shared pacing and blocking state), one request
+ * attempt (curl + streaming JSON parse), classification of an attempt's
+ * outcome, the retry loop (api_get), and the cursor walk (api_walk).
+ */
+#include "api.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "log.h"
+#include "strbuf.h"
+
+#define BURST_WINDOW_S 2.0
+#define DEFAULT_BURST_LIMIT 20
+#define MAX_TRACKED_REQUESTS 512
+#define PACING_MARGIN_S 0.05
+#define BURST_WAIT_MIN_S 2.0
+#define BURST_WAIT_CAP_S 30.0
+#define CDN_BLOCK_S (15 * 60.0)
+#define ERROR_BODY_CAP 65536
+#define RESPONSE_CAP (512u << 20)
+#define MAX_PAGES 1000000
+
+/* ------------------------------------------------------------------ */
+/* The rate gate                                                       */
+
+struct rate_gate {
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	double sent[MAX_TRACKED_REQUESTS]; /* ring of recent request start times */
+	size_t head;                       /* next slot to write */
+	size_t count;
+	int limit;                         /* requests per BURST_WINDOW_S */
+	double paused_until;               /* burst 429 or remaining == 0: everyone waits */
+	double blocked_until;              /* daily budget or CDN block: nobody asks */
+	int blocked_errno;
+	char blocked_reason[200];
+	bool cancelled;
+};
+
+struct api_client {
+	char *base_v2;
+	char *base_v1;
+	char *token_header; /* "x-api-token: ..." - the only copy of the token */
+	char *ca_file;
+	long timeout_s;
+	long connect_timeout_s;
+	int max_retries;
+	struct rate_gate gate;
+	atomic_bool cancelled; /* read by transfers in flight, to abort them */
+	pthread_mutex_t counters_lock;
+	struct api_counters counters;
+	unsigned int jitter_seed;
+};
+
+struct api_conn {
+	struct api_client *client;
+	CURL *curl;
+	struct curl_slist *headers;
+	char curl_error[CURL_ERROR_SIZE];
+};
+
+static double now_monotonic(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct timespec realtime_after(double seconds)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	double whole = floor(seconds);
+	ts.tv_sec += (time_t)whole;
+	ts.tv_nsec += (long)((seconds - whole) * 1e9);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
+/* Wait on the gate's condition for at most `seconds`; lock held. */
+static void gate_wait(struct rate_gate *g, double seconds)
+{
+	if (seconds <= 0)
+		return;
+	struct timespec until = realtime_after(seconds);
+	pthread_cond_timedwait(&g->changed, &g->lock, &until);
+}
+
+/* Seconds until one more request fits the burst window, 0 if it fits now. */
+static double gate_burst_delay(const struct rate_gate *g, double now)
+{
+	size_t limit = (size_t)g->limit;
+	if (limit > MAX_TRACKED_REQUESTS)
+		limit = MAX_TRACKED_REQUESTS;
+	if (g->count < limit)
+		return 0;
+	/* The request `limit` places back must have left the window. */
+	size_t idx = (g->head + MAX_TRACKED_REQUESTS - limit) % MAX_TRACKED_REQUESTS;
+	double free_at = g->sent[idx] + BURST_WINDOW_S + PACING_MARGIN_S;
+	return free_at > now ? free_at - now : 0;
+}
+
+/* Take a slot for one request, waiting as the gate says; 0 or -errno. */
+static int gate_acquire(struct api_client *c, struct api_error *err)
+{
+	struct rate_gate *g = &c->gate;
+	int rc = 0;
+	pthread_mutex_lock(&g->lock);
+	for (;;) {
+		double now = now_monotonic();
+		if (g->cancelled) {
+			rc = -ECANCELED;
+			snprintf(err->message, sizeof(err->message), "the filesystem is shutting down");
+			break;
+		}
+		if (now < g->blocked_until) {
+			rc = -g->blocked_errno;
+			snprintf(err->message, sizeof(err->message), "%s (%.0f s left)",
+				 g->blocked_reason, g->blocked_until - now);
+			break;
+		}
+		double wait = g->paused_until - now;
+		double burst = gate_burst_delay(g, now);
+		if (burst > wait)
+			wait = burst;
+		if (wait <= 0) {
+			g->sent[g->head] = now;
+			g->head = (g->head + 1) % MAX_TRACKED_REQUESTS;
+			if (g->count < MAX_TRACKED_REQUESTS)
+				g->count++;
+			break;
+		}
+		gate_wait(g, wait);
+	}
+	pthread_mutex_unlock(&g->lock);
+	if (rc)
+		err->err = -rc;
+	return rc;
+}
+
+/* Sleep for a backoff, waking early on cancel; false if cancelled. */
+static bool gate_sleep(struct api_client *c, double seconds)
+{
+	struct rate_gate *g = &c->gate;
+	double until = now_monotonic() + seconds;
+	bool ok;
+	pthread_mutex_lock(&g->lock);
+	for (;;) {
+		double left = until - now_monotonic();
+		if (g->cancelled || left <= 0)
+			break;
+		gate_wait(g, left);
+	}
+	ok = !g->cancelled;
+	pthread_mutex_unlock(&g->lock);
+	return ok;
+}
+
+static void gate_pause_all(struct api_client *c, double seconds)
+{
+	struct rate_gate *g = &c->gate;
+	pthread_mutex_lock(&g->lock);
+	double until = now_monotonic() + seconds;
+	if (until > g->paused_until)
+		g->paused_until = until;
+	pthread_mutex_unlock(&g->lock);
+}
+
+static void gate_block(struct api_client *c, double seconds, int err, const char *reason)
+{
+	struct rate_gate *g = &c->gate;
+	pthread_mutex_lock(&g->lock);
+	g->blocked_until = now_monotonic() + seconds;
+	g->blocked_errno = err;
+	snprintf(g->blocked_reason, sizeof(g->blocked_reason), "%s", reason);
+	pthread_cond_broadcast(&g->changed);
+	pthread_mutex_unlock(&g->lock);
+}
+
+static void gate_set_limit(struct api_client *c, long limit)
+{
+	if (limit <= 0)
+		return;
+	struct rate_gate *g = &c->gate;
+	pthread_mutex_lock(&g->lock);
+	g->limit = limit > MAX_TRACKED_REQUESTS ? MAX_TRACKED_REQUESTS : (int)limit;
+	pthread_mutex_unlock(&g->lock);
+}
+
+void api_client_cancel(struct api_client *c)
+{
+	pthread_mutex_lock(&c->gate.lock);
+	c->gate.cancelled = true;
+	atomic_store(&c->cancelled, true);
+	pthread_cond_broadcast(&c->gate.changed);
+	pthread_mutex_unlock(&c->gate.lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Client and connection                                               */
+
+struct api_client *api_client_new(const struct api_config *cfg)
+{
+	struct api_client *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->base_v2 = strdup(cfg->base_v2);
+	c->base_v1 = strdup(cfg->base_v1);
+	c->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
+	if (asprintf(&c->token_header, "x-api-token: %s", cfg->token) < 0)
+		c->token_header = NULL;
+	if (!c->base_v2 || !c->base_v1 || !c->token_header || (cfg->ca_file && !c->ca_file)) {
+		api_client_free(c);
+		return NULL;
+	}
+	c->timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 30;
+	c->connect_timeout_s = cfg->connect_timeout_s > 0 ? cfg->connect_timeout_s : 10;
+	c->max_retries = cfg->max_retries >= 0 ? cfg->max_retries : 3;
+	pthread_mutex_init(&c->gate.lock, NULL);
+	pthread_cond_init(&c->gate.changed, NULL);
+	c->gate.limit = DEFAULT_BURST_LIMIT;
+	pthread_mutex_init(&c->counters_lock, NULL);
+	c->counters.last_limit = c->counters.last_remaining = -1;
+	c->counters.last_reset = c->counters.last_daily_remaining = -1;
+	c->jitter_seed = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)c;
+	return c;
+}
+
+void api_client_free(struct api_client *c)
+{
+	if (!c)
+		return;
+	if (c->token_header) {
+		explicit_bzero(c->token_header, strlen(c->token_header));
+		free(c->token_header);
+	}
+	free(c->base_v2);
+	free(c->base_v1);
+	free(c->ca_file);
+	pthread_mutex_destroy(&c->gate.lock);
+	pthread_cond_destroy(&c->gate.changed);
+	pthread_mutex_destroy(&c->counters_lock);
+	free(c);
+}
+
+void api_client_counters(struct api_client *c, struct api_counters *out)
+{
+	pthread_mutex_lock(&c->counters_lock);
+	*out = c->counters;
+	pthread_mutex_unlock(&c->counters_lock);
+}
+
+const char *api_endpoint_name(enum api_endpoint ep)
+{
+	static const char *const names[API_EP_COUNT] = {
+		"GET /api/v2/persons",       "GET /api/v2/persons/{id}",
+		"GET /api/v2/organizations", "GET /api/v1/users",
+		"GET /api/v1/users/me",      "GET /api/v1/filters",
+		"GET /api/v2/personFields",  "other",
+	};
+	return ep < API_EP_COUNT ? names[ep] : "other";
+}
+
+/* Abort a transfer in flight when the filesystem shuts down. */
+static int on_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	(void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
+	struct api_client *c = clientp;
+	return atomic_load(&c->cancelled) ? 1 : 0;
+}
+
+struct api_conn *api_conn_new(struct api_client *client)
+{
+	struct api_conn *conn = calloc(1, sizeof(*conn));
+	if (!conn)
+		return NULL;
+	conn->client = client;
+	conn->curl = curl_easy_init();
+	struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
+	if (h)
+		conn->headers = curl_slist_append(h, client->token_header);
+	if (!conn->curl || !h || !conn->headers) {
+		if (!conn->headers)
+			curl_slist_free_all(h);
+		api_conn_free(conn);
+		return NULL;
+	}
+	CURL *e = conn->curl;
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, conn->headers);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "pipedrivefs/" PDFS_VERSION);
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (client->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, client->ca_file);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, client->connect_timeout_s);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT, client->timeout_s);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, conn->curl_error);
+	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(e, CURLOPT_XFERINFODATA, client);
+	return conn;
+}
+
+void api_conn_free(struct api_conn *conn)
+{
+	if (!conn)
+		return;
+	if (conn->curl)
+		curl_easy_cleanup(conn->curl);
+	curl_slist_free_all(conn->headers); /* holds a copy of the token header */
+	free(conn);
+}
+
+/* ------------------------------------------------------------------ */
+/* One attempt                                                          */
+
+struct attempt {
+	CURL *curl;
+	long status;
+	bool checked_type;
+	bool json_body;          /* 2xx with a JSON content type: parse as it streams */
+	bool html;
+	json_tokener *tok;
+	struct json_object *obj;
+	bool parse_failed;
+	size_t received;
+	struct strbuf error_body; /* first bytes of a non-JSON or error body */
+	double retry_after;       /* -1 = absent */
+	long rl_limit, rl_remaining, rl_reset, daily_remaining;
+};
+
+static void attempt_init(struct attempt *a, CURL *curl)
+{
+	memset(a, 0, sizeof(*a));
+	a->curl = curl;
+	a->retry_after = -1;
+	a->rl_limit = a->rl_remaining = a->rl_reset = a->daily_remaining = -1;
+	sb_init(&a->error_body);
+}
+
+static void attempt_free(struct attempt *a)
+{
+	if (a->tok)
+		json_tokener_free(a->tok);
+	if (a->obj)
+		json_object_put(a->obj);
+	sb_free(&a->error_body);
+}
+
+static void attempt_check_type(struct attempt *a)
+{
+	char *ctype = NULL;
+	a->checked_type = true;
+	curl_easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &a->status);
+	curl_easy_getinfo(a->curl, CURLINFO_CONTENT_TYPE, &ctype);
+	a->html = ctype && strcasestr(ctype, "text/html");
+	bool json_type = !ctype || strcasestr(ctype, "json");
+	if (a->status >= 200 && a->status < 300 && json_type) {
+		a->tok = json_tokener_new();
+		a->json_body = a->tok != NULL;
+		a->parse_failed = a->tok == NULL;
+	}
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	struct attempt *a = userdata;
+	size_t n = size * nmemb;
+	if (!a->checked_type)
+		attempt_check_type(a);
+	a->received += n;
+	if (a->received > RESPONSE_CAP)
+		return 0; /* abort: CURLE_WRITE_ERROR */
+	if (!a->json_body) {
+		if (a->error_body.len < ERROR_BODY_CAP)
+			sb_append(&a->error_body, data, n);
+		return n;
+	}
+	if (a->obj || a->parse_failed)
+		return n; /* trailing bytes after a complete value, or already broken */
+	a->obj = json_tokener_parse_ex(a->tok, data, (int)n);
+	enum json_tokener_error jerr = json_tokener_get_error(a->tok);
+	if (!a->obj && jerr != json_tokener_continue)
+		a->parse_failed = true;
+	return n;
+}
+
+static long header_long(const char *value)
+{
+	char *end;
+	long v = strtol(value, &end, 10);
+	return end == value ? -1 : v;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	struct attempt *a = userdata;
+	size_t n = size * nmemb;
+	char line[256];
+	size_t len = n < sizeof(line) - 1 ? n : sizeof(line) - 1;
+	memcpy(line, data, len);
+	line[len] = '\0';
+	char *colon = strchr(line, ':');
+	if (!colon)
+		return n;
+	*colon = '\0';
+	char *value = colon + 1;
+	while (*value == ' ' || *value == '\t')
+		value++;
+	if (strcasecmp(line, "retry-after") == 0) {
+		long v = header_long(value);
+		a->retry_after = v >= 0 ? (double)v : -1;
+	} else if (strcasecmp(line, "x-ratelimit-limit") == 0) {
+		a->rl_limit = header_long(value);
+	} else if (strcasecmp(line, "x-ratelimit-remaining") == 0) {
+		a->rl_remaining = header_long(value);
+	} else if (strcasecmp(line, "x-ratelimit-reset") == 0) {
+		a->rl_reset = header_long(value);
+	} else if (strcasecmp(line, "x-daily-ratelimit-token-remaining") == 0) {
+		a->daily_remaining = header_long(value);
+	}
+	return n;
+}
+
+static enum api_endpoint classify_endpoint(enum api_base base, const char *path)
+{
+	size_t n = strcspn(path, "?");
+	if (base == API_V1) {
+		if (n == 9 && strncmp(path, "/users/me", 9) == 0)
+			return API_EP_USERS_ME;
+		if (n == 6 && strncmp(path, "/users", 6) == 0)
+			return API_EP_USERS;
+		if (n == 8 && strncmp(path, "/filters", 8) == 0)
+			return API_EP_FILTERS;
+		return API_EP_OTHER;
+	}
+	if (n == 8 && strncmp(path, "/persons", 8) == 0)
+		return API_EP_PERSONS;
+	if (n > 9 && strncmp(path, "/persons/", 9) == 0)
+		return API_EP_PERSON;
+	if (strncmp(path, "/organizations", 14) == 0)
+		return API_EP_ORGANIZATIONS;
+	if (strncmp(path, "/personFields", 13) == 0)
+		return API_EP_PERSON_FIELDS;
+	return API_EP_OTHER;
+}
+
+/* ------------------------------------------------------------------ */
+/* Outcome of an attempt                                               */
+
+enum outcome {
+	OUTCOME_OK,
+	OUTCOME_RETRY,       /* transient: retry after a backoff */
+	OUTCOME_RETRY_BURST, /* burst 429: everyone waits, then retry */
+	OUTCOME_FAIL,        /* final */
+};
+
+/* The "error" string of a JSON error body, or "" */
+static void error_text(const struct attempt *a, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	struct json_object *body = a->obj;
+	struct json_object *parsed = NULL;
+	if (!body && a->error_body.len && !a->html) {
+		parsed = json_tokener_parse(a->error_body.data);
+		body = parsed;
+	}
+	struct json_object *msg;
+	if (body && json_object_object_get_ex(body, "error", &msg) &&
+	    json_object_is_type(msg, json_type_string))
+		snprintf(buf, len, "%s", json_object_get_string(msg));
+	if (parsed)
+		json_object_put(parsed);
+	/* Keep the message printable: the body came from the network. */
+	for (char *p = buf; *p; p++)
+		if ((unsigned char)*p < 0x20)
+			*p = ' ';
+}
+
+static bool is_daily_budget_429(const struct attempt *a, const char *text)
+{
+	return a->daily_remaining == 0 || strcasestr(text, "daily") != NULL;
+}
+
+static void record_rate_headers(struct api_client *c, const struct attempt *a)
+{
+	pthread_mutex_lock(&c->counters_lock);
+	if (a->rl_limit >= 0)
+		c->counters.last_limit = a->rl_limit;
+	if (a->rl_remaining >= 0)
+		c->counters.last_remaining = a->rl_remaining;
+	if (a->rl_reset >= 0)
+		c->counters.last_reset = a->rl_reset;
+	if (a->daily_remaining >= 0)
+		c->counters.last_daily_remaining = a->daily_remaining;
+	if (a->status == 429)
+		c->counters.rate_limited++;
+	pthread_mutex_unlock(&c->counters_lock);
+	if (a->rl_limit > 0)
+		gate_set_limit(c, a->rl_limit);
+	if (a->status != 429 && a->rl_remaining == 0 && a->rl_reset > 0)
+		gate_pause_all(c, (double)a->rl_reset);
+}
+
+static double burst_wait_seconds(struct api_client *c, const struct attempt *a)
+{
+	double wait = BURST_WAIT_MIN_S;
+	if (a->retry_after > wait)
+		wait = a->retry_after;
+	if (a->rl_reset > wait)
+		wait = (double)a->rl_reset;
+	if (wait > BURST_WAIT_CAP_S)
+		wait = BURST_WAIT_CAP_S;
+	unsigned int r = rand_r(&c->jitter_seed);
+	return wait + (double)(r % 500) / 1000.0;
+}
+
+static enum outcome classify(struct api_conn *conn, CURLcode code, struct attempt *a,
+			     struct api_error *e)
+{
+	struct api_client *c = conn->client;
+	char text[200];
+	e->status = a->status;
+	if (code != CURLE_OK) {
+		e->err = EIO;
+		snprintf(e->message, sizeof(e->message),
+			 "network error talking to Pipedrive: %s; check the connection and base_url",
+			 conn->curl_error[0] ? conn->curl_error : curl_easy_strerror(code));
+		return code == CURLE_URL_MALFORMAT || code == CURLE_UNSUPPORTED_PROTOCOL ||
+		       code == CURLE_SSL_CACERT_BADFILE || code == CURLE_PEER_FAILED_VERIFICATION
+			       ? OUTCOME_FAIL : OUTCOME_RETRY;
+	}
+	record_rate_headers(c, a);
+	error_text(a, text, sizeof(text));
+	long s = a->status;
+	if (s >= 200 && s < 300) {
+		struct json_object *ok;
+		if (!a->obj || !json_object_is_type(a->obj, json_type_object)) {
+			e->err = EIO;
+			snprintf(e->message, sizeof(e->message),
+				 "Pipedrive sent a malformed or cut response (HTTP %ld)", s);
+			return OUTCOME_RETRY;
+		}
+		if (!json_object_object_get_ex(a->obj, "success", &ok) ||
+		    !json_object_get_boolean(ok)) {
+			e->err = EIO;
+			snprintf(e->message, sizeof(e->message),
+				 "Pipedrive answered success:false (%s)", text[0] ? text : "no reason given");
+			return OUTCOME_RETRY;
+		}
+		return OUTCOME_OK;
+	}
+	if (s == 401) {
+		e->err = EACCES;
+		snprintf(e->message, sizeof(e->message),
+			 "the API token was rejected (HTTP 401): check PIPEDRIVE_API_TOKEN or the "
+			 "token file (Pipedrive: Personal preferences > API)");
+		return OUTCOME_FAIL;
+	}
+	if (s == 403 && a->html) {
+		gate_block(c, CDN_BLOCK_S, EIO,
+			   "Pipedrive's CDN blocked this token for sending requests after rate "
+			   "limiting (HTML 403); no requests until the block passes");
+		e->err = EIO;
+		snprintf(e->message, sizeof(e->message),
+			 "Pipedrive's CDN blocked this token (HTML 403 after rate limiting); "
+			 "pipedrivefs stops asking for 15 minutes and serves its cache");
+		return OUTCOME_FAIL;
+	}
+	if (s == 403) {
+		e->err = EACCES;
+		snprintf(e->message, sizeof(e->message),
+			 "Pipedrive refused access (HTTP 403: %s); the token's user may lack "
+			 "permission for this data", text[0] ? text : "forbidden");
+		return OUTCOME_FAIL;
+	}
+	if (s == 404) {
+		e->err = ENOENT;
+		snprintf(e->message, sizeof(e->message), "not found (HTTP 404: %s)",
+			 text[0] ? text : "no such item");
+		return OUTCOME_FAIL;
+	}
+	if (s == 429 && is_daily_budget_429(a, text)) {
+		double wait = a->retry_after > 0 ? a->retry_after : 3600;
+		char reason[200];
+		snprintf(reason, sizeof(reason),
+			 "the company's daily Pipedrive API budget is used up; it resets in about "
+			 "%.0f minutes; serving cached data only", wait / 60);
+		gate_block(c, wait, EAGAIN, reason);
+		e->err = EAGAIN;
+		snprintf(e->message, sizeof(e->message), "%s", reason);
+		return OUTCOME_FAIL;
+	}
+	if (s == 429) {
+		e->err = EAGAIN;
+		snprintf(e->message, sizeof(e->message),
+			 "Pipedrive's burst rate limit was hit (HTTP 429) and retries ran out; "
+			 "try again in a few seconds");
+		return OUTCOME_RETRY_BURST;
+	}
+	if (s == 400) {
+		e->err = EINVAL;
+		snprintf(e->message, sizeof(e->message),
+			 "Pipedrive rejected the request (HTTP 400: %s); this is a pipedrivefs bug or "
+			 "a bad option value", text[0] ? text : "bad request");
+		return OUTCOME_FAIL;
+	}
+	e->err = EIO;
+	snprintf(e->message, sizeof(e->message), "Pipedrive answered HTTP %ld%s%s", s,
+		 text[0] ? ": " : "", text);
+	return s >= 500 ? OUTCOME_RETRY : OUTCOME_FAIL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests                                                             */
+
+static void count_request(struct api_client *c, enum api_endpoint ep, bool retry)
+{
+	pthread_mutex_lock(&c->counters_lock);
+	c->counters.requests[ep]++;
+	if (retry)
+		c->counters.retries++;
+	pthread_mutex_unlock(&c->counters_lock);
+}
+
+static double backoff_seconds(struct api_client *c, int attempt_no)
+{
+	double base = 0.5 * (double)(1 << (attempt_no < 5 ? attempt_no : 5));
+	unsigned int r = rand_r(&c->jitter_seed);
+	return base + (double)(r % 250) / 1000.0;
+}
+
+int api_get(struct api_conn *conn, enum api_base base, const char *path_and_query,
+	    struct json_object **out, struct api_error *err)
+{
+	struct api_client *c = conn->client;
+	enum api_endpoint ep = classify_endpoint(base, path_and_query);
+	struct strbuf url = STRBUF_INIT;
+	sb_puts(&url, base == API_V1 ? c->base_v1 : c->base_v2);
+	sb_puts(&url, path_and_query);
+	*out = NULL;
+	memset(err, 0, sizeof(*err));
+	if (sb_failed(&url)) {
+		err->err = ENOMEM;
+		snprintf(err->message, sizeof(err->message), "out of memory");
+		return -ENOMEM;
+	}
+	int rc = -EIO;
+	for (int attempt_no = 0;; attempt_no++) {
+		rc = gate_acquire(c, err);
+		if (rc)
+			break;
+		struct attempt a;
+		attempt_init(&a, conn->curl);
+		curl_easy_setopt(conn->curl, CURLOPT_URL, url.data);
+		curl_easy_setopt(conn->curl, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(conn->curl, CURLOPT_WRITEDATA, &a);
+		curl_easy_setopt(conn->curl, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(conn->curl, CURLOPT_HEADERDATA, &a);
+		conn->curl_error[0] = '\0';
+		count_request(c, ep, attempt_no > 0);
+		CURLcode code = curl_easy_perform(conn->curl);
+		if (!a.checked_type && code == CURLE_OK)
+			attempt_check_type(&a);
+		if (code == CURLE_OK && a.json_body && !a.obj && !a.parse_failed)
+			a.parse_failed = true; /* body ended before the JSON value did */
+		enum outcome o = classify(conn, code, &a, err);
+		if (o == OUTCOME_OK) {
+			*out = a.obj;
+			a.obj = NULL;
+			attempt_free(&a);
+			rc = 0;
+			break;
+		}
+		double wait = o == OUTCOME_RETRY_BURST ? burst_wait_seconds(c, &a)
+						       : backoff_seconds(c, attempt_no);
+		attempt_free(&a);
+		rc = -err->err;
+		if (o == OUTCOME_FAIL || attempt_no >= c->max_retries)
+			break;
+		log_warn("%s; retrying in %.1f s (attempt %d of %d)", err->message, wait,
+			 attempt_no + 2, c->max_retries + 1);
+		if (o == OUTCOME_RETRY_BURST)
+			gate_pause_all(c, wait);
+		else if (!gate_sleep(c, wait)) {
+			rc = -ECANCELED;
+			err->err = ECANCELED;
+			snprintf(err->message, sizeof(err->message), "the filesystem is shutting down");
+			break;
+		}
+	}
+	sb_free(&url);
+	return rc;
+}
+
+static const char *next_cursor_of(struct json_object *response)
+{
+	struct json_object *extra, *cursor;
+	if (!json_object_object_get_ex(response, "additional_data", &extra) ||
+	    !json_object_object_get_ex(extra, "next_cursor", &cursor) ||
+	    !json_object_is_type(cursor, json_type_string))
+		return NULL;
+	return json_object_get_string(cursor);
+}
+
+int api_walk(struct api_conn *conn, const char *path, const struct list_query *q,
+	     api_page_fn on_page, void *ctx, struct api_error *err)
+{
+	struct strbuf req = STRBUF_INIT;
+	char *cursor = NULL;
+	int rc = 0;
+	for (long page = 0;; page++) {
+		if (page >= MAX_PAGES) {
+			err->err = EIO;
+			snprintf(err->message, sizeof(err->message),
+				 "listing %s did not end after %d pages; giving up", path, MAX_PAGES);
+			rc = -EIO;
+			break;
+		}
+		sb_reset(&req);
+		sb_puts(&req, path);
+		url_list_query(&req, q, cursor);
+		if (sb_failed(&req)) {
+			rc = -ENOMEM;
+			err->err = ENOMEM;
+			snprintf(err->message, sizeof(err->message), "out of memory");
+			break;
+		}
+		struct json_object *resp = NULL;
+		rc = api_get(conn, API_V2, req.data, &resp, err);
+		if (rc)
+			break;
+		struct json_object *data = NULL;
+		json_object_object_get_ex(resp, "data", &data);
+		if (data && !json_object_is_type(data, json_type_array)) {
+			json_object_put(resp);
+			err->err = EIO;
+			snprintf(err->message, sizeof(err->message),
+				 "Pipedrive sent a page of %s whose data is not a list", path);
+			rc = -EIO;
+			break;
+		}
+		rc = data ? on_page(ctx, data) : 0;
+		const char *next = rc ? NULL : next_cursor_of(resp);
+		char *next_copy = next ? strdup(next) : NULL;
+		json_object_put(resp);
+		if (rc)
+			break;
+		if (next && !next_copy) {
+			rc = -ENOMEM;
+			err->err = ENOMEM;
+			snprintf(err->message, sizeof(err->message), "out of memory");
+			break;
+		}
+		if (next_copy && cursor && strcmp(next_copy, cursor) == 0) {
+			free(next_copy);
+			err->err = EIO;
+			snprintf(err->message, sizeof(err->message),
+				 "Pipedrive returned the same cursor twice for %s; stopping the walk", path);
+			rc = -EIO;
+			break;
+		}
+		free(cursor);
+		cursor = next_copy;
+		if (!cursor)
+			break;
+	}
+	free(cursor);
+	sb_free(&req);
+	return rc;
+}

@@ -1,0 +1,259 @@
+/*
+ * main.c - pipedrivefs: options, the token, the start-up check, the session.
+ *
+ * Order matters: everything that can fail with a message the user should see
+ * (options, token, mountpoint, the token check against the server) happens
+ * before fuse_daemonize(); worker threads start after it, because threads do
+ * not survive the fork.
+ *
+ * Exit status: 0 clean unmount, 1 bad usage or configuration (options, token,
+ * mountpoint), 2 the token was rejected, 3 Pipedrive could not be reached or
+ * answered an error, 4 the mount itself failed.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "api.h"
+#include "cache.h"
+#include "fs.h"
+#include "log.h"
+#include "options.h"
+#include "url.h"
+
+enum exit_status {
+	EXIT_USAGE = 1,
+	EXIT_TOKEN_REJECTED = 2,
+	EXIT_SERVER = 3,
+	EXIT_MOUNT = 4,
+};
+
+static void print_version(void)
+{
+	printf("pipedrivefs %s\nlibfuse %s\n%s\n", PDFS_VERSION, fuse_pkgversion(), curl_version());
+}
+
+/* GET /api/v1/users/me: proves the token works; learns the company domain. */
+static int check_token(struct api_client *client, char **company, char *err, size_t errlen)
+{
+	struct api_conn *conn = api_conn_new(client);
+	if (!conn) {
+		snprintf(err, errlen, "out of memory");
+		return EXIT_SERVER;
+	}
+	struct json_object *resp = NULL, *data, *domain;
+	struct api_error e;
+	int rc = api_get(conn, API_V1, "/users/me", &resp, &e);
+	api_conn_free(conn);
+	if (rc) {
+		snprintf(err, errlen, "%s", e.message);
+		return e.err == EACCES && e.status == 401 ? EXIT_TOKEN_REJECTED : EXIT_SERVER;
+	}
+	if (!*company && json_object_object_get_ex(resp, "data", &data) &&
+	    json_object_object_get_ex(data, "company_domain", &domain) &&
+	    json_object_is_type(domain, json_type_string) && json_object_get_string_len(domain) > 0)
+		*company = strdup(json_object_get_string(domain));
+	json_object_put(resp);
+	return 0;
+}
+
+static char *resolve_base_url(const struct options *opts, char **v1, char *err, size_t errlen)
+{
+	char *from_source = NULL;
+	const char *url = URL_DEFAULT_BASE;
+	if (opts->base_url) {
+		url = opts->base_url;
+	} else if (opts->source) {
+		from_source = url_from_company_domain(opts->source, err, errlen);
+		if (!from_source)
+			return NULL;
+		url = from_source;
+	}
+	char *base = url_normalize_base(url, v1, err, errlen);
+	free(from_source);
+	return base;
+}
+
+static int add_mount_args(struct fuse_args *args, const struct options *opts, const char *company)
+{
+	char *fsname = NULL;
+	if (asprintf(&fsname, "-ofsname=pipedrive:%s", company) < 0)
+		return -1;
+	/* fsname is a mount option: commas would split it. */
+	for (char *p = fsname; *p; p++)
+		if (*p == ',')
+			*p = '_';
+	int rc = fuse_opt_add_arg(args, "-oro") || fuse_opt_add_arg(args, "-osubtype=pipedrivefs") ||
+		 fuse_opt_add_arg(args, fsname) ||
+		 (opts->allow_other && fuse_opt_add_arg(args, "-odefault_permissions"));
+	free(fsname);
+	return rc ? -1 : 0;
+}
+
+static int run(struct options *opts, struct fuse_args *args)
+{
+	char err[512] = "";
+	char *v1 = NULL, *company = opts->source ? strdup(opts->source) : NULL;
+	char *base = NULL, *token = NULL, *app_url = NULL;
+	struct api_client *client = NULL;
+	struct cache *cache = NULL;
+	struct fs *fs = NULL;
+	struct fuse_session *se = NULL;
+	struct fuse_cmdline_opts cmd = { 0 };
+	int status = EXIT_USAGE;
+
+	if (fuse_opt_add_arg(args, opts->mountpoint) || fuse_parse_cmdline(args, &cmd) != 0 ||
+	    !cmd.mountpoint)
+		goto out; /* libfuse printed why */
+	if (cmd.debug)
+		log_set_level(LOG_LEVEL_DEBUG);
+	base = resolve_base_url(opts, &v1, err, sizeof(err));
+	if (!base)
+		goto out;
+	token = options_read_token(opts, err, sizeof(err));
+	if (!token)
+		goto out;
+
+	struct api_config api_cfg = {
+		.base_v2 = base, .base_v1 = v1, .token = token, .ca_file = opts->ca_file,
+		.timeout_s = opts->timeout, .connect_timeout_s = opts->timeout < 10 ? opts->timeout : 10,
+		.max_retries = 3,
+	};
+	client = api_client_new(&api_cfg);
+	explicit_bzero(token, strlen(token));
+	if (!client) {
+		snprintf(err, sizeof(err), "out of memory");
+		goto out;
+	}
+	status = check_token(client, &company, err, sizeof(err));
+	if (status)
+		goto out;
+	status = EXIT_USAGE;
+	if (!company)
+		company = strdup("api");
+	if (!company || asprintf(&app_url, "https://%s.pipedrive.com", company) < 0) {
+		app_url = NULL;
+		snprintf(err, sizeof(err), "out of memory");
+		goto out;
+	}
+	cache = cache_new(opts->ttl);
+	struct fs_config fs_cfg = {
+		.ttl = opts->ttl,
+		.page_limit = opts->page_limit,
+		.workers = opts->workers,
+		.render = {
+			.version = opts->vcard_version && strcmp(opts->vcard_version, "4.0") == 0
+					   ? VCARD_V40 : VCARD_V30,
+			.company = company,
+			.app_url = app_url,
+		},
+	};
+	fs = cache ? fs_new(&fs_cfg, client, cache) : NULL;
+	if (!fs || add_mount_args(args, opts, company)) {
+		snprintf(err, sizeof(err), "out of memory");
+		goto out;
+	}
+	status = EXIT_MOUNT;
+	se = fuse_session_new(args, fs_operations(), sizeof(*fs_operations()), fs);
+	if (!se) {
+		snprintf(err, sizeof(err), "cannot create the FUSE session (see the message above)");
+		goto out;
+	}
+	if (fuse_set_signal_handlers(se) != 0) {
+		snprintf(err, sizeof(err), "cannot install signal handlers");
+		goto out_session;
+	}
+	if (fuse_session_mount(se, cmd.mountpoint) != 0) {
+		snprintf(err, sizeof(err),
+			 "cannot mount on %s (is it an existing empty directory, not already "
+			 "mounted? unmount with: fusermount3 -u %s)", cmd.mountpoint, cmd.mountpoint);
+		goto out_handlers;
+	}
+	if (fuse_daemonize(cmd.foreground) != 0) {
+		snprintf(err, sizeof(err), "cannot go to the background");
+		goto out_unmount;
+	}
+	if (!cmd.foreground)
+		log_use_syslog(true);
+	if (fs_start(fs) != 0) {
+		snprintf(err, sizeof(err), "cannot start worker threads");
+		goto out_unmount;
+	}
+	log_info("mounted Pipedrive company '%s' (%s) on %s; cache_ttl=%g s", company, base,
+		 cmd.mountpoint, opts->ttl);
+	status = fuse_session_loop(se) == 0 ? 0 : EXIT_MOUNT;
+	log_info("unmounting %s", cmd.mountpoint);
+	fs_free(fs);
+	fs = NULL;
+out_unmount:
+	fuse_session_unmount(se);
+out_handlers:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out:
+	if (status && err[0])
+		log_error("%s", err);
+	fs_free(fs);
+	cache_free(cache);
+	api_client_free(client);
+	free(token);
+	free(base);
+	free(v1);
+	free(company);
+	free(app_url);
+	free(cmd.mountpoint);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	/* Keep the token out of core dumps and /proc/PID/mem of other users. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	struct options opts;
+	struct fuse_args args;
+	char err[512];
+	int status = EXIT_USAGE;
+
+	if (options_parse(argc, argv, &opts, &args, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	if (opts.show_help) {
+		options_print_help(argv[0]);
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+		status = 0;
+		goto out;
+	}
+	if (opts.show_version) {
+		print_version();
+		status = 0;
+		goto out;
+	}
+	if (opts.log_level) {
+		int level = log_level_parse(opts.log_level);
+		if (level < 0) {
+			log_error("log_level=%s: use error, warn, info or debug", opts.log_level);
+			goto out;
+		}
+		log_set_level((enum log_level)level);
+	}
+	if (options_validate(&opts, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		log_error("cannot initialise libcurl");
+		goto out;
+	}
+	status = run(&opts, &args);
+	curl_global_cleanup();
+out:
+	fuse_opt_free_args(&args);
+	options_free(&opts);
+	return status;
+}

@@ -1,0 +1,280 @@
+#include "options.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define OPT(spec, field, value) { spec, offsetof(struct options, field), value }
+
+enum {
+	KEY_HELP,
+	KEY_VERSION,
+	KEY_ALLOW_OTHER,
+};
+
+static const struct fuse_opt option_spec[] = {
+	OPT("base_url=%s", base_url, 0),
+	OPT("token_file=%s", token_file, 0),
+	OPT("cache_ttl=%s", cache_ttl, 0),
+	OPT("page_limit=%d", page_limit, 0),
+	OPT("timeout=%d", timeout, 0),
+	OPT("workers=%d", workers, 0),
+	OPT("vcard_version=%s", vcard_version, 0),
+	OPT("ca_file=%s", ca_file, 0),
+	OPT("log_level=%s", log_level, 0),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	/* mount(8) and fstab words that mean nothing to a FUSE daemon */
+	FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("noauto", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("user", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nouser", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("users", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("_netdev", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nofail", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("ro", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("rw", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("defaults", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_END
+};
+
+/* fuse_opt_parse hands the same pointer to the offsets and to process_arg,
+ * so the options come first. */
+struct parse_state {
+	struct options parsed;
+	struct options *opts; /* == &parsed */
+	char *nonopts[2];
+	char *err;
+	size_t errlen;
+	bool failed;
+};
+
+static int process_arg(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	(void)outargs;
+	struct parse_state *ps = data;
+	switch (key) {
+	case KEY_HELP:
+		ps->opts->show_help = true;
+		return 0;
+	case KEY_VERSION:
+		ps->opts->show_version = true;
+		return 0;
+	case KEY_ALLOW_OTHER:
+		ps->opts->allow_other = true;
+		return 1; /* keep it for libfuse */
+	case FUSE_OPT_KEY_NONOPT:
+		if (ps->opts->nonopt_count >= 2) {
+			snprintf(ps->err, ps->errlen, "unexpected argument '%s'", arg);
+			ps->failed = true;
+			return -1;
+		}
+		ps->nonopts[ps->opts->nonopt_count++] = strdup(arg);
+		return 0;
+	case FUSE_OPT_KEY_OPT:
+		if (strncmp(arg, "token=", 6) == 0 || strncmp(arg, "api_token=", 10) == 0) {
+			snprintf(ps->err, ps->errlen,
+				 "the token is never given on the command line (other users can read "
+				 "it in ps); set PIPEDRIVE_API_TOKEN or use -o token_file=PATH");
+			ps->failed = true;
+			return -1;
+		}
+		return 1;
+	default:
+		return 1;
+	}
+}
+
+int options_parse(int argc, char **argv, struct options *opts, struct fuse_args *args,
+		  char *err, size_t errlen)
+{
+	struct parse_state ps = { .err = err, .errlen = errlen };
+	ps.opts = &ps.parsed;
+	ps.parsed.page_limit = 500;
+	ps.parsed.timeout = 30;
+	ps.parsed.workers = 4;
+	*args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
+	err[0] = '\0';
+	int rc = fuse_opt_parse(args, &ps, option_spec, process_arg);
+	*opts = ps.parsed;
+	if (rc == -1 || ps.failed) {
+		if (!err[0])
+			snprintf(err, errlen, "invalid options (see --help)");
+		free(ps.nonopts[0]);
+		free(ps.nonopts[1]);
+		return -1;
+	}
+	if (opts->nonopt_count == 2) {
+		opts->source = ps.nonopts[0];
+		opts->mountpoint = ps.nonopts[1];
+	} else if (opts->nonopt_count == 1) {
+		opts->mountpoint = ps.nonopts[0];
+	}
+	return 0;
+}
+
+static int parse_ttl(const char *s, double *ttl)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || v < 0 || v > 86400 * 365)
+		return -1;
+	*ttl = v;
+	return 0;
+}
+
+int options_validate(struct options *opts, char *err, size_t errlen)
+{
+	opts->ttl = 60;
+	if (opts->cache_ttl && parse_ttl(opts->cache_ttl, &opts->ttl)) {
+		snprintf(err, errlen, "cache_ttl=%s: give a number of seconds (0 = no caching)",
+			 opts->cache_ttl);
+		return -1;
+	}
+	if (opts->page_limit < 1 || opts->page_limit > 500) {
+		snprintf(err, errlen, "page_limit=%d: must be 1..500 (the API's maximum is 500)",
+			 opts->page_limit);
+		return -1;
+	}
+	if (opts->timeout < 1 || opts->timeout > 3600) {
+		snprintf(err, errlen, "timeout=%d: must be 1..3600 seconds", opts->timeout);
+		return -1;
+	}
+	if (opts->workers < 1 || opts->workers > 64) {
+		snprintf(err, errlen, "workers=%d: must be 1..64", opts->workers);
+		return -1;
+	}
+	if (opts->vcard_version && strcmp(opts->vcard_version, "3.0") != 0 &&
+	    strcmp(opts->vcard_version, "4.0") != 0) {
+		snprintf(err, errlen, "vcard_version=%s: must be 3.0 or 4.0", opts->vcard_version);
+		return -1;
+	}
+	if (!opts->mountpoint) {
+		snprintf(err, errlen, "no mountpoint given (usage: pipedrivefs [SOURCE] MOUNTPOINT "
+				      "[-o options]; see --help)");
+		return -1;
+	}
+	return 0;
+}
+
+void options_free(struct options *opts)
+{
+	free(opts->source);
+	free(opts->mountpoint);
+	free(opts->base_url);
+	free(opts->token_file);
+	free(opts->cache_ttl);
+	free(opts->vcard_version);
+	free(opts->ca_file);
+	free(opts->log_level);
+}
+
+void options_print_help(const char *progname)
+{
+	printf("usage: %s [SOURCE] MOUNTPOINT [-f] [-d] [-s] [-o option[,option...]]\n"
+	       "\n"
+	       "Mount a Pipedrive company's persons as a read-only folder of .json and .vcf files.\n"
+	       "SOURCE is the company domain (NAME in NAME.pipedrive.com).\n"
+	       "\n"
+	       "The API token comes from PIPEDRIVE_API_TOKEN or -o token_file=PATH, never argv.\n"
+	       "\n"
+	       "pipedrivefs options:\n"
+	       "    -o base_url=URL        API base (default https://api.pipedrive.com/api/v2,\n"
+	       "                           or https://SOURCE.pipedrive.com/api/v2)\n"
+	       "    -o token_file=PATH     file holding the API token (mode 0600 or 0400)\n"
+	       "    -o cache_ttl=SECONDS   how long listings and files stay cached (default 60; 0 = off)\n"
+	       "    -o page_limit=N        persons per API page, 1..500 (default 500)\n"
+	       "    -o timeout=SECONDS     per-request timeout (default 30)\n"
+	       "    -o workers=N           network threads (default 4)\n"
+	       "    -o vcard_version=V     3.0 (default) or 4.0\n"
+	       "    -o ca_file=PATH        extra CA bundle for a private CA\n"
+	       "    -o log_level=LEVEL     error, warn, info (default) or debug\n"
+	       "\n",
+	       progname);
+}
+
+static void trim_token(char *t)
+{
+	size_t n = strlen(t);
+	while (n > 0 && (t[n - 1] == '\n' || t[n - 1] == '\r' || t[n - 1] == ' ' || t[n - 1] == '\t'))
+		t[--n] = '\0';
+	size_t start = strspn(t, " \t");
+	if (start)
+		memmove(t, t + start, n - start + 1);
+}
+
+static char *read_token_file(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open token_file %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "token_file %s is not a regular file", path);
+		close(fd);
+		return NULL;
+	}
+	if (st.st_uid != geteuid()) {
+		snprintf(err, errlen,
+			 "token_file %s belongs to uid %u, not to you (uid %u): a token file must be "
+			 "yours and readable only by you", path, (unsigned)st.st_uid, (unsigned)geteuid());
+		close(fd);
+		return NULL;
+	}
+	if (st.st_mode & 077) {
+		snprintf(err, errlen,
+			 "token_file %s is readable or writable by others (mode %04o); refusing it. "
+			 "Fix with: chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
+		close(fd);
+		return NULL;
+	}
+	char buf[512];
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0) {
+		snprintf(err, errlen, "token_file %s is empty or unreadable", path);
+		return NULL;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	trim_token(buf);
+	char *token = buf[0] ? strdup(buf) : NULL;
+	explicit_bzero(buf, sizeof(buf));
+	if (!token)
+		snprintf(err, errlen, "token_file %s holds no token on its first line", path);
+	return token;
+}
+
+char *options_read_token(const struct options *opts, char *err, size_t errlen)
+{
+	if (opts->token_file)
+		return read_token_file(opts->token_file, err, errlen);
+	char *env = getenv("PIPEDRIVE_API_TOKEN");
+	if (!env || !*env) {
+		snprintf(err, errlen,
+			 "no API token: set PIPEDRIVE_API_TOKEN or pass -o token_file=PATH "
+			 "(find the token in Pipedrive under Personal preferences > API)");
+		return NULL;
+	}
+	char *token = strdup(env);
+	if (!token) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	trim_token(token);
+	/* Do not leave the secret readable in /proc/PID/environ. */
+	explicit_bzero(env, strlen(env));
+	unsetenv("PIPEDRIVE_API_TOKEN");
+	return token;
+}

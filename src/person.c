@@ -1,0 +1,158 @@
+#include "person.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jsonfmt.h"
+#include "names.h"
+
+static int64_t int_field(struct json_object *obj, const char *key)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_int))
+		return 0;
+	int64_t n = json_object_get_int64(v);
+	return n > 0 ? n : 0;
+}
+
+static int digits(const char *s, int n)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+int64_t person_parse_time(const char *s)
+{
+	if (!s || strlen(s) < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') ||
+	    s[13] != ':' || s[16] != ':')
+		return 0;
+	int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
+	int h = digits(s + 11, 2), mi = digits(s + 14, 2), se = digits(s + 17, 2);
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 ||
+	    mi > 59 || se < 0 || se > 60)
+		return 0;
+	const char *p = s + 19;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	long offset = 0;
+	if (*p == '+' || *p == '-') {
+		int oh = digits(p + 1, 2), om = p[3] == ':' ? digits(p + 4, 2) : digits(p + 3, 2);
+		if (oh < 0 || om < 0)
+			return 0;
+		offset = (*p == '+' ? 1 : -1) * (oh * 3600L + om * 60L);
+	}
+	struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
+			 .tm_hour = h, .tm_min = mi, .tm_sec = se };
+	return (int64_t)timegm(&tm) - offset;
+}
+
+static void fill_vcard_options(const struct person_render *r, int64_t org_id,
+			       char *org_buf, size_t org_len, struct vcard_options *opt)
+{
+	memset(opt, 0, sizeof(*opt));
+	opt->version = r->version;
+	opt->company = r->company;
+	opt->app_url = r->app_url;
+	opt->label_name = r->label_name;
+	opt->label_ctx = r->label_ctx;
+	if (org_id && r->org_name && r->org_name(r->org_ctx, org_id, org_buf, org_len))
+		opt->org_name = org_buf;
+}
+
+static int render_vcf(struct json_object *obj, int64_t org_id, const struct person_render *r,
+		      struct strbuf *out)
+{
+	char org[512];
+	struct vcard_options opt;
+	fill_vcard_options(r, org_id, org, sizeof(org), &opt);
+	return vcard_render(obj, &opt, out);
+}
+
+struct person *person_from_json(struct json_object *obj, const struct person_render *r,
+				int *err)
+{
+	struct json_object *idv;
+	if (!json_object_is_type(obj, json_type_object) ||
+	    !json_object_object_get_ex(obj, "id", &idv) || !json_object_is_type(idv, json_type_int) ||
+	    json_object_get_int64(idv) <= 0 || json_object_get_int64(idv) > NAMES_MAX_ID) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	struct person *p = calloc(1, sizeof(*p));
+	if (!p) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	atomic_init(&p->refs, 1);
+	p->id = json_object_get_int64(idv);
+	p->owner_id = int_field(obj, "owner_id");
+	p->org_id = int_field(obj, "org_id");
+	struct json_object *v;
+	if (json_object_object_get_ex(obj, "update_time", &v) && json_object_is_type(v, json_type_string))
+		p->update_time = person_parse_time(json_object_get_string(v));
+
+	struct strbuf buf = STRBUF_INIT;
+	const char *name = NULL;
+	size_t name_len = 0;
+	if (json_object_object_get_ex(obj, "name", &v) && json_object_is_type(v, json_type_string)) {
+		name = json_object_get_string(v);
+		name_len = (size_t)json_object_get_string_len(v);
+	}
+	names_person_base(&buf, name, name_len, p->id);
+	p->base = sb_detach(&buf, &p->base_len);
+
+	size_t compact_len;
+	const char *compact = json_object_to_json_string_length(
+		obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &compact_len);
+	if (compact)
+		jsonfmt_pretty(&buf, compact, compact_len);
+	p->json = compact ? sb_detach(&buf, &p->json_len) : NULL;
+
+	int rc = render_vcf(obj, p->org_id, r, &buf);
+	p->vcf_len = buf.len;
+	sb_free(&buf);
+	if (!p->base || !p->json || rc) {
+		person_unref(p);
+		*err = rc ? rc : -ENOMEM;
+		return NULL;
+	}
+	*err = 0;
+	return p;
+}
+
+struct person *person_ref(struct person *p)
+{
+	atomic_fetch_add(&p->refs, 1);
+	return p;
+}
+
+void person_unref(struct person *p)
+{
+	if (!p || atomic_fetch_sub(&p->refs, 1) != 1)
+		return;
+	free(p->base);
+	free(p->json);
+	free(p);
+}
+
+int person_render_vcf(const struct person *p, const struct person_render *r, struct strbuf *out)
+{
+	struct json_tokener *tok = json_tokener_new();
+	if (!tok)
+		return -ENOMEM;
+	struct json_object *obj = json_tokener_parse_ex(tok, p->json, (int)p->json_len);
+	json_tokener_free(tok);
+	if (!obj)
+		return -EIO;
+	int rc = render_vcf(obj, p->org_id, r, out);
+	json_object_put(obj);
+	return rc;
+}

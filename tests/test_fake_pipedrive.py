@@ -1,0 +1,462 @@
+"""Self-test for tests/fake_pipedrive.py.
+
+Run: /usr/bin/python3 -m pytest tests/test_fake_pipedrive.py -q
+Starts the fake server on port 0 as a subprocess (one per module) and talks
+to it over HTTP with http.client.
+"""
+
+import base64
+import gzip
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SERVER = os.path.join(HERE, "fake_pipedrive.py")
+TOKEN = "test-token"
+N = 1003          # not divisible by 7 (nor by 500)
+
+
+def start_server(*extra):
+    tmpdir = tempfile.mkdtemp(prefix="fakepd.")
+    port_file = os.path.join(tmpdir, "port")
+    proc = subprocess.Popen(
+        [sys.executable, SERVER, "--port", "0", "--port-file", port_file,
+         "--quiet"] + list(extra),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        if os.path.exists(port_file):
+            with open(port_file) as fh:
+                return proc, int(fh.read().strip())
+        if proc.poll() is not None:
+            raise RuntimeError("server died: " + proc.stderr.read().decode())
+        time.sleep(0.02)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+def stop_server(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    proc.stderr.close()
+
+
+class Client:
+    def __init__(self, port):
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+
+    def request(self, method, path, body=None, headers=None, token=TOKEN):
+        h = {"Accept": "application/json"}
+        if token is not None:
+            h["x-api-token"] = token
+        h.update(headers or {})
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+        try:
+            self.conn.request(method, path, body=data, headers=h)
+            resp = self.conn.getresponse()
+            raw = resp.read()
+        except (http.client.HTTPException, OSError):
+            self.conn.close()
+            raise
+        if resp.getheader("connection", "").lower() == "close":
+            self.conn.close()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, raw
+
+    def get(self, path, **kw):
+        status, headers, raw = self.request("GET", path, **kw)
+        body = raw
+        if headers.get("content-type", "").startswith("application/json") \
+                and headers.get("content-encoding") != "gzip":
+            body = json.loads(raw.decode("utf-8"))
+        return status, headers, body
+
+    def control(self, method, path, body=None):
+        status, _, raw = self.request(method, "/_control" + path, body=body,
+                                      token=None)
+        return status, json.loads(raw.decode("utf-8"))
+
+    def walk(self, query):
+        ids, cursor, pages = [], None, 0
+        while True:
+            q = query + ("&cursor=" + cursor if cursor else "")
+            status, _, body = self.get("/api/v2/persons?" + q)
+            assert status == 200, body
+            assert body["success"] is True
+            ids += [p["id"] for p in body["data"]]
+            pages += 1
+            cursor = body["additional_data"]["next_cursor"]
+            if cursor is None:
+                return ids, pages
+
+
+@pytest.fixture(scope="module")
+def server():
+    proc, port = start_server("--persons", str(N), "--owners", "3",
+                              "--orgs", "10")
+    try:
+        yield port
+    finally:
+        stop_server(proc)
+
+
+@pytest.fixture
+def c(server):
+    cl = Client(server)
+    cl.control("POST", "/reset")
+    cl.control("POST", "/config", {"rate_limit": 0, "daily_budget": 0,
+                                    "gzip": False, "latency_ms": 0,
+                                    "ratelimit_headers": True,
+                                    "deleted_get": "soft"})
+    yield cl
+    cl.conn.close()
+
+
+def all_live_ids(c, query=""):
+    status, body = c.control("GET", "/persons" + query)
+    assert status == 200
+    return [p["id"] for p in body["data"]]
+
+
+# ---------------------------------------------------------------------------
+
+def test_walk_limit_500(c):
+    ids, pages = c.walk("limit=500")
+    assert ids == list(range(1, N + 1))
+    assert pages == 3
+
+
+def test_walk_limit_7_desc_and_update_time(c):
+    ids, pages = c.walk("limit=7")
+    assert ids == list(range(1, N + 1))
+    assert pages == (N + 6) // 7
+    ids, _ = c.walk("limit=500&sort_direction=desc")
+    assert ids == list(range(N, 0, -1))
+    ids, _ = c.walk("limit=333&sort_by=update_time")
+    assert sorted(ids) == list(range(1, N + 1))
+    status, body = c.control("GET", "/persons")
+    ut = {p["id"]: p["update_time"] for p in body["data"]}
+    keys = [(ut[i], i) for i in ids]
+    assert keys == sorted(keys)
+
+
+def test_cursor_format_and_empty(c):
+    status, _, body = c.get("/api/v2/persons?limit=2")
+    cur = body["additional_data"]["next_cursor"]
+    dec = json.loads(base64.urlsafe_b64decode(cur + "=" * (-len(cur) % 4)))
+    assert dec == {"field": "id", "fieldValue": 2, "sortDirection": "asc",
+                   "id": 2}
+    assert "=" not in cur
+    status, _, body = c.get("/api/v2/persons?filter_id=4")
+    assert body == {"success": True, "data": [],
+                    "additional_data": {"next_cursor": None}}
+
+
+def test_owner_org_filters(c):
+    ids, _ = c.walk("limit=500&owner_id=2")
+    assert ids == [i for i in range(1, N + 1) if 1 + (i - 1) % 3 == 2]
+    ids, _ = c.walk("limit=100&org_id=4")
+    assert ids == [i for i in range(1, N + 1)
+                   if i % 7 != 0 and 1 + (i - 1) % 10 == 4]
+    ids, _ = c.walk("limit=500&org_id=4&owner_id=1")
+    assert ids == all_live_ids(c, "?org_id=4&owner_id=1")
+    assert all(1 + (i - 1) % 3 == 1 for i in ids) and ids
+    # filter_id takes precedence over owner_id / ids
+    ids, _ = c.walk("limit=500&filter_id=1&owner_id=2&ids=1,2")
+    assert len(ids) == N
+    ids, _ = c.walk("limit=500&ids=5,3,99999,1")
+    assert ids == [1, 3, 5]
+    ids, _ = c.walk("limit=500&filter_id=2")
+    assert ids == all_live_ids(c, "?filter_id=2") and ids
+    status, _, body = c.get("/api/v2/persons/1")
+    assert status == 200 and body["data"]["id"] == 1
+
+
+@pytest.mark.parametrize("query", [
+    "limit=501", "limit=0", "limit=abc", "limit=1.5", "foo=bar",
+    "first_char=a", "start=0",
+    "updated_since=2025-01-01T10:20:00.000Z", "updated_since=2025-01-01",
+    "updated_until=2025-13-01T10:20:00Z", "updated_since=yesterday",
+    "sort_by=name", "sort_direction=up",
+    "ids=" + ",".join(str(i) for i in range(1, 102)), "ids=1,x",
+    "owner_id=abc", "org_id=-1", "filter_id=999",
+    "custom_fields=" + ",".join("k%d" % i for i in range(16)),
+    "custom_fields=notakey", "include_fields=bogus",
+    "include_labels=maybe", "cursor=!!!notbase64", "cursor=eyJmb28iOjF9",
+])
+def test_invalid_params_400(c, query):
+    status, headers, body = c.get("/api/v2/persons?" + query)
+    assert status == 400, query
+    assert headers["content-type"] == "application/json"
+    assert body["success"] is False
+    assert set(body) == {"success", "error", "error_info", "data",
+                         "additional_data"}
+    assert body["error_info"] == "Please check developers.pipedrive.com"
+
+
+def test_cursor_mismatch_400(c):
+    _, _, body = c.get("/api/v2/persons?limit=2")
+    cur = body["additional_data"]["next_cursor"]
+    status, _, _ = c.get("/api/v2/persons?sort_by=update_time&cursor=" + cur)
+    assert status == 400
+    status, _, _ = c.get("/api/v2/persons?sort_direction=desc&cursor=" + cur)
+    assert status == 400
+
+
+def test_auth(c):
+    for token in (None, "wrong"):
+        status, headers, body = c.get("/api/v2/persons", token=token)
+        assert status == 401
+        assert body == {"success": False, "error": "unauthorized access",
+                        "errorCode": 401,
+                        "error_info": "Please check developers.pipedrive.com"}
+        assert headers["x-401-by-gw"] == "true"
+        assert len(headers["x-correlation-id"]) == 36
+    status, _, _ = c.get("/nope", token=None)
+    assert status == 401
+    status, _, body = c.get("/nope")
+    assert status == 404 and body["success"] is False
+    status, _, _ = c.get("/api/v2/persons?limit=1", token=None,
+                         headers={"Authorization": "Bearer " + TOKEN})
+    assert status == 200
+    status, _, body = c.get("/v1/users/me")
+    assert status == 200 and body["data"]["company_domain"] == "acme"
+    status, _, body = c.get("/api/v1/users")
+    assert [u["active_flag"] for u in body["data"]] == [True] * 3 + [False]
+
+
+def test_rate_limit_then_cloudflare(c):
+    c.control("POST", "/config", {"rate_limit": 5})
+    for i in range(5):
+        status, headers, _ = c.get("/api/v2/persons/1")
+        assert status == 200
+        assert headers["x-ratelimit-limit"] == "5"
+        assert headers["x-ratelimit-remaining"] == str(4 - i)
+        assert 0 <= int(headers["x-ratelimit-reset"]) <= 2
+    status, headers, body = c.get("/api/v2/persons/1")
+    assert status == 429
+    assert body == {"success": False, "error": "Request over limit",
+                    "errorCode": 429}
+    assert headers["x-ratelimit-remaining"] == "0"
+    assert int(headers["retry-after"]) >= 1
+    for _ in range(5):
+        status, _, _ = c.get("/api/v2/persons/1")
+        assert status == 429
+    status, headers, body = c.get("/api/v2/persons/1")
+    assert status == 403
+    assert headers["content-type"].startswith("text/html")
+    assert b"This error is produced by Cloudflare" in body
+    _, stats = c.control("GET", "/stats")
+    assert stats["by_status"]["429"] == 6 and stats["by_status"]["403"] == 1
+    c.control("POST", "/reset")
+    status, _, _ = c.get("/api/v2/persons/1")
+    assert status == 200
+
+
+def test_daily_budget(c):
+    c.control("POST", "/config", {"daily_budget": 25})
+    for expect in (15, 5):
+        status, headers, _ = c.get("/api/v2/persons?limit=1")
+        assert status == 200
+        assert headers["x-daily-ratelimit-token-remaining"] == str(expect)
+    status, headers, body = c.get("/api/v2/persons?limit=1")
+    assert status == 429 and body["error"] == "daily request budget exceeded"
+    assert headers["x-daily-ratelimit-token-remaining"] == "0"
+    assert int(headers["retry-after"]) > 0
+    status, _, _ = c.get("/api/v2/persons/1")      # cost 1 still fits
+    assert status == 200
+
+
+def test_no_ratelimit_headers(c):
+    c.control("POST", "/config", {"ratelimit_headers": False,
+                                  "rate_limit": 20})
+    _, headers, _ = c.get("/api/v2/persons/1")
+    assert not any(h.startswith("x-ratelimit") for h in headers)
+
+
+def set_fault(c, kind, **kw):
+    rule = {"path": "/api/v2/persons", "kind": kind, "count": 1}
+    rule.update(kw)
+    status, _ = c.control("POST", "/faults", {"rules": [rule]})
+    assert status == 200
+
+
+@pytest.mark.parametrize("kind,status", [
+    ("429", 429), ("429-daily", 429), ("500", 500), ("502", 502),
+    ("503", 503), ("401", 401), ("success-false", 200)])
+def test_fault_json(c, kind, status):
+    set_fault(c, kind, retry_after=3)
+    st, headers, body = c.get("/api/v2/persons?limit=1")
+    assert st == status and body["success"] is False
+    if kind.startswith("429"):
+        assert headers["retry-after"] == "3"
+    st, _, body = c.get("/api/v2/persons?limit=1")
+    assert st == 200 and body["success"] is True
+
+
+def test_fault_html403_and_skip(c):
+    set_fault(c, "html403", skip=1, count=2)
+    assert c.get("/api/v2/persons?limit=1")[0] == 200
+    for _ in range(2):
+        st, headers, body = c.get("/api/v2/persons?limit=1")
+        assert st == 403 and headers["content-type"].startswith("text/html")
+    assert c.get("/api/v2/persons?limit=1")[0] == 200
+    _, rules = c.control("GET", "/faults")
+    assert rules["rules"][0]["count"] == 0
+
+
+def test_fault_drop_cut_malformed(c):
+    set_fault(c, "drop")
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
+        c.get("/api/v2/persons?limit=5")
+    c.conn = http.client.HTTPConnection("127.0.0.1", c.port, timeout=10)
+    set_fault(c, "cut")
+    with pytest.raises(http.client.IncompleteRead):
+        c.get("/api/v2/persons?limit=5")
+    c.conn = http.client.HTTPConnection("127.0.0.1", c.port, timeout=10)
+    set_fault(c, "malformed")
+    st, headers, raw = c.request("GET", "/api/v2/persons?limit=5")
+    assert st == 200 and len(raw) == int(headers["content-length"])
+    with pytest.raises(ValueError):
+        json.loads(raw)
+    assert c.get("/api/v2/persons?limit=1")[0] == 200
+    _, stats = c.control("GET", "/stats")
+    faults = [r["fault"] for r in stats["requests"]]
+    assert faults[:3] == ["drop", "cut", "malformed"]
+
+
+def test_fault_slow_stall_latency(c):
+    for kind in ("slow", "stall"):
+        set_fault(c, kind, delay_ms=300)
+        t0 = time.time()
+        st, _, body = c.get("/api/v2/persons?limit=3")
+        assert st == 200 and len(body["data"]) == 3
+        assert time.time() - t0 >= 0.29
+    c.control("POST", "/config", {"latency_ms": 200})
+    t0 = time.time()
+    assert c.get("/api/v2/persons/2")[0] == 200
+    assert time.time() - t0 >= 0.19
+
+
+def test_control_update_moves_in_update_time_order(c):
+    # walk by update_time, update an already-seen person mid-walk: it moves
+    # to the end of the order and so is seen twice (keyset cursor, no snapshot)
+    _, _, body = c.get("/api/v2/persons?sort_by=update_time&limit=10")
+    first = body["data"][0]
+    cursor = body["additional_data"]["next_cursor"]
+    status, upd = c.control("POST", "/persons/%d" % first["id"],
+                            {"name": "Renamed Person", "job_title": "Boss"})
+    assert status == 200
+    assert upd["data"]["update_time"] > first["update_time"]
+    seen = [p["id"] for p in body["data"]]
+    while cursor:
+        _, _, body = c.get("/api/v2/persons?sort_by=update_time&limit=500"
+                           "&cursor=" + cursor)
+        seen += [p["id"] for p in body["data"]]
+        cursor = body["additional_data"]["next_cursor"]
+    assert seen.count(first["id"]) == 2 and seen[-1] == first["id"]
+    _, _, body = c.get("/api/v2/persons?ids=%d" % first["id"])
+    assert body["data"][0]["name"] == "Renamed Person"
+    since = upd["data"]["update_time"]
+    _, _, body = c.get("/api/v2/persons?updated_since=" + since)
+    assert first["id"] in [p["id"] for p in body["data"]]
+
+
+def test_control_create_and_delete(c):
+    status, created = c.control("POST", "/persons",
+                                {"name": "New One", "owner_id": 2})
+    pid = created["data"]["id"]
+    assert pid == N + 1 or pid > N
+    assert pid in all_live_ids(c, "?owner_id=2")
+    c.control("DELETE", "/persons/%d" % pid)
+    assert pid not in all_live_ids(c)
+    ids, _ = c.walk("limit=500")
+    assert pid not in ids
+    st, _, body = c.get("/api/v2/persons/%d" % pid)
+    assert st == 200 and body["data"]["is_deleted"] is True
+    c.control("POST", "/config", {"deleted_get": "404"})
+    st, _, body = c.get("/api/v2/persons/%d" % pid)
+    assert st == 404 and body["error"] == "Person not found"
+    c.control("DELETE", "/persons/%d?permanent=1" % pid)
+    c.control("POST", "/config", {"deleted_get": "soft"})
+    st, _, _ = c.get("/api/v2/persons/%d" % pid)
+    assert st == 404
+
+
+def test_gzip(c):
+    c.control("POST", "/config", {"gzip": True})
+    st, headers, raw = c.request("GET", "/api/v2/persons?limit=50",
+                                 headers={"Accept-Encoding": "gzip"})
+    assert st == 200 and headers["content-encoding"] == "gzip"
+    body = json.loads(gzip.decompress(raw))
+    assert len(body["data"]) == 50
+    st, headers, raw = c.request("GET", "/api/v2/persons?limit=1")
+    assert "content-encoding" not in headers
+    json.loads(raw)
+
+
+def test_tricky_and_other_endpoints(c):
+    _, _, body = c.get("/api/v2/persons?limit=40")
+    by_id = {p["id"]: p for p in body["data"]}
+    assert "\x00" in by_id[26]["name"] and "\x1b" in by_id[26]["notes"]
+    assert len(by_id[24]["name"]) == 300
+    assert len(by_id[25]["name"].encode()) == 900
+    assert len(by_id[23]["notes"]) == 3500
+    assert by_id[7]["org_id"] is None and by_id[7]["emails"] == []
+    assert by_id[14]["last_name"] is None
+    assert by_id[29]["name"] == by_id[30]["name"]
+    assert list(by_id[1])[:5] == ["id", "name", "first_name", "last_name",
+                                  "owner_id"]
+    _, _, body = c.get("/api/v1/filters?type=people")
+    assert [f["id"] for f in body["data"]] == [1, 2, 3, 4, 5]
+    _, _, body = c.get("/api/v2/personFields?limit=500")
+    custom = [f for f in body["data"] if f["is_custom_field"]]
+    assert len(custom) == 5 and all(len(f["field_code"]) == 40
+                                    for f in custom)
+    key = custom[0]["field_code"]
+    _, _, body = c.get("/api/v2/persons?limit=3&custom_fields=" + key
+                       + "&include_fields=notes_count&include_labels=true")
+    assert list(body["data"][0]["custom_fields"]) == [key]
+    assert "notes_count" in body["data"][0] and "labels" in body["data"][0]
+    _, _, body = c.get("/api/v2/organizations?limit=500")
+    assert body["data"][0]["name"] == "Acme, Inc.; EMEA"
+    assert body["additional_data"]["next_cursor"] is None
+    st, _, body = c.get("/api/v2/organizations/99")
+    assert st == 404
+    _, stats = c.control("GET", "/stats")
+    assert stats["by_route"]["GET /api/v2/organizations/{id}"] == 1
+
+
+def test_keepalive_many_requests(c):
+    for _ in range(50):
+        assert c.get("/api/v2/persons/3")[0] == 200
+
+
+def test_sigterm_exits_cleanly():
+    proc, port = start_server("--persons", "5", "--no-tricky",
+                              "--no-contact-sync")
+    try:
+        cl = Client(port)
+        _, _, body = cl.get("/api/v2/persons")
+        assert len(body["data"]) == 5 and "notes" not in body["data"][0]
+        cl.conn.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(5) == 0
+        proc.stderr.close()

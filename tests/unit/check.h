@@ -1,0 +1,45 @@
+/*
+ * check.h - the unit tests' few assertions.  Each failed check prints where
+ * and what, and the test's main returns check_finish() (1 if any failed).
+ */
+#ifndef PDFS_CHECK_H
+#define PDFS_CHECK_H
+
+#include <stdio.h>
+#include <string.h>
+
+static int check_failures;
+static int check_count;
+
+#define CHECK(cond)                                                                  \
+	do {                                                                         \
+		check_count++;                                                       \
+		if (!(cond)) {                                                       \
+			check_failures++;                                            \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+		}                                                                    \
+	} while (0)
+
+/* Compare a byte range with an expected C string, showing both on failure. */
+#define CHECK_BYTES(data, len, expected)                                             \
+	do {                                                                         \
+		const char *exp_ = (expected);                                       \
+		size_t len_ = (len);                                                 \
+		check_count++;                                                       \
+		if (len_ != strlen(exp_) || memcmp((data), exp_, len_) != 0) {       \
+			check_failures++;                                            \
+			fprintf(stderr, "%s:%d: expected [%s] (%zu bytes), got [%.*s] (%zu bytes)\n", \
+				__FILE__, __LINE__, exp_, strlen(exp_), (int)len_, (const char *)(data), len_); \
+		}                                                                    \
+	} while (0)
+
+static inline int check_finish(const char *name)
+{
+	if (check_failures)
+		fprintf(stderr, "%s: %d of %d checks failed\n", name, check_failures, check_count);
+	else
+		printf("%s: all %d checks passed\n", name, check_count);
+	return check_failures ? 1 : 0;
+}
+
+#endif

@@ -1,0 +1,177 @@
+/* Cache rules with an injected clock: TTL, shared walks, stale-if-error,
+ * shared person objects. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cache.h"
+#include "check.h"
+
+static const struct person_render render = { .version = VCARD_V30, .company = "acme" };
+
+static struct person *make_person(int64_t id, const char *name, const char *updated)
+{
+	char json[256];
+	snprintf(json, sizeof(json), "{\"id\":%lld,\"name\":\"%s\",\"update_time\":\"%s\"}",
+		 (long long)id, name, updated);
+	struct json_object *obj = json_tokener_parse(json);
+	int err;
+	struct person *p = person_from_json(obj, &render, &err);
+	json_object_put(obj);
+	return p;
+}
+
+struct recorder {
+	struct listing_waiter w;
+	int calls;
+	struct listing *got;
+	int err;
+};
+
+static void record(struct listing_waiter *w, struct listing *l, int err)
+{
+	struct recorder *r = (struct recorder *)w;
+	r->calls++;
+	listing_unref(r->got);
+	r->got = l;
+	r->err = err;
+}
+
+static struct recorder recorder(void)
+{
+	struct recorder r = { .w = { .done = record } };
+	return r;
+}
+
+static struct listing *listing_of(struct cache *c, int n)
+{
+	struct listing *l = listing_new_persons((size_t)n);
+	for (int i = 0; i < n; i++)
+		l->persons[i] = cache_person_put(c, make_person(n - i, "P", "2024-01-01T00:00:00Z"));
+	listing_sort(l);
+	return l;
+}
+
+static void test_ttl_and_sharing(void)
+{
+	struct cache *c = cache_new(60);
+	struct listing *l = NULL;
+	struct recorder a = recorder(), b = recorder(), d = recorder();
+	CHECK(cache_listing_lookup(c, 7, 100.0, &l, &a.w) == CACHE_START_FETCH);
+	CHECK(cache_listing_lookup(c, 7, 100.5, &l, &b.w) == CACHE_JOINED);
+	/* Another directory is independent. */
+	CHECK(cache_listing_lookup(c, 8, 100.5, &l, &d.w) == CACHE_START_FETCH);
+	cache_listing_finish(c, 7, listing_of(c, 3), 0, 101.0);
+	CHECK(a.calls == 1 && b.calls == 1 && a.got && a.got == b.got && a.got->count == 3);
+	CHECK(d.calls == 0);
+
+	struct recorder e = recorder();
+	CHECK(cache_listing_lookup(c, 7, 160.9, &l, &e.w) == CACHE_FRESH);
+	CHECK(l == a.got && e.calls == 0);
+	listing_unref(l);
+	CHECK(cache_listing_lookup(c, 7, 161.1, &l, &e.w) == CACHE_START_FETCH);
+
+	/* The refresh fails: the waiter gets the expired copy, marked stale. */
+	cache_listing_finish(c, 7, NULL, EIO, 162.0);
+	CHECK(e.calls == 1 && e.got == a.got && e.err == 0 && e.got->stale);
+
+	/* A failed first walk has nothing stale to give: the error. */
+	cache_listing_finish(c, 8, NULL, EACCES, 163.0);
+	CHECK(d.calls == 1 && d.got == NULL && d.err == EACCES);
+
+	struct cache_stats st;
+	cache_get_stats(c, &st);
+	CHECK(st.stale_served == 1 && st.walks == 3 && st.hits == 1);
+	listing_unref(a.got);
+	listing_unref(b.got);
+	listing_unref(e.got);
+	cache_free(c);
+}
+
+static void test_ttl_zero_never_serves_cached(void)
+{
+	struct cache *c = cache_new(0);
+	struct listing *l = NULL;
+	struct recorder a = recorder(), b = recorder();
+	CHECK(cache_listing_lookup(c, 1, 10.0, &l, &a.w) == CACHE_START_FETCH);
+	cache_listing_finish(c, 1, listing_of(c, 1), 0, 10.0);
+	CHECK(cache_listing_lookup(c, 1, 10.0, &l, &b.w) == CACHE_START_FETCH);
+	cache_listing_finish(c, 1, listing_of(c, 2), 0, 10.0);
+	CHECK(b.got && b.got->count == 2);
+	listing_unref(a.got);
+	listing_unref(b.got);
+	cache_free(c);
+}
+
+static void test_expire_on_demand_and_generations(void)
+{
+	struct cache *c = cache_new(60);
+	struct listing *l = NULL;
+	struct recorder a = recorder(), b = recorder();
+	cache_listing_lookup(c, 5, 0.0, &l, &a.w);
+	cache_listing_finish(c, 5, listing_of(c, 1), 0, 0.0);
+	uint64_t g1 = a.got->generation;
+	CHECK(!cache_listing_unchanged_since_last_open(c, 5, g1)); /* first open */
+	CHECK(cache_listing_unchanged_since_last_open(c, 5, g1));
+	cache_listing_expire(c, 5);
+	CHECK(cache_listing_lookup(c, 5, 1.0, &l, &b.w) == CACHE_START_FETCH);
+	cache_listing_finish(c, 5, listing_of(c, 1), 0, 1.0);
+	CHECK(b.got->generation != g1);
+	CHECK(!cache_listing_unchanged_since_last_open(c, 5, b.got->generation));
+	listing_unref(a.got);
+	listing_unref(b.got);
+	cache_free(c);
+}
+
+static void test_person_sharing(void)
+{
+	struct cache *c = cache_new(60);
+	struct person *p1 = cache_person_put(c, make_person(9, "Ann", "2024-01-01T00:00:00Z"));
+	struct person *p2 = cache_person_put(c, make_person(9, "Ann", "2024-01-01T00:00:00Z"));
+	CHECK(p1 == p2);
+	struct person *p3 = cache_person_put(c, make_person(9, "Anna", "2024-01-02T00:00:00Z"));
+	CHECK(p3 != p1);
+	struct person *got = cache_person_get(c, 9);
+	CHECK(got == p3 && got->update_time == 1704153600);
+	CHECK(cache_person_get(c, 10) == NULL);
+	person_unref(got);
+	person_unref(p1);
+	person_unref(p2);
+	person_unref(p3);
+	cache_free(c);
+}
+
+static void test_listing_sort_dedupes(void)
+{
+	struct cache *c = cache_new(60);
+	struct listing *l = listing_new_persons(4);
+	l->persons[0] = make_person(3, "C", "2024-01-01T00:00:00Z");
+	l->persons[1] = make_person(1, "A", "2024-01-01T00:00:00Z");
+	l->persons[2] = make_person(3, "C2", "2024-02-01T00:00:00Z");
+	l->persons[3] = make_person(2, "B", "2024-01-01T00:00:00Z");
+	listing_sort(l);
+	CHECK(l->count == 3);
+	CHECK(l->persons[0]->id == 1 && l->persons[1]->id == 2 && l->persons[2]->id == 3);
+	CHECK(l->persons[2]->update_time > 1704067200); /* the newer copy of id 3 */
+	CHECK(listing_find(l, 2) == 1 && listing_find(l, 4) == -1);
+	listing_unref(l);
+
+	struct listing *ids = listing_new_ids(3);
+	ids->ids[0] = 5;
+	ids->ids[1] = 5;
+	ids->ids[2] = 1;
+	listing_sort(ids);
+	CHECK(ids->count == 2 && ids->ids[0] == 1 && ids->ids[1] == 5);
+	listing_unref(ids);
+	cache_free(c);
+}
+
+int main(void)
+{
+	test_ttl_and_sharing();
+	test_ttl_zero_never_serves_cached();
+	test_expire_on_demand_and_generations();
+	test_person_sharing();
+	test_listing_sort_dedupes();
+	return check_finish("cache");
+}

@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -80,6 +81,8 @@ const char *api_endpoint_name(enum api_endpoint ep);
 
 struct api_conn *api_conn_new(struct api_client *client);
 void api_conn_free(struct api_conn *conn);
+/* The server's clock (HTTP Date header) at the last response, 0 if unknown. */
+time_t api_conn_server_date(const struct api_conn *conn);
 
 /* GET base + path_and_query.  On success (HTTP 200 and "success": true)
  * returns 0 and the whole response object in *out (caller puts it). */

@@ -32,12 +32,20 @@ struct listing {
 	size_t count;
 	struct person **persons; /* person directories: sorted by id, or NULL */
 	int64_t *ids;            /* directories of ids (owners, orgs): sorted, or NULL */
+	char **names;            /* with ids: a safe, unique name per id, or NULL entries */
+	size_t *order;           /* optional display order (indexes), e.g. newest first */
 	uint64_t generation;     /* set by the cache when stored */
 	bool stale;              /* served after a failed refresh */
+	/* Incremental refresh: the server time the listing is complete up to
+	 * (whole-second RFC 3339, "" if unknown) and when the last full walk
+	 * ended (monotonic seconds). */
+	char synced_to[32];
+	double full_walk_at;
 };
 
 struct listing *listing_new_persons(size_t count);
-struct listing *listing_new_ids(size_t count);
+/* with_names: allocate the names array (entries start NULL). */
+struct listing *listing_new_ids(size_t count, bool with_names);
 struct listing *listing_ref(struct listing *l);
 void listing_unref(struct listing *l);
 /* Sort by id and drop duplicate ids (a person seen twice across pages keeps its
@@ -60,7 +68,8 @@ enum cache_lookup {
 
 struct cache_stats {
 	uint64_t persons;
-	uint64_t person_bytes;
+	uint64_t person_bytes;   /* JSON + vCard + names held for persons */
+	uint64_t evictions;      /* listings dropped to stay under the size bound */
 	uint64_t listings;
 	uint64_t hits;
 	uint64_t misses;
@@ -71,14 +80,17 @@ struct cache_stats {
 struct cache;
 
 /* ttl in seconds; 0 disables caching (every lookup fetches, but concurrent
- * lookups still share one walk). */
-struct cache *cache_new(double ttl);
+ * lookups still share one walk).  max_bytes bounds what persons hold (0 = no
+ * bound): past it, the least recently used listings are dropped, and with
+ * them the persons no listing uses any more. */
+struct cache *cache_new(double ttl, uint64_t max_bytes);
 void cache_free(struct cache *c);
 double cache_ttl(const struct cache *c);
 
 enum cache_lookup cache_listing_lookup(struct cache *c, uint64_t key, double now,
 				       struct listing **out, struct listing_waiter *w);
-/* Takes ownership of `fresh` (may be NULL when err != 0). */
+/* Takes ownership of `fresh` (may be NULL when err != 0).  A key nobody
+ * looked up yet gets a slot too (listings fetched ahead of use). */
 void cache_listing_finish(struct cache *c, uint64_t key, struct listing *fresh, int err,
 			  double now);
 /* True if the kernel may keep what it cached of this directory: the listing
@@ -86,6 +98,15 @@ void cache_listing_finish(struct cache *c, uint64_t key, struct listing *fresh, 
 bool cache_listing_unchanged_since_last_open(struct cache *c, uint64_t key, uint64_t generation);
 /* Forget a listing so the next lookup fetches (the on-demand refresh). */
 void cache_listing_expire(struct cache *c, uint64_t key);
+/* Mark every listing expired and due for a full walk (SIGHUP, refresh file). */
+void cache_expire_all(struct cache *c);
+/* The current listing of key even if expired (for incremental refresh), or NULL. */
+struct listing *cache_listing_peek(struct cache *c, uint64_t key);
+
+/* Called (without the cache lock) when a stored person is replaced by one with
+ * different bytes, so the kernel's copies can be dropped. */
+typedef void (*cache_replace_fn)(void *ctx, int64_t person_id);
+void cache_set_replace_hook(struct cache *c, cache_replace_fn fn, void *ctx);
 
 /* Store a person (takes the reference); returns a reference to the canonical
  * object for its id - the stored one if the JSON is identical. */

@@ -1,13 +1,19 @@
 /*
- * fs.h - the filesystem layer: inode numbers, the tree, FUSE callbacks.
+ * fs.h - the filesystem layer: the tree (tree.h) served through libfuse's
+ * low-level API.
  *
- * Uses libfuse's low-level API.  Inode numbers are a pure function of what a
- * node is (kind in the top byte, Pipedrive id below), so they are stable across
- * refreshes and FORGET needs no bookkeeping.  Handlers never touch the network:
- * a request that needs a listing the cache does not hold is parked as a cache
- * waiter, a worker thread walks the API, and the reply is sent from the worker
- * when the walk ends (the low-level API allows replies from any thread).  The
- * dispatch loop itself is single-threaded and never blocks on the network.
+ * Handlers never touch the network.  A request that needs a listing the cache
+ * does not hold is parked as a cache waiter, the walker fetches it on a worker
+ * thread, and the reply is sent from that thread when the walk ends (the
+ * low-level API allows replies from any thread).  The dispatch loop itself is
+ * single-threaded, so a slow walk never blocks other requests and cached
+ * requests cost no thread hand-offs.
+ *
+ * Kernel caching: entry and attribute timeouts equal the cache TTL,
+ * READDIRPLUS carries attributes, directories are opened with cache_readdir
+ * (and keep_cache while their listing is unchanged), files use zero-message
+ * open (ENOSYS) so the kernel keeps their pages; a person whose bytes change
+ * gets its pages dropped by an invalidation thread (never from a handler).
  */
 #ifndef PDFS_FS_H
 #define PDFS_FS_H
@@ -17,22 +23,24 @@
 
 #include "api.h"
 #include "cache.h"
-#include "person.h"
+#include "meta.h"
+#include "walker.h"
 
 struct fs_config {
-	double ttl;                 /* entry/attr timeouts and the cache TTL */
-	int page_limit;             /* limit= for list requests */
-	int workers;                /* network worker threads */
-	struct person_render render;
+	double ttl;              /* entry/attr timeouts and the cache TTL */
+	const char *config_text; /* settings in effect, for the status file */
 };
 
 struct fs;
 
-struct fs *fs_new(const struct fs_config *cfg, struct api_client *client, struct cache *cache);
-/* Start the worker threads (after fuse_daemonize: threads do not survive fork). */
-int fs_start(struct fs *fs);
-/* Cancel requests in flight, stop and join the workers, free. */
+struct fs *fs_new(const struct fs_config *cfg, struct api_client *client, struct cache *cache,
+		  struct walker *walker);
+/* After fuse_session_new and daemonizing: start the invalidation thread. */
+int fs_start(struct fs *fs, struct fuse_session *se);
+/* Stop the invalidation thread and free (the walker is freed by its owner). */
 void fs_free(struct fs *fs);
 const struct fuse_lowlevel_ops *fs_operations(void);
+/* Expire every listing (SIGHUP); async-signal-safe. */
+void fs_request_refresh(struct fs *fs);
 
 #endif

@@ -33,6 +33,16 @@ const char *names_extension(enum person_file kind);
  * name may be NULL; n is its length in bytes. */
 void names_person_base(struct strbuf *out, const char *name, size_t n, int64_t id);
 
+/* Append the name of a /by-owner, /by-org or /by-filter link for an owner,
+ * organization or filter called `name`: the same cleaning as person names,
+ * without the id, and without leading or trailing spaces.  Returns false
+ * (and appends nothing) if the result would be empty or all digits - such
+ * names get no link. */
+bool names_group_link(struct strbuf *out, const char *name, size_t n);
+
+/* True if s[0..n) is non-empty and only digits (a name reserved for ids). */
+bool names_all_digits(const char *s, size_t n);
+
 /* Parse a canonical decimal id in 1..NAMES_MAX_ID; false otherwise. */
 bool names_parse_id(const char *s, size_t n, int64_t *id);
 

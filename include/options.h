@@ -16,6 +16,8 @@
 
 struct options {
 	char *source;        /* company domain, or NULL */
+	char *config;        /* config file path given with -o config= */
+	char *config_used;   /* the config file actually read, or NULL */
 	char *mountpoint;
 	char *base_url;
 	char *token_file;
@@ -23,7 +25,12 @@ struct options {
 	char *vcard_version;
 	char *ca_file;
 	char *log_level;
+	char *custom_fields;
+	char *include_fields;
 	int page_limit;
+	int recent_days;
+	int full_refresh;
+	int cache_max_mb;
 	int timeout;
 	int workers;
 	double ttl;
@@ -33,10 +40,17 @@ struct options {
 	int nonopt_count;
 };
 
-/* Parse argv into opts and the args left for libfuse.  Returns 0, or -1 with
- * a message for the user in err. */
+/*
+ * Parse argv into opts and the args left for libfuse, after the config file:
+ * -o config=PATH, else $XDG_CONFIG_HOME/pipedrivefs/config (or
+ * ~/.config/pipedrivefs/config) if it exists.  The file holds "name = value"
+ * lines with the -o option names ("#" starts a comment); the command line
+ * wins over the file.  Returns 0, or -1 with a message for the user in err.
+ */
 int options_parse(int argc, char **argv, struct options *opts, struct fuse_args *args,
 		  char *err, size_t errlen);
+/* "name: value" lines of the settings in effect (no token), malloc'd. */
+char *options_describe(const struct options *opts, const char *base_url, const char *company);
 /* Check ranges and fill derived fields; 0 or -1 with a message. */
 int options_validate(struct options *opts, char *err, size_t errlen);
 void options_free(struct options *opts);

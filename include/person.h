@@ -1,10 +1,10 @@
 /*
  * person.h - one Pipedrive person as the cache keeps it.
  *
- * Compact by design: the pretty-printed JSON (which is the .json file's
- * content, byte for byte) plus the few fields the tree needs.  The vCard is
- * rendered from the JSON on demand; its size is computed once when the
- * person is built.  Immutable after construction and reference counted, so
+ * Compact by design: the JSON as received (the .json file is its pretty form,
+ * produced on read without parsing), the vCard rendered once when the person
+ * is built (with the organization name known then, so size and bytes always
+ * agree), and the few fields the tree needs.  Immutable and reference counted, so
  * one object is shared by every listing it appears in and by readers on any
  * thread.  Knows neither FUSE nor HTTP.
  */
@@ -12,6 +12,7 @@
 #define PDFS_PERSON_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,17 +21,15 @@
 #include "strbuf.h"
 #include "vcard.h"
 
-/* What a vCard needs beyond the person: the mount's company and settings,
- * and name lookups the cache answers. */
+struct meta;
+
+/* What a vCard needs beyond the person: the mount's settings and the
+ * company's label and custom field names. */
 struct person_render {
 	enum vcard_version version;
 	const char *company;
 	const char *app_url;
-	/* Organization name for an org id, copied into buf; false if unknown. */
-	int (*org_name)(void *ctx, int64_t org_id, char *buf, size_t len);
-	void *org_ctx;
-	vcard_label_name_fn label_name;
-	void *label_ctx;
+	struct meta *meta; /* label and custom field names, or NULL */
 };
 
 struct person {
@@ -41,22 +40,24 @@ struct person {
 	int64_t update_time; /* Unix seconds, 0 if missing or unparseable */
 	char *base;          /* "<safe name> (<id>)", the file name without extension */
 	size_t base_len;
-	char *json;          /* the .json file: pretty JSON ending in "\n" */
-	size_t json_len;
-	size_t vcf_len;      /* bytes of the rendered .vcf */
+	char *compact;       /* the object as received, compact JSON */
+	size_t compact_len;
+	size_t json_len;     /* bytes of the .json file (pretty, see person_json) */
+	char *vcf;           /* the .vcf file, rendered once */
+	size_t vcf_len;
 };
 
-/* Build from one element of a page's data array.  Returns NULL and sets
- * *err to -EINVAL (not an object, or no integer id) or -ENOMEM. */
+/* Build from one element of a page's data array; org_name is the resolved
+ * name of its organization or NULL.  Returns NULL and sets *err to -EINVAL
+ * (not an object, or no integer id) or -ENOMEM. */
 struct person *person_from_json(struct json_object *obj, const struct person_render *r,
-				int *err);
+				const char *org_name, int *err);
+/* Append the .json file: the object pretty-printed, ending in a newline. */
+void person_json(const struct person *p, struct strbuf *out);
+/* True if both carry the same bytes (JSON and vCard). */
+bool person_same(const struct person *a, const struct person *b);
 struct person *person_ref(struct person *p);
 void person_unref(struct person *p);
-
-/* Render the vCard; the bytes are the same every time for the same render
- * settings.  0 or -errno. */
-int person_render_vcf(const struct person *p, const struct person_render *r,
-		      struct strbuf *out);
 
 /* "2021-01-01T00:00:00Z" (fractions and offsets accepted) -> Unix seconds;
  * 0 if it does not parse. */

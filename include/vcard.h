@@ -26,6 +26,12 @@ enum vcard_version {
 /* Returns the label's name for a label id, or NULL if unknown. */
 typedef const char *(*vcard_label_name_fn)(void *ctx, int64_t label_id);
 
+/* A custom field as people read it: the field's name and its value as text. */
+struct vcard_field {
+	const char *label;
+	const char *value;
+};
+
 struct vcard_options {
 	enum vcard_version version;
 	/* Company identity for UID (uuid5 of "pipedrive:<company>:person:<id>")
@@ -40,6 +46,10 @@ struct vcard_options {
 	/* Label names for CATEGORIES; NULL means none resolved. */
 	vcard_label_name_fn label_name;
 	void *label_ctx;
+	/* Custom fields, each rendered as an Apple-style labelled group:
+	 * itemN.X-PIPEDRIVE-FIELD:<value> + itemN.X-ABLabel:<label>. */
+	const struct vcard_field *fields;
+	size_t field_count;
 };
 
 /* Append the card for `person` to `out`.  Returns 0, or -ENOMEM (out failed),

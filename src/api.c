@@ -68,6 +68,7 @@ struct api_client {
 
 struct api_conn {
 	struct api_client *client;
+	time_t server_date; /* Date header of the last response, 0 if none */
 	CURL *curl;
 	struct curl_slist *headers;
 	char curl_error[CURL_ERROR_SIZE];
@@ -354,6 +355,7 @@ struct attempt {
 	size_t received;
 	struct strbuf error_body; /* first bytes of a non-JSON or error body */
 	double retry_after;       /* -1 = absent */
+	time_t date;              /* the Date header, 0 = absent */
 	long rl_limit, rl_remaining, rl_reset, daily_remaining;
 };
 
@@ -446,6 +448,11 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 		a->rl_reset = header_long(value);
 	} else if (strcasecmp(line, "x-daily-ratelimit-token-remaining") == 0) {
 		a->daily_remaining = header_long(value);
+	} else if (strcasecmp(line, "date") == 0) {
+		struct tm tm;
+		memset(&tm, 0, sizeof(tm));
+		if (strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm))
+			a->date = timegm(&tm);
 	}
 	return n;
 }
@@ -692,6 +699,8 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 			attempt_check_type(&a);
 		if (code == CURLE_OK && a.json_body && !a.obj && !a.parse_failed)
 			a.parse_failed = true; /* body ended before the JSON value did */
+		if (a.date)
+			conn->server_date = a.date;
 		enum outcome o = classify(conn, code, &a, err);
 		if (o == OUTCOME_OK) {
 			*out = a.obj;
@@ -719,6 +728,11 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 	}
 	sb_free(&url);
 	return rc;
+}
+
+time_t api_conn_server_date(const struct api_conn *conn)
+{
+	return conn->server_date;
 }
 
 static const char *next_cursor_of(struct json_object *response)

@@ -5,32 +5,48 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "idtable.h"
 #include "log.h"
 
 /* ------------------------------------------------------------------ */
 /* Listings                                                             */
 
-static struct listing *listing_alloc(size_t count, bool persons)
+static struct listing *listing_alloc(size_t count)
 {
 	struct listing *l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;
 	atomic_init(&l->refs, 1);
 	l->count = count;
-	size_t n = count ? count : 1;
-	if (persons)
-		l->persons = calloc(n, sizeof(*l->persons));
-	else
-		l->ids = calloc(n, sizeof(*l->ids));
-	if (!l->persons && !l->ids) {
+	return l;
+}
+
+struct listing *listing_new_persons(size_t count)
+{
+	struct listing *l = listing_alloc(count);
+	if (l && !(l->persons = calloc(count ? count : 1, sizeof(*l->persons)))) {
 		free(l);
 		return NULL;
 	}
 	return l;
 }
 
-struct listing *listing_new_persons(size_t count) { return listing_alloc(count, true); }
-struct listing *listing_new_ids(size_t count) { return listing_alloc(count, false); }
+struct listing *listing_new_ids(size_t count, bool with_names)
+{
+	struct listing *l = listing_alloc(count);
+	if (!l)
+		return NULL;
+	l->ids = calloc(count ? count : 1, sizeof(*l->ids));
+	if (with_names)
+		l->names = calloc(count ? count : 1, sizeof(*l->names));
+	if (!l->ids || (with_names && !l->names)) {
+		free(l->ids);
+		free(l->names);
+		free(l);
+		return NULL;
+	}
+	return l;
+}
 
 struct listing *listing_ref(struct listing *l)
 {
@@ -42,11 +58,16 @@ void listing_unref(struct listing *l)
 {
 	if (!l || atomic_fetch_sub(&l->refs, 1) != 1)
 		return;
-	if (l->persons)
-		for (size_t i = 0; i < l->count; i++)
+	for (size_t i = 0; i < l->count; i++) {
+		if (l->persons)
 			person_unref(l->persons[i]);
+		if (l->names)
+			free(l->names[i]);
+	}
 	free(l->persons);
 	free(l->ids);
+	free(l->names);
+	free(l->order);
 	free(l);
 }
 
@@ -55,50 +76,82 @@ static int64_t listing_id_at(const struct listing *l, size_t i)
 	return l->persons ? l->persons[i]->id : l->ids[i];
 }
 
-static int cmp_person(const void *a, const void *b)
+struct id_slot {
+	int64_t id;
+	size_t index; /* original position: ties keep the later copy */
+};
+
+static int cmp_id_slot(const void *a, const void *b)
 {
-	const struct person *pa = *(struct person *const *)a, *pb = *(struct person *const *)b;
-	return (pa->id > pb->id) - (pa->id < pb->id);
+	const struct id_slot *x = a, *y = b;
+	if (x->id != y->id)
+		return (x->id > y->id) - (x->id < y->id);
+	return (x->index > y->index) - (x->index < y->index);
 }
 
-static int cmp_id(const void *a, const void *b)
+/* Reorder the parallel arrays of l by perm (perm[i] = old index of new i). */
+static bool listing_permute(struct listing *l, const struct id_slot *perm, size_t n)
 {
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return (x > y) - (x < y);
+	void *persons = NULL, *ids = NULL, *names = NULL;
+	if ((l->persons && !(persons = malloc(n * sizeof(*l->persons)))) ||
+	    (l->ids && !(ids = malloc(n * sizeof(*l->ids)))) ||
+	    (l->names && !(names = malloc(n * sizeof(*l->names))))) {
+		free(persons);
+		free(ids);
+		free(names);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (persons)
+			((struct person **)persons)[i] = l->persons[perm[i].index];
+		if (ids)
+			((int64_t *)ids)[i] = l->ids[perm[i].index];
+		if (names)
+			((char **)names)[i] = l->names[perm[i].index];
+	}
+	if (persons) {
+		free(l->persons);
+		l->persons = persons;
+	}
+	if (ids) {
+		free(l->ids);
+		l->ids = ids;
+	}
+	if (names) {
+		free(l->names);
+		l->names = names;
+	}
+	return true;
 }
 
 void listing_sort(struct listing *l)
 {
-	if (l->count < 2)
+	size_t n = l->count;
+	if (n < 2)
 		return;
-	/* qsort is not stable: for duplicate persons keep the later copy by
-	 * sorting first and then, for each run of one id, the last element of
-	 * the original order - approximated by keeping the newest update_time. */
-	if (l->persons)
-		qsort(l->persons, l->count, sizeof(*l->persons), cmp_person);
-	else
-		qsort(l->ids, l->count, sizeof(*l->ids), cmp_id);
-	size_t out = 0;
-	for (size_t i = 0; i < l->count; i++) {
-		if (out > 0 && listing_id_at(l, out - 1) == listing_id_at(l, i)) {
-			if (l->persons) {
-				struct person **keep = &l->persons[out - 1];
-				struct person *other = l->persons[i];
-				if (other->update_time >= (*keep)->update_time) {
-					person_unref(*keep);
-					*keep = other;
-				} else {
-					person_unref(other);
-				}
-			}
+	struct id_slot *perm = malloc(n * sizeof(*perm));
+	if (!perm)
+		return; /* unsorted stays correct for readdir; lookups use a scan below */
+	for (size_t i = 0; i < n; i++) {
+		perm[i].id = listing_id_at(l, i);
+		perm[i].index = i;
+	}
+	qsort(perm, n, sizeof(*perm), cmp_id_slot);
+	/* Of duplicate ids (a person seen twice across pages) keep the last copy. */
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i + 1 < n && perm[i + 1].id == perm[i].id) {
+			if (l->persons)
+				person_unref(l->persons[perm[i].index]);
+			if (l->names)
+				free(l->names[perm[i].index]);
 			continue;
 		}
-		if (l->persons)
-			l->persons[out++] = l->persons[i];
-		else
-			l->ids[out++] = l->ids[i];
+		perm[kept++] = perm[i];
 	}
-	l->count = out;
+	if (listing_permute(l, perm, kept))
+		l->count = kept;
+	free(perm);
 }
 
 long listing_find(const struct listing *l, int64_t id)
@@ -118,104 +171,16 @@ long listing_find(const struct listing *l, int64_t id)
 }
 
 /* ------------------------------------------------------------------ */
-/* A small chained hash table keyed by 64-bit integers                  */
-
-struct entry {
-	struct entry *next;
-	uint64_t key;
-	void *value;
-};
-
-struct table {
-	struct entry **buckets;
-	size_t nbuckets; /* power of two */
-	size_t count;
-};
-
-static size_t hash_key(uint64_t k, size_t nbuckets)
-{
-	k ^= k >> 33;
-	k *= UINT64_C(0xff51afd7ed558ccd);
-	k ^= k >> 33;
-	return (size_t)k & (nbuckets - 1);
-}
-
-static bool table_init(struct table *t)
-{
-	t->nbuckets = 1024;
-	t->count = 0;
-	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
-	return t->buckets != NULL;
-}
-
-static struct entry *table_find(const struct table *t, uint64_t key)
-{
-	for (struct entry *e = t->buckets[hash_key(key, t->nbuckets)]; e; e = e->next)
-		if (e->key == key)
-			return e;
-	return NULL;
-}
-
-static void table_grow(struct table *t)
-{
-	size_t n = t->nbuckets * 2;
-	struct entry **b = calloc(n, sizeof(*b));
-	if (!b)
-		return; /* keep working with longer chains */
-	for (size_t i = 0; i < t->nbuckets; i++) {
-		struct entry *e = t->buckets[i];
-		while (e) {
-			struct entry *next = e->next;
-			size_t h = hash_key(e->key, n);
-			e->next = b[h];
-			b[h] = e;
-			e = next;
-		}
-	}
-	free(t->buckets);
-	t->buckets = b;
-	t->nbuckets = n;
-}
-
-/* Insert a new key (must not exist); NULL on ENOMEM. */
-static struct entry *table_insert(struct table *t, uint64_t key, void *value)
-{
-	if (t->count >= t->nbuckets)
-		table_grow(t);
-	struct entry *e = malloc(sizeof(*e));
-	if (!e)
-		return NULL;
-	size_t h = hash_key(key, t->nbuckets);
-	e->key = key;
-	e->value = value;
-	e->next = t->buckets[h];
-	t->buckets[h] = e;
-	t->count++;
-	return e;
-}
-
-static void table_destroy(struct table *t, void (*free_value)(void *))
-{
-	for (size_t i = 0; i < t->nbuckets; i++) {
-		struct entry *e = t->buckets[i];
-		while (e) {
-			struct entry *next = e->next;
-			free_value(e->value);
-			free(e);
-			e = next;
-		}
-	}
-	free(t->buckets);
-}
-
-/* ------------------------------------------------------------------ */
 /* The cache                                                            */
 
 struct slot {
+	uint64_t key;
 	struct listing *current;
 	double fetched_at;
+	double last_used;
 	bool fetching;
 	bool expired_by_request;
+	bool force_full_walk;
 	struct listing_waiter *waiters;
 	uint64_t last_opened_generation;
 };
@@ -223,24 +188,33 @@ struct slot {
 struct cache {
 	pthread_mutex_t lock;
 	double ttl;
-	struct table persons; /* id -> struct person * */
-	struct table slots;   /* key -> struct slot * */
+	uint64_t max_bytes;
+	struct idtable persons; /* id -> struct person * */
+	struct idtable slots;   /* key -> struct slot * */
 	uint64_t next_generation;
 	struct cache_stats stats;
+	cache_replace_fn on_replace;
+	void *on_replace_ctx;
 };
 
-struct cache *cache_new(double ttl)
+static uint64_t person_bytes(const struct person *p)
+{
+	return p->compact_len + p->vcf_len + p->base_len + sizeof(*p);
+}
+
+struct cache *cache_new(double ttl, uint64_t max_bytes)
 {
 	struct cache *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
-	if (!table_init(&c->persons) || !table_init(&c->slots)) {
-		free(c->persons.buckets);
+	if (!idtable_init(&c->persons) || !idtable_init(&c->slots)) {
+		idtable_destroy(&c->persons, NULL);
 		free(c);
 		return NULL;
 	}
 	pthread_mutex_init(&c->lock, NULL);
 	c->ttl = ttl;
+	c->max_bytes = max_bytes;
 	c->next_generation = 1;
 	return c;
 }
@@ -258,28 +232,43 @@ void cache_free(struct cache *c)
 {
 	if (!c)
 		return;
-	table_destroy(&c->persons, free_person_value);
-	table_destroy(&c->slots, free_slot_value);
+	idtable_destroy(&c->slots, free_slot_value);
+	idtable_destroy(&c->persons, free_person_value);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
 
 double cache_ttl(const struct cache *c) { return c->ttl; }
 
+void cache_set_replace_hook(struct cache *c, cache_replace_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&c->lock);
+	c->on_replace = fn;
+	c->on_replace_ctx = ctx;
+	pthread_mutex_unlock(&c->lock);
+}
+
 static bool slot_is_fresh(const struct cache *c, const struct slot *s, double now)
 {
 	return s->current && !s->expired_by_request && c->ttl > 0 && now - s->fetched_at < c->ttl;
 }
 
+static struct slot *slot_find(struct cache *c, uint64_t key)
+{
+	struct idtable_entry *e = idtable_find(&c->slots, key);
+	return e ? e->value : NULL;
+}
+
 static struct slot *slot_get_or_create(struct cache *c, uint64_t key)
 {
-	struct entry *e = table_find(&c->slots, key);
-	if (e)
-		return e->value;
-	struct slot *s = calloc(1, sizeof(*s));
+	struct slot *s = slot_find(c, key);
+	if (s)
+		return s;
+	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	if (!table_insert(&c->slots, key, s)) {
+	s->key = key;
+	if (!idtable_insert(&c->slots, key, s)) {
 		free(s);
 		return NULL;
 	}
@@ -292,14 +281,15 @@ enum cache_lookup cache_listing_lookup(struct cache *c, uint64_t key, double now
 	enum cache_lookup result;
 	pthread_mutex_lock(&c->lock);
 	struct slot *s = slot_get_or_create(c, key);
+	if (s)
+		s->last_used = now;
 	if (s && slot_is_fresh(c, s, now)) {
 		*out = listing_ref(s->current);
 		c->stats.hits++;
 		result = CACHE_FRESH;
 	} else if (!s) {
-		/* Out of memory for the slot: fetch without coalescing. */
 		*out = NULL;
-		result = CACHE_START_FETCH;
+		result = CACHE_START_FETCH; /* no slot: fetch without sharing */
 		w->next = NULL;
 	} else {
 		w->next = s->waiters;
@@ -312,9 +302,75 @@ enum cache_lookup cache_listing_lookup(struct cache *c, uint64_t key, double now
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (!s && result == CACHE_START_FETCH)
-		log_warn("out of memory for a cache slot; listing without sharing the walk");
 	return result;
+}
+
+/* ---- the size bound ---- */
+
+struct lru_pick {
+	struct slot *oldest;
+	const struct slot *keep;
+};
+
+static void pick_lru(struct idtable_entry *e, void *ctx)
+{
+	struct lru_pick *pick = ctx;
+	struct slot *s = e->value;
+	if (s == pick->keep || s->fetching || !s->current || s->waiters)
+		return;
+	if (!pick->oldest || s->last_used < pick->oldest->last_used)
+		pick->oldest = s;
+}
+
+struct unused_persons {
+	int64_t *ids;
+	size_t count, cap;
+};
+
+static void collect_unused(struct idtable_entry *e, void *ctx)
+{
+	struct unused_persons *u = ctx;
+	struct person *p = e->value;
+	if (atomic_load(&p->refs) != 1 || u->count == u->cap)
+		return;
+	u->ids[u->count++] = p->id;
+}
+
+/* Drop persons only the store holds. Lock held. */
+static void purge_unused_persons(struct cache *c)
+{
+	struct unused_persons u = { .cap = c->persons.count };
+	u.ids = malloc((u.cap ? u.cap : 1) * sizeof(*u.ids));
+	if (!u.ids)
+		return;
+	idtable_each(&c->persons, collect_unused, &u);
+	for (size_t i = 0; i < u.count; i++) {
+		struct person *p = idtable_remove(&c->persons, (uint64_t)u.ids[i]);
+		if (p) {
+			c->stats.persons--;
+			c->stats.person_bytes -= person_bytes(p);
+			person_unref(p);
+		}
+	}
+	free(u.ids);
+}
+
+/* Evict least recently used listings until under the bound. Lock held. */
+static void enforce_bound(struct cache *c, const struct slot *keep)
+{
+	if (!c->max_bytes || c->stats.person_bytes <= c->max_bytes)
+		return;
+	purge_unused_persons(c);
+	while (c->stats.person_bytes > c->max_bytes) {
+		struct lru_pick pick = { .keep = keep };
+		idtable_each(&c->slots, pick_lru, &pick);
+		if (!pick.oldest)
+			break;
+		listing_unref(pick.oldest->current);
+		pick.oldest->current = NULL;
+		c->stats.evictions++;
+		purge_unused_persons(c);
+	}
 }
 
 void cache_listing_finish(struct cache *c, uint64_t key, struct listing *fresh, int err,
@@ -323,8 +379,7 @@ void cache_listing_finish(struct cache *c, uint64_t key, struct listing *fresh, 
 	struct listing *serve = NULL;
 	struct listing_waiter *waiters = NULL;
 	pthread_mutex_lock(&c->lock);
-	struct entry *e = table_find(&c->slots, key);
-	struct slot *s = e ? e->value : NULL;
+	struct slot *s = fresh ? slot_get_or_create(c, key) : slot_find(c, key);
 	if (s) {
 		waiters = s->waiters;
 		s->waiters = NULL;
@@ -336,9 +391,12 @@ void cache_listing_finish(struct cache *c, uint64_t key, struct listing *fresh, 
 			listing_unref(s->current);
 			s->current = listing_ref(fresh);
 			s->fetched_at = now;
+			if (!s->last_used)
+				s->last_used = now;
 			s->expired_by_request = false;
 		}
 		serve = fresh;
+		enforce_bound(c, s);
 	} else if (s && s->current) {
 		s->current->stale = true;
 		serve = listing_ref(s->current);
@@ -346,9 +404,9 @@ void cache_listing_finish(struct cache *c, uint64_t key, struct listing *fresh, 
 	}
 	pthread_mutex_unlock(&c->lock);
 
-	if (!fresh && serve)
+	if (!fresh && serve && waiters)
 		log_warn("serving an expired copy of a directory (%zu entries) because the refresh "
-			 "failed; it refreshes again on the next listing", serve->count);
+			 "failed; it is refreshed again on the next listing", serve->count);
 	/* Waiters were pushed in LIFO order; serve them oldest first. */
 	struct listing_waiter *ordered = NULL;
 	while (waiters) {
@@ -372,9 +430,8 @@ bool cache_listing_unchanged_since_last_open(struct cache *c, uint64_t key, uint
 {
 	bool unchanged = false;
 	pthread_mutex_lock(&c->lock);
-	struct entry *e = table_find(&c->slots, key);
-	if (e) {
-		struct slot *s = e->value;
+	struct slot *s = slot_find(c, key);
+	if (s) {
 		unchanged = s->last_opened_generation == generation;
 		s->last_opened_generation = generation;
 	}
@@ -385,40 +442,68 @@ bool cache_listing_unchanged_since_last_open(struct cache *c, uint64_t key, uint
 void cache_listing_expire(struct cache *c, uint64_t key)
 {
 	pthread_mutex_lock(&c->lock);
-	struct entry *e = table_find(&c->slots, key);
-	if (e)
-		((struct slot *)e->value)->expired_by_request = true;
+	struct slot *s = slot_find(c, key);
+	if (s)
+		s->expired_by_request = true;
 	pthread_mutex_unlock(&c->lock);
 }
 
-static bool same_person(const struct person *a, const struct person *b)
+static void expire_slot(struct idtable_entry *e, void *ctx)
 {
-	return a->json_len == b->json_len && a->vcf_len == b->vcf_len &&
-	       memcmp(a->json, b->json, a->json_len) == 0;
+	(void)ctx;
+	struct slot *s = e->value;
+	s->expired_by_request = true;
+	s->force_full_walk = true;
+}
+
+void cache_expire_all(struct cache *c)
+{
+	pthread_mutex_lock(&c->lock);
+	idtable_each(&c->slots, expire_slot, NULL);
+	pthread_mutex_unlock(&c->lock);
+}
+
+struct listing *cache_listing_peek(struct cache *c, uint64_t key)
+{
+	struct listing *l = NULL;
+	pthread_mutex_lock(&c->lock);
+	struct slot *s = slot_find(c, key);
+	if (s && s->force_full_walk)
+		s->force_full_walk = false;
+	else if (s && s->current)
+		l = listing_ref(s->current);
+	pthread_mutex_unlock(&c->lock);
+	return l;
 }
 
 struct person *cache_person_put(struct cache *c, struct person *p)
 {
 	struct person *result = p;
+	bool replaced = false;
 	pthread_mutex_lock(&c->lock);
-	struct entry *e = table_find(&c->persons, (uint64_t)p->id);
+	struct idtable_entry *e = idtable_find(&c->persons, (uint64_t)p->id);
 	if (e) {
 		struct person *old = e->value;
-		if (same_person(old, p)) {
+		if (person_same(old, p)) {
 			result = person_ref(old);
 			person_unref(p);
 		} else {
-			c->stats.person_bytes -= old->json_len + old->base_len;
-			c->stats.person_bytes += p->json_len + p->base_len;
+			c->stats.person_bytes -= person_bytes(old);
+			c->stats.person_bytes += person_bytes(p);
 			e->value = person_ref(p);
 			person_unref(old);
+			replaced = true;
 		}
-	} else if (table_insert(&c->persons, (uint64_t)p->id, p)) {
+	} else if (idtable_insert(&c->persons, (uint64_t)p->id, p)) {
 		person_ref(p);
 		c->stats.persons++;
-		c->stats.person_bytes += p->json_len + p->base_len;
+		c->stats.person_bytes += person_bytes(p);
 	}
+	cache_replace_fn hook = c->on_replace;
+	void *hook_ctx = c->on_replace_ctx;
 	pthread_mutex_unlock(&c->lock);
+	if (replaced && hook)
+		hook(hook_ctx, result->id);
 	return result;
 }
 
@@ -426,7 +511,7 @@ struct person *cache_person_get(struct cache *c, int64_t id)
 {
 	struct person *p = NULL;
 	pthread_mutex_lock(&c->lock);
-	struct entry *e = table_find(&c->persons, (uint64_t)id);
+	struct idtable_entry *e = idtable_find(&c->persons, (uint64_t)id);
 	if (e)
 		p = person_ref(e->value);
 	pthread_mutex_unlock(&c->lock);

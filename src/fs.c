@@ -1,94 +1,67 @@
 /*
- * fs.c - FUSE low-level callbacks over the cache (see fs.h).
+ * fs.c - FUSE low-level callbacks over the cache (see fs.h and tree.h).
  *
- * Sections: inode numbering, attributes, the worker pool and its jobs (API
- * walks), requests parked on a listing, and the callbacks themselves.
+ * Sections: attributes, requests parked until a listing arrives, the
+ * invalidation thread, the status file, and the callbacks.
  */
 #include "fs.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "names.h"
+#include "status.h"
 #include "strbuf.h"
-
-/* ------------------------------------------------------------------ */
-/* Inode numbers                                                        */
-
-enum node_kind {
-	NODE_FIXED = 0,       /* the fixed directories below */
-	NODE_OWNER_DIR = 1,   /* /by-owner/<id> */
-	NODE_ORG_DIR = 2,     /* /by-org/<id> */
-	NODE_PERSON_JSON = 3, /* <Name> (<id>).json */
-	NODE_PERSON_VCF = 4,  /* <Name> (<id>).vcf */
-};
-
-enum fixed_node {
-	INO_ROOT = FUSE_ROOT_ID, /* 1 */
-	INO_BY_OWNER = 2,
-	INO_BY_ORG = 3,
-};
-
-#define KIND_SHIFT 56
-#define ID_MASK ((UINT64_C(1) << KIND_SHIFT) - 1)
-
-static fuse_ino_t make_ino(enum node_kind kind, int64_t id)
-{
-	return ((uint64_t)kind << KIND_SHIFT) | ((uint64_t)id & ID_MASK);
-}
-
-static enum node_kind ino_kind(fuse_ino_t ino) { return (enum node_kind)(ino >> KIND_SHIFT); }
-static int64_t ino_id(fuse_ino_t ino) { return (int64_t)(ino & ID_MASK); }
-
-static bool is_person_dir(fuse_ino_t ino)
-{
-	return ino_kind(ino) == NODE_OWNER_DIR || ino_kind(ino) == NODE_ORG_DIR;
-}
-
-static bool is_listed_dir(fuse_ino_t ino)
-{
-	return ino == INO_BY_OWNER || ino == INO_BY_ORG || is_person_dir(ino);
-}
+#include "tree.h"
 
 static const struct {
 	const char *name;
 	fuse_ino_t ino;
 } root_entries[] = {
-	{ "by-org", INO_BY_ORG },
-	{ "by-owner", INO_BY_OWNER },
+	{ ".pipedrivefs", INO_CONTROL }, { "by-filter", INO_BY_FILTER }, { "by-id", INO_BY_ID },
+	{ "by-org", INO_BY_ORG },         { "by-owner", INO_BY_OWNER },   { "recent", INO_RECENT },
 };
 #define ROOT_ENTRY_COUNT (sizeof(root_entries) / sizeof(root_entries[0]))
 
-/* ------------------------------------------------------------------ */
-/* The filesystem object                                                */
-
-struct job {
-	struct job *next;
-	uint64_t key; /* the directory inode whose listing to fetch */
+struct invalidation {
+	struct invalidation *next;
+	int64_t person_id;
 };
 
 struct fs {
 	struct fs_config cfg;
+	char *config_text;
 	struct api_client *client;
 	struct cache *cache;
+	struct walker *walker;
+	struct fuse_session *se;
 	time_t mount_time;
 	uid_t uid;
 	gid_t gid;
 
-	pthread_mutex_t queue_lock;
-	pthread_cond_t queue_changed;
-	struct job *queue_head, *queue_tail;
-	bool stopping;
-	pthread_t *threads;
-	int nthreads;
+	/* The invalidation thread: person ids whose bytes changed, and SIGHUP. */
+	pthread_mutex_t inval_lock;
+	struct invalidation *inval_head;
+	sem_t inval_wake;
+	atomic_bool refresh_requested;
+	atomic_bool stopping;
+	pthread_t inval_thread;
+	bool inval_started;
+
+	/* The status file's current text: getattr and read must agree. */
+	pthread_mutex_t status_lock;
+	struct strbuf status;
+	time_t status_time;
 };
 
 static double now_monotonic(void)
@@ -98,272 +71,117 @@ static double now_monotonic(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static struct fs *fs_of(fuse_req_t req) { return fuse_req_userdata(req); }
+
 /* ------------------------------------------------------------------ */
 /* Attributes                                                           */
 
-static void dir_attr(const struct fs *fs, fuse_ino_t ino, struct stat *st)
+static void base_attr(const struct fs *fs, fuse_ino_t ino, mode_t mode, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
-	st->st_mode = S_IFDIR | 0555;
-	st->st_nlink = 2;
+	st->st_mode = mode;
+	st->st_nlink = S_ISDIR(mode) ? 2 : 1;
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
-	st->st_size = 4096;
 	st->st_blksize = 4096;
 	st->st_mtime = st->st_ctime = st->st_atime = fs->mount_time;
 }
 
-static void person_attr(const struct fs *fs, const struct person *p, enum person_file kind,
+static bool is_directory(fuse_ino_t ino)
+{
+	enum node_kind k = tree_kind(ino);
+	return (k == NODE_FIXED && ino >= INO_ROOT && ino <= INO_CONTROL) || k == NODE_OWNER_DIR ||
+	       k == NODE_ORG_DIR || k == NODE_FILTER_DIR;
+}
+
+static bool is_link(fuse_ino_t ino)
+{
+	enum node_kind k = tree_kind(ino);
+	return k == NODE_OWNER_LINK || k == NODE_ORG_LINK || k == NODE_FILTER_LINK;
+}
+
+static bool is_person_file(fuse_ino_t ino)
+{
+	return tree_kind(ino) == NODE_PERSON_JSON || tree_kind(ino) == NODE_PERSON_VCF;
+}
+
+static void dir_attr(const struct fs *fs, fuse_ino_t ino, struct stat *st)
+{
+	base_attr(fs, ino, S_IFDIR | 0555, st);
+	st->st_size = 4096;
+}
+
+static void link_attr(const struct fs *fs, fuse_ino_t ino, struct stat *st)
+{
+	char target[24];
+	base_attr(fs, ino, S_IFLNK | 0777, st);
+	st->st_size = snprintf(target, sizeof(target), "%" PRId64, tree_id(ino));
+}
+
+static void person_attr(const struct fs *fs, const struct person *p, enum node_kind kind,
 			struct stat *st)
 {
-	memset(st, 0, sizeof(*st));
-	st->st_ino = make_ino(kind == PERSON_FILE_JSON ? NODE_PERSON_JSON : NODE_PERSON_VCF, p->id);
-	st->st_mode = S_IFREG | 0444;
-	st->st_nlink = 1;
-	st->st_uid = fs->uid;
-	st->st_gid = fs->gid;
-	st->st_size = (off_t)(kind == PERSON_FILE_JSON ? p->json_len : p->vcf_len);
-	st->st_blksize = 4096;
+	base_attr(fs, tree_ino(kind, p->id), S_IFREG | 0444, st);
+	st->st_size = (off_t)(kind == NODE_PERSON_JSON ? p->json_len : p->vcf_len);
 	st->st_blocks = (st->st_size + 511) / 512;
-	time_t t = p->update_time ? (time_t)p->update_time : fs->mount_time;
-	st->st_mtime = st->st_ctime = st->st_atime = t;
+	if (p->update_time)
+		st->st_mtime = st->st_ctime = st->st_atime = (time_t)p->update_time;
 }
 
-static void fill_entry(const struct fs *fs, struct fuse_entry_param *e)
+static void entry_of(const struct fs *fs, const struct stat *st, double attr_timeout,
+		     struct fuse_entry_param *e)
 {
-	e->attr_timeout = fs->cfg.ttl;
+	memset(e, 0, sizeof(*e));
+	e->attr = *st;
+	e->ino = st->st_ino;
+	e->attr_timeout = attr_timeout;
 	e->entry_timeout = fs->cfg.ttl;
-	e->ino = e->attr.st_ino;
-	e->generation = 0;
 }
 
-static void dir_entry(const struct fs *fs, fuse_ino_t ino, struct fuse_entry_param *e)
+static void reply_dir_entry(fuse_req_t req, const struct fs *fs, fuse_ino_t ino)
 {
-	memset(e, 0, sizeof(*e));
-	dir_attr(fs, ino, &e->attr);
-	fill_entry(fs, e);
+	struct stat st;
+	struct fuse_entry_param e;
+	dir_attr(fs, ino, &st);
+	entry_of(fs, &st, fs->cfg.ttl, &e);
+	fuse_reply_entry(req, &e);
 }
 
-static void person_entry(const struct fs *fs, const struct person *p, enum person_file kind,
-			 struct fuse_entry_param *e)
+static void reply_person_entry(fuse_req_t req, const struct fs *fs, const struct person *p,
+			       enum node_kind kind)
 {
-	memset(e, 0, sizeof(*e));
-	person_attr(fs, p, kind, &e->attr);
-	fill_entry(fs, e);
+	struct stat st;
+	struct fuse_entry_param e;
+	person_attr(fs, p, kind, &st);
+	entry_of(fs, &st, fs->cfg.ttl, &e);
+	fuse_reply_entry(req, &e);
 }
 
 /* ------------------------------------------------------------------ */
-/* Worker jobs: fetch one directory's listing                           */
+/* The status file                                                      */
 
-struct person_collector {
-	struct fs *fs;
-	struct person **items;
-	size_t count, cap;
-	size_t skipped;
-};
-
-static int collect_persons(void *ctx, struct json_object *data)
+static void status_refresh(struct fs *fs)
 {
-	struct person_collector *pc = ctx;
-	size_t n = json_object_array_length(data);
-	if (pc->count + n > pc->cap) {
-		size_t cap = pc->cap ? pc->cap : 512;
-		while (cap < pc->count + n)
-			cap *= 2;
-		struct person **items = realloc(pc->items, cap * sizeof(*items));
-		if (!items)
-			return -ENOMEM;
-		pc->items = items;
-		pc->cap = cap;
-	}
-	for (size_t i = 0; i < n; i++) {
-		int err;
-		struct person *p = person_from_json(json_object_array_get_idx(data, i),
-						    &pc->fs->cfg.render, &err);
-		if (!p) {
-			if (err == -ENOMEM)
-				return -ENOMEM;
-			pc->skipped++;
-			continue;
-		}
-		pc->items[pc->count++] = cache_person_put(pc->fs->cache, p);
-	}
-	return 0;
+	struct status_input in = { .version = PDFS_VERSION, .config_text = fs->config_text,
+				   .uptime_s = (long)(time(NULL) - fs->mount_time) };
+	cache_get_stats(fs->cache, &in.cache);
+	walker_get_stats(fs->walker, &in.walks);
+	api_client_counters(fs->client, &in.api);
+	pthread_mutex_lock(&fs->status_lock);
+	sb_reset(&fs->status);
+	status_render(&fs->status, &in);
+	fs->status_time = time(NULL);
+	pthread_mutex_unlock(&fs->status_lock);
 }
 
-static void collector_free(struct person_collector *pc)
+static void status_attr(struct fs *fs, struct stat *st)
 {
-	for (size_t i = 0; i < pc->count; i++)
-		person_unref(pc->items[i]);
-	free(pc->items);
-}
-
-static int fetch_person_dir(struct fs *fs, struct api_conn *conn, fuse_ino_t dir,
-			    struct listing **out, struct api_error *err)
-{
-	struct list_query q = {
-		.sort_by = "id",
-		.sort_direction = "asc",
-		.limit = fs->cfg.page_limit,
-	};
-	if (ino_kind(dir) == NODE_OWNER_DIR)
-		q.owner_id = ino_id(dir);
-	else
-		q.org_id = ino_id(dir);
-	struct person_collector pc = { .fs = fs };
-	int rc = api_walk(conn, "/persons", &q, collect_persons, &pc, err);
-	if (rc == 0) {
-		struct listing *l = listing_new_persons(pc.count);
-		if (!l) {
-			rc = -ENOMEM;
-		} else {
-			memcpy(l->persons, pc.items, pc.count * sizeof(*pc.items));
-			pc.count = 0; /* moved into the listing */
-			listing_sort(l);
-			*out = l;
-		}
-	}
-	if (pc.skipped)
-		log_warn("skipped %zu persons without a valid id while listing %s %" PRId64,
-			 pc.skipped, ino_kind(dir) == NODE_OWNER_DIR ? "owner" : "organization",
-			 ino_id(dir));
-	collector_free(&pc);
-	return rc;
-}
-
-struct id_collector {
-	int64_t *ids;
-	size_t count, cap;
-};
-
-static int collect_ids(void *ctx, struct json_object *data)
-{
-	struct id_collector *ic = ctx;
-	size_t n = json_object_array_length(data);
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *item = json_object_array_get_idx(data, i), *id;
-		if (!json_object_object_get_ex(item, "id", &id) || !json_object_is_type(id, json_type_int))
-			continue;
-		int64_t v = json_object_get_int64(id);
-		if (v <= 0 || v > NAMES_MAX_ID)
-			continue;
-		if (ic->count == ic->cap) {
-			size_t cap = ic->cap ? ic->cap * 2 : 256;
-			int64_t *ids = realloc(ic->ids, cap * sizeof(*ids));
-			if (!ids)
-				return -ENOMEM;
-			ic->ids = ids;
-			ic->cap = cap;
-		}
-		ic->ids[ic->count++] = v;
-	}
-	return 0;
-}
-
-static int fetch_id_dir(struct fs *fs, struct api_conn *conn, fuse_ino_t dir,
-			struct listing **out, struct api_error *err)
-{
-	struct id_collector ic = { 0 };
-	int rc;
-	if (dir == INO_BY_OWNER) {
-		struct json_object *resp = NULL, *data = NULL;
-		rc = api_get(conn, API_V1, "/users", &resp, err);
-		if (rc == 0 && json_object_object_get_ex(resp, "data", &data) &&
-		    json_object_is_type(data, json_type_array))
-			rc = collect_ids(&ic, data);
-		json_object_put(resp);
-	} else {
-		struct list_query q = { .limit = fs->cfg.page_limit };
-		rc = api_walk(conn, "/organizations", &q, collect_ids, &ic, err);
-	}
-	if (rc == 0) {
-		struct listing *l = listing_new_ids(ic.count);
-		if (!l) {
-			rc = -ENOMEM;
-		} else {
-			memcpy(l->ids, ic.ids, ic.count * sizeof(*ic.ids));
-			listing_sort(l);
-			*out = l;
-		}
-	}
-	free(ic.ids);
-	return rc;
-}
-
-static void describe_dir(fuse_ino_t dir, char *buf, size_t len)
-{
-	if (dir == INO_BY_OWNER)
-		snprintf(buf, len, "/by-owner");
-	else if (dir == INO_BY_ORG)
-		snprintf(buf, len, "/by-org");
-	else
-		snprintf(buf, len, "/%s/%" PRId64,
-			 ino_kind(dir) == NODE_OWNER_DIR ? "by-owner" : "by-org", ino_id(dir));
-}
-
-static void run_fetch_job(struct fs *fs, struct api_conn *conn, uint64_t key)
-{
-	struct listing *l = NULL;
-	struct api_error err = { 0 };
-	int rc = conn ? (is_person_dir(key) ? fetch_person_dir(fs, conn, key, &l, &err)
-					    : fetch_id_dir(fs, conn, key, &l, &err))
-		      : -ENOMEM;
-	if (rc) {
-		char where[64];
-		describe_dir(key, where, sizeof(where));
-		if (!err.message[0])
-			snprintf(err.message, sizeof(err.message), "%s", strerror(-rc));
-		if (rc != -ECANCELED)
-			log_error("listing %s failed: %s", where, err.message);
-	}
-	cache_listing_finish(fs->cache, key, l, rc ? -rc : 0, now_monotonic());
-}
-
-static void *worker_main(void *arg)
-{
-	struct fs *fs = arg;
-	struct api_conn *conn = api_conn_new(fs->client);
-	if (!conn)
-		log_error("out of memory creating an HTTP connection; listings will fail");
-	pthread_mutex_lock(&fs->queue_lock);
-	for (;;) {
-		while (!fs->stopping && !fs->queue_head)
-			pthread_cond_wait(&fs->queue_changed, &fs->queue_lock);
-		struct job *job = fs->queue_head;
-		if (!job)
-			break; /* stopping and nothing left */
-		fs->queue_head = job->next;
-		if (!fs->queue_head)
-			fs->queue_tail = NULL;
-		pthread_mutex_unlock(&fs->queue_lock);
-		run_fetch_job(fs, conn, job->key);
-		free(job);
-		pthread_mutex_lock(&fs->queue_lock);
-	}
-	pthread_mutex_unlock(&fs->queue_lock);
-	api_conn_free(conn);
-	return NULL;
-}
-
-static void submit_fetch(struct fs *fs, uint64_t key)
-{
-	struct job *job = malloc(sizeof(*job));
-	if (!job) {
-		log_error("out of memory queueing a listing");
-		cache_listing_finish(fs->cache, key, NULL, ENOMEM, now_monotonic());
-		return;
-	}
-	job->key = key;
-	job->next = NULL;
-	pthread_mutex_lock(&fs->queue_lock);
-	if (fs->queue_tail)
-		fs->queue_tail->next = job;
-	else
-		fs->queue_head = job;
-	fs->queue_tail = job;
-	pthread_cond_signal(&fs->queue_changed);
-	pthread_mutex_unlock(&fs->queue_lock);
+	pthread_mutex_lock(&fs->status_lock);
+	base_attr(fs, INO_STATUS, S_IFREG | 0444, st);
+	st->st_size = (off_t)fs->status.len;
+	st->st_mtime = st->st_ctime = st->st_atime = fs->status_time;
+	pthread_mutex_unlock(&fs->status_lock);
 }
 
 /* ------------------------------------------------------------------ */
@@ -371,7 +189,9 @@ static void submit_fetch(struct fs *fs, uint64_t key)
 
 enum parked_op {
 	PARKED_OPENDIR,
-	PARKED_LOOKUP,
+	PARKED_LOOKUP,  /* a name in a directory */
+	PARKED_GETATTR, /* a person file the store no longer holds */
+	PARKED_READ,
 };
 
 struct parked {
@@ -379,8 +199,10 @@ struct parked {
 	struct fs *fs;
 	fuse_req_t req;
 	enum parked_op op;
-	fuse_ino_t dir;
+	fuse_ino_t ino; /* the directory, or the file for getattr/read */
 	struct fuse_file_info fi;
+	size_t size;
+	off_t off;
 	char name[]; /* lookup only */
 };
 
@@ -392,82 +214,212 @@ static void reply_opendir(struct fs *fs, fuse_req_t req, fuse_ino_t dir, struct 
 	fi->keep_cache = fs->cfg.ttl > 0 &&
 			 cache_listing_unchanged_since_last_open(fs->cache, dir, l->generation);
 	if (fuse_reply_open(req, fi) != 0)
-		listing_unref(l); /* the request was interrupted: no releasedir will come */
+		listing_unref(l); /* interrupted: no releasedir will come */
 }
 
-static void reply_lookup_in_listing(struct fs *fs, fuse_req_t req, struct listing *l,
-				    const char *name)
+/* Find a person file's name in a person directory's listing. */
+static void lookup_person_file(struct fs *fs, fuse_req_t req, fuse_ino_t dir,
+			       const struct listing *l, const char *name)
 {
+	size_t n = strlen(name);
 	int64_t id;
 	enum person_file kind;
 	size_t base_len;
-	size_t n = strlen(name);
-	long idx = names_parse_person_file(name, n, &id, &kind, &base_len) ? listing_find(l, id) : -1;
+	long idx = -1;
+	if (l->persons && names_parse_person_file(name, n, &id, &kind, &base_len))
+		idx = listing_find(l, id);
+	if (idx < 0 && dir == INO_BY_ID) {
+		/* /by-id names are "<id>.json": the per-id key holds 0 or 1 person. */
+		idx = l->count == 1 ? 0 : -1;
+		kind = n > 5 && strcmp(name + n - 5, ".json") == 0 ? PERSON_FILE_JSON : PERSON_FILE_VCF;
+		base_len = 0;
+	} else if (idx >= 0) {
+		const struct person *p = l->persons[idx];
+		if (p->base_len != base_len || memcmp(p->base, name, base_len) != 0)
+			idx = -1; /* renamed: the old name is gone */
+	}
 	if (idx < 0) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	struct person *p = l->persons[idx];
-	if (p->base_len != base_len || memcmp(p->base, name, base_len) != 0) {
-		fuse_reply_err(req, ENOENT);
-		return;
+	reply_person_entry(req, fs, l->persons[idx],
+			   kind == PERSON_FILE_JSON ? NODE_PERSON_JSON : NODE_PERSON_VCF);
+}
+
+/* A name in /by-owner, /by-org or /by-filter that is not an id: a link. */
+static void lookup_group_link(struct fs *fs, fuse_req_t req, fuse_ino_t root,
+			      const struct listing *l, const char *name)
+{
+	for (size_t i = 0; l->names && i < l->count; i++) {
+		if (l->names[i] && strcmp(l->names[i], name) == 0) {
+			struct stat st;
+			struct fuse_entry_param e;
+			link_attr(fs, tree_ino(tree_group_link_kind(root), l->ids[i]), &st);
+			entry_of(fs, &st, fs->cfg.ttl, &e);
+			fuse_reply_entry(req, &e);
+			return;
+		}
 	}
-	struct fuse_entry_param e;
-	person_entry(fs, p, kind, &e);
-	fuse_reply_entry(req, &e);
+	fuse_reply_err(req, ENOENT);
+}
+
+static void reply_person_data(fuse_req_t req, const struct person *p, enum node_kind kind,
+			      size_t size, off_t off)
+{
+	struct strbuf json = STRBUF_INIT;
+	const char *data = p->vcf;
+	size_t len = p->vcf_len;
+	if (kind == NODE_PERSON_JSON) {
+		person_json(p, &json);
+		if (sb_failed(&json)) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		data = json.data;
+		len = json.len;
+	}
+	if (off < 0 || (size_t)off >= len)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, data + off, len - (size_t)off < size ? len - (size_t)off : size);
+	sb_free(&json);
 }
 
 static void parked_done(struct listing_waiter *w, struct listing *l, int err)
 {
 	struct parked *pk = (struct parked *)w;
+	struct fs *fs = pk->fs;
 	if (!l) {
 		fuse_reply_err(pk->req, err);
-	} else if (pk->op == PARKED_OPENDIR) {
-		reply_opendir(pk->fs, pk->req, pk->dir, &pk->fi, l);
+		free(pk);
+		return;
+	}
+	switch (pk->op) {
+	case PARKED_OPENDIR:
+		reply_opendir(fs, pk->req, pk->ino, &pk->fi, l);
 		l = NULL; /* owned by the open directory now */
-	} else {
-		reply_lookup_in_listing(pk->fs, pk->req, l, pk->name);
+		break;
+	case PARKED_LOOKUP:
+		if (tree_is_group_root(pk->ino))
+			lookup_group_link(fs, pk->req, pk->ino, l, pk->name);
+		else
+			lookup_person_file(fs, pk->req, pk->ino, l, pk->name);
+		break;
+	case PARKED_GETATTR:
+	case PARKED_READ:
+		if (l->count != 1) {
+			fuse_reply_err(pk->req, ENOENT); /* deleted on the server */
+		} else if (pk->op == PARKED_GETATTR) {
+			struct stat st;
+			person_attr(fs, l->persons[0], tree_kind(pk->ino), &st);
+			fuse_reply_attr(pk->req, &st, fs->cfg.ttl);
+		} else {
+			reply_person_data(pk->req, l->persons[0], tree_kind(pk->ino), pk->size, pk->off);
+		}
+		break;
 	}
 	listing_unref(l);
 	free(pk);
 }
 
-/* Get the listing of dir for req: reply now if cached, else park req. */
-static void with_listing(struct fs *fs, fuse_req_t req, fuse_ino_t dir, enum parked_op op,
-			 const struct fuse_file_info *fi, const char *name)
+static struct parked *park(struct fs *fs, fuse_req_t req, enum parked_op op, fuse_ino_t ino,
+			   const char *name)
 {
 	size_t name_len = name ? strlen(name) + 1 : 0;
 	struct parked *pk = calloc(1, sizeof(*pk) + name_len);
-	if (!pk) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
+	if (!pk)
+		return NULL;
 	pk->waiter.done = parked_done;
 	pk->fs = fs;
 	pk->req = req;
 	pk->op = op;
-	pk->dir = dir;
-	if (fi)
-		pk->fi = *fi;
+	pk->ino = ino;
 	if (name)
 		memcpy(pk->name, name, name_len);
+	return pk;
+}
+
+/* Answer pk from the listing of key: now if cached, else when a walk ends. */
+static void with_listing(struct fs *fs, struct parked *pk, uint64_t key)
+{
 	struct listing *l = NULL;
-	switch (cache_listing_lookup(fs->cache, dir, now_monotonic(), &l, &pk->waiter)) {
+	switch (cache_listing_lookup(fs->cache, key, now_monotonic(), &l, &pk->waiter)) {
 	case CACHE_FRESH:
 		parked_done(&pk->waiter, l, 0);
 		break;
 	case CACHE_START_FETCH:
-		submit_fetch(fs, dir);
+		walker_fetch(fs->walker, key);
 		break;
 	case CACHE_JOINED:
 		break;
 	}
 }
 
+static void park_or_fail(struct fs *fs, fuse_req_t req, enum parked_op op, fuse_ino_t ino,
+			 const char *name, const struct fuse_file_info *fi, uint64_t key)
+{
+	struct parked *pk = park(fs, req, op, ino, name);
+	if (!pk) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (fi)
+		pk->fi = *fi;
+	with_listing(fs, pk, key);
+}
+
+/* ------------------------------------------------------------------ */
+/* The invalidation thread                                              */
+
+static void invalidate_person(void *ctx, int64_t person_id)
+{
+	struct fs *fs = ctx;
+	struct invalidation *inv = malloc(sizeof(*inv));
+	if (!inv)
+		return; /* the kernel drops the pages at the next attribute refresh */
+	inv->person_id = person_id;
+	pthread_mutex_lock(&fs->inval_lock);
+	inv->next = fs->inval_head;
+	fs->inval_head = inv;
+	pthread_mutex_unlock(&fs->inval_lock);
+	sem_post(&fs->inval_wake);
+}
+
+static void *invalidation_main(void *arg)
+{
+	struct fs *fs = arg;
+	for (;;) {
+		while (sem_wait(&fs->inval_wake) != 0)
+			;
+		if (atomic_load(&fs->stopping))
+			break;
+		if (atomic_exchange(&fs->refresh_requested, false)) {
+			cache_expire_all(fs->cache);
+			log_info("refresh requested: every listing is walked again in full on next use");
+		}
+		pthread_mutex_lock(&fs->inval_lock);
+		struct invalidation *list = fs->inval_head;
+		fs->inval_head = NULL;
+		pthread_mutex_unlock(&fs->inval_lock);
+		while (list) {
+			struct invalidation *next = list->next;
+			fuse_lowlevel_notify_inval_inode(fs->se, tree_ino(NODE_PERSON_JSON, list->person_id), 0, 0);
+			fuse_lowlevel_notify_inval_inode(fs->se, tree_ino(NODE_PERSON_VCF, list->person_id), 0, 0);
+			free(list);
+			list = next;
+		}
+	}
+	return NULL;
+}
+
+void fs_request_refresh(struct fs *fs)
+{
+	atomic_store(&fs->refresh_requested, true);
+	sem_post(&fs->inval_wake);
+}
+
 /* ------------------------------------------------------------------ */
 /* Callbacks                                                            */
-
-static struct fs *fs_of(fuse_req_t req) { return fuse_req_userdata(req); }
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -480,36 +432,59 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->time_gran = 1000000000;
 }
 
+/* "<id>.json" / "<id>.vcf" in /by-id. */
+static bool parse_by_id_name(const char *name, int64_t *id)
+{
+	size_t n = strlen(name);
+	size_t ext = n > 5 && strcmp(name + n - 5, ".json") == 0  ? 5
+		     : n > 4 && strcmp(name + n - 4, ".vcf") == 0 ? 4
+								   : 0;
+	return ext && names_parse_id(name, n - ext, id);
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fs_of(req);
-	struct fuse_entry_param e;
 	int64_t id;
 	if (parent == INO_ROOT) {
-		for (size_t i = 0; i < ROOT_ENTRY_COUNT; i++) {
+		for (size_t i = 0; i < ROOT_ENTRY_COUNT; i++)
 			if (strcmp(name, root_entries[i].name) == 0) {
-				dir_entry(fs, root_entries[i].ino, &e);
-				fuse_reply_entry(req, &e);
+				reply_dir_entry(req, fs, root_entries[i].ino);
 				return;
 			}
-		}
 		fuse_reply_err(req, ENOENT);
-	} else if (parent == INO_BY_OWNER || parent == INO_BY_ORG) {
-		/* Any canonical id is a directory, listed by its parent or not. */
-		if (!names_parse_id(name, strlen(name), &id)) {
+	} else if (parent == INO_CONTROL) {
+		if (strcmp(name, "status") != 0) {
 			fuse_reply_err(req, ENOENT);
 			return;
 		}
-		dir_entry(fs, make_ino(parent == INO_BY_OWNER ? NODE_OWNER_DIR : NODE_ORG_DIR, id), &e);
+		struct stat st;
+		struct fuse_entry_param e;
+		status_refresh(fs);
+		status_attr(fs, &st);
+		entry_of(fs, &st, 0, &e);
 		fuse_reply_entry(req, &e);
-	} else if (is_person_dir(parent)) {
+	} else if (tree_is_group_root(parent)) {
+		/* Any canonical id is a directory, listed by its parent or not. */
+		if (names_parse_id(name, strlen(name), &id))
+			reply_dir_entry(req, fs, tree_ino(tree_group_member_kind(parent), id));
+		else if (names_all_digits(name, strlen(name)))
+			fuse_reply_err(req, ENOENT); /* out of range or not canonical */
+		else
+			park_or_fail(fs, req, PARKED_LOOKUP, parent, name, NULL, parent);
+	} else if (parent == INO_BY_ID) {
+		if (!parse_by_id_name(name, &id))
+			fuse_reply_err(req, ENOENT);
+		else
+			park_or_fail(fs, req, PARKED_LOOKUP, parent, name, NULL,
+				     tree_ino(NODE_BY_ID_PERSON, id));
+	} else if (tree_is_person_dir(parent)) {
 		enum person_file kind;
 		size_t base_len;
-		if (!names_parse_person_file(name, strlen(name), &id, &kind, &base_len)) {
+		if (!names_parse_person_file(name, strlen(name), &id, &kind, &base_len))
 			fuse_reply_err(req, ENOENT); /* not a person file name: no request */
-			return;
-		}
-		with_listing(fs, req, parent, PARKED_LOOKUP, NULL, name);
+		else
+			park_or_fail(fs, req, PARKED_LOOKUP, parent, name, NULL, parent);
 	} else {
 		fuse_reply_err(req, ENOTDIR);
 	}
@@ -520,36 +495,53 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	(void)fi;
 	struct fs *fs = fs_of(req);
 	struct stat st;
-	enum node_kind kind = ino_kind(ino);
-	if (ino == INO_ROOT || ino == INO_BY_OWNER || ino == INO_BY_ORG || is_person_dir(ino)) {
+	if (is_directory(ino)) {
 		dir_attr(fs, ino, &st);
-		fuse_reply_attr(req, &st, fs->cfg.ttl);
+	} else if (is_link(ino)) {
+		link_attr(fs, ino, &st);
+	} else if (ino == INO_STATUS) {
+		status_refresh(fs);
+		status_attr(fs, &st);
+		fuse_reply_attr(req, &st, 0);
 		return;
-	}
-	if (kind != NODE_PERSON_JSON && kind != NODE_PERSON_VCF) {
+	} else if (is_person_file(ino)) {
+		struct person *p = cache_person_get(fs->cache, tree_id(ino));
+		if (!p) {
+			/* Evicted (cache_max_mb) or never seen: fetch it by id. */
+			park_or_fail(fs, req, PARKED_GETATTR, ino, NULL, NULL,
+				     tree_ino(NODE_BY_ID_PERSON, tree_id(ino)));
+			return;
+		}
+		person_attr(fs, p, tree_kind(ino), &st);
+		person_unref(p);
+	} else {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	struct person *p = cache_person_get(fs->cache, ino_id(ino));
-	if (!p) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	person_attr(fs, p, kind == NODE_PERSON_JSON ? PERSON_FILE_JSON : PERSON_FILE_VCF, &st);
-	person_unref(p);
 	fuse_reply_attr(req, &st, fs->cfg.ttl);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char target[24];
+	if (!is_link(ino)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	snprintf(target, sizeof(target), "%" PRId64, tree_id(ino));
+	fuse_reply_readlink(req, target);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	if (ino == INO_ROOT) {
+	if (ino == INO_ROOT || ino == INO_CONTROL) {
 		fi->fh = 0;
 		fi->cache_readdir = 1;
 		fi->keep_cache = 1;
 		fuse_reply_open(req, fi);
-	} else if (is_listed_dir(ino)) {
-		with_listing(fs, req, ino, PARKED_OPENDIR, fi, NULL);
+	} else if (tree_is_group_root(ino) || tree_is_person_dir(ino)) {
+		park_or_fail(fs, req, PARKED_OPENDIR, ino, NULL, fi, ino);
 	} else {
 		fuse_reply_err(req, ENOTDIR);
 	}
@@ -562,34 +554,50 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 	fuse_reply_err(req, 0);
 }
 
-/* Name and entry of directory position `index` (after "." and ".."); false
- * past the end. */
+/* The entry at directory position `index` (after "." and ".."); false past
+ * the end.  Group roots list the id directories, then the name links;
+ * person directories list each person's .json and .vcf. */
 static bool dir_entry_at(struct fs *fs, fuse_ino_t dir, const struct listing *l, size_t index,
-			 struct strbuf *name, struct fuse_entry_param *e)
+			 struct strbuf *name, struct stat *st)
 {
 	sb_reset(name);
-	if (dir == INO_ROOT) {
+	if (dir == INO_ROOT || dir == INO_CONTROL) {
+		if (dir == INO_CONTROL) {
+			if (index > 0)
+				return false;
+			sb_puts(name, "status");
+			status_attr(fs, st);
+			return true;
+		}
 		if (index >= ROOT_ENTRY_COUNT)
 			return false;
 		sb_puts(name, root_entries[index].name);
-		dir_entry(fs, root_entries[index].ino, e);
+		dir_attr(fs, root_entries[index].ino, st);
 		return true;
 	}
 	if (l->ids) {
-		if (index >= l->count)
+		if (index >= 2 * l->count)
 			return false;
-		sb_printf(name, "%" PRId64, l->ids[index]);
-		dir_entry(fs, make_ino(dir == INO_BY_OWNER ? NODE_OWNER_DIR : NODE_ORG_DIR,
-				       l->ids[index]), e);
-		return true;
+		if (index < l->count) {
+			sb_printf(name, "%" PRId64, l->ids[index]);
+			dir_attr(fs, tree_ino(tree_group_member_kind(dir), l->ids[index]), st);
+		} else if (l->names && l->names[index - l->count]) {
+			sb_puts(name, l->names[index - l->count]);
+			link_attr(fs, tree_ino(tree_group_link_kind(dir), l->ids[index - l->count]), st);
+		}
+		return true; /* an id without a link name leaves an empty slot */
 	}
 	if (index / 2 >= l->count)
 		return false;
-	const struct person *p = l->persons[index / 2];
+	size_t i = l->order ? l->order[index / 2] : index / 2;
+	const struct person *p = l->persons[i];
 	enum person_file kind = index % 2 ? PERSON_FILE_VCF : PERSON_FILE_JSON;
-	sb_append(name, p->base, p->base_len);
+	if (dir == INO_BY_ID)
+		sb_printf(name, "%" PRId64, p->id);
+	else
+		sb_append(name, p->base, p->base_len);
 	sb_puts(name, names_extension(kind));
-	person_entry(fs, p, kind, e);
+	person_attr(fs, p, kind == PERSON_FILE_JSON ? NODE_PERSON_JSON : NODE_PERSON_VCF, st);
 	return true;
 }
 
@@ -598,10 +606,12 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct fs *fs = fs_of(req);
 	const struct listing *l = (const struct listing *)(uintptr_t)fi->fh;
-	if (ino != INO_ROOT && !l) {
+	if (ino != INO_ROOT && ino != INO_CONTROL && !l) {
 		fuse_reply_err(req, EBADF);
 		return;
 	}
+	if (ino == INO_CONTROL)
+		status_refresh(fs);
 	char *buf = malloc(size);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
@@ -610,12 +620,12 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct strbuf name = STRBUF_INIT;
 	size_t used = 0;
 	for (off_t pos = off;; pos++) {
-		struct fuse_entry_param e;
+		struct stat st;
 		if (pos < 2) {
 			sb_reset(&name);
 			sb_puts(&name, pos == 0 ? "." : "..");
-			dir_entry(fs, pos == 0 ? ino : INO_ROOT, &e);
-		} else if (!dir_entry_at(fs, ino, l, (size_t)pos - 2, &name, &e)) {
+			dir_attr(fs, pos == 0 ? ino : INO_ROOT, &st);
+		} else if (!dir_entry_at(fs, ino, l, (size_t)pos - 2, &name, &st)) {
 			break;
 		}
 		if (sb_failed(&name)) {
@@ -624,10 +634,14 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			fuse_reply_err(req, ENOMEM);
 			return;
 		}
+		if (name.len == 0)
+			continue; /* an empty slot */
+		struct fuse_entry_param e;
+		entry_of(fs, &st, st.st_ino == INO_STATUS ? 0 : fs->cfg.ttl, &e);
 		size_t want = plus ? fuse_add_direntry_plus(req, buf + used, size - used, name.data,
 							    &e, pos + 1)
-				   : fuse_add_direntry(req, buf + used, size - used, name.data,
-						       &e.attr, pos + 1);
+				   : fuse_add_direntry(req, buf + used, size - used, name.data, &st,
+						       pos + 1);
 		if (want > size - used)
 			break;
 		used += want;
@@ -650,7 +664,8 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 }
 
 /* Zero-message open: the kernel stops sending OPEN/RELEASE and keeps pages;
- * freshness comes from attributes (mtime = update_time, exact size). */
+ * freshness comes from attributes (mtime = update_time, exact size) and the
+ * invalidation thread. */
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
@@ -666,37 +681,34 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	(void)fi;
 	struct fs *fs = fs_of(req);
-	enum node_kind kind = ino_kind(ino);
-	if (kind != NODE_PERSON_JSON && kind != NODE_PERSON_VCF) {
+	if (ino == INO_STATUS) {
+		pthread_mutex_lock(&fs->status_lock);
+		size_t len = fs->status.len;
+		if (off >= 0 && (size_t)off < len)
+			fuse_reply_buf(req, fs->status.data + off,
+				       len - (size_t)off < size ? len - (size_t)off : size);
+		else
+			fuse_reply_buf(req, NULL, 0);
+		pthread_mutex_unlock(&fs->status_lock);
+		return;
+	}
+	if (!is_person_file(ino)) {
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
-	struct person *p = cache_person_get(fs->cache, ino_id(ino));
+	struct person *p = cache_person_get(fs->cache, tree_id(ino));
 	if (!p) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	struct strbuf vcf = STRBUF_INIT;
-	const char *data = p->json;
-	size_t len = p->json_len;
-	if (kind == NODE_PERSON_VCF) {
-		int rc = person_render_vcf(p, &fs->cfg.render, &vcf);
-		if (rc || sb_failed(&vcf)) {
-			log_error("rendering the vCard of person %" PRId64 " failed: %s", p->id,
-				  strerror(rc ? -rc : ENOMEM));
-			person_unref(p);
-			sb_free(&vcf);
-			fuse_reply_err(req, rc ? -rc : ENOMEM);
+		struct parked *pk = park(fs, req, PARKED_READ, ino, NULL);
+		if (!pk) {
+			fuse_reply_err(req, ENOMEM);
 			return;
 		}
-		data = vcf.data;
-		len = vcf.len;
+		pk->size = size;
+		pk->off = off;
+		with_listing(fs, pk, tree_ino(NODE_BY_ID_PERSON, tree_id(ino)));
+		return;
 	}
-	if (off < 0 || (size_t)off >= len)
-		fuse_reply_buf(req, NULL, 0);
-	else
-		fuse_reply_buf(req, data + off, len - (size_t)off < size ? len - (size_t)off : size);
-	sb_free(&vcf);
+	reply_person_data(req, p, tree_kind(ino), size, off);
 	person_unref(p);
 }
 
@@ -771,6 +783,7 @@ static const struct fuse_lowlevel_ops operations = {
 	.init = op_init,
 	.lookup = op_lookup,
 	.getattr = op_getattr,
+	.readlink = op_readlink,
 	.opendir = op_opendir,
 	.readdir = op_readdir,
 	.readdirplus = op_readdirplus,
@@ -796,36 +809,42 @@ const struct fuse_lowlevel_ops *fs_operations(void) { return &operations; }
 /* ------------------------------------------------------------------ */
 /* Lifecycle                                                            */
 
-struct fs *fs_new(const struct fs_config *cfg, struct api_client *client, struct cache *cache)
+struct fs *fs_new(const struct fs_config *cfg, struct api_client *client, struct cache *cache,
+		  struct walker *walker)
 {
 	struct fs *fs = calloc(1, sizeof(*fs));
 	if (!fs)
 		return NULL;
 	fs->cfg = *cfg;
+	fs->config_text = strdup(cfg->config_text ? cfg->config_text : "");
+	if (!fs->config_text || sem_init(&fs->inval_wake, 0, 0) != 0) {
+		free(fs->config_text);
+		free(fs);
+		return NULL;
+	}
+	fs->cfg.config_text = fs->config_text;
 	fs->client = client;
 	fs->cache = cache;
+	fs->walker = walker;
 	fs->mount_time = time(NULL);
 	fs->uid = getuid();
 	fs->gid = getgid();
-	pthread_mutex_init(&fs->queue_lock, NULL);
-	pthread_cond_init(&fs->queue_changed, NULL);
+	pthread_mutex_init(&fs->inval_lock, NULL);
+	pthread_mutex_init(&fs->status_lock, NULL);
+	sb_init(&fs->status);
 	return fs;
 }
 
-int fs_start(struct fs *fs)
+int fs_start(struct fs *fs, struct fuse_session *se)
 {
-	int n = fs->cfg.workers > 0 ? fs->cfg.workers : 4;
-	fs->threads = calloc((size_t)n, sizeof(*fs->threads));
-	if (!fs->threads)
-		return -ENOMEM;
-	for (int i = 0; i < n; i++) {
-		int rc = pthread_create(&fs->threads[i], NULL, worker_main, fs);
-		if (rc) {
-			log_error("cannot start a worker thread: %s", strerror(rc));
-			return -rc;
-		}
-		fs->nthreads++;
+	fs->se = se;
+	int rc = pthread_create(&fs->inval_thread, NULL, invalidation_main, fs);
+	if (rc) {
+		log_error("cannot start the invalidation thread: %s", strerror(rc));
+		return -rc;
 	}
+	fs->inval_started = true;
+	cache_set_replace_hook(fs->cache, invalidate_person, fs);
 	return 0;
 }
 
@@ -833,15 +852,21 @@ void fs_free(struct fs *fs)
 {
 	if (!fs)
 		return;
-	pthread_mutex_lock(&fs->queue_lock);
-	fs->stopping = true;
-	pthread_cond_broadcast(&fs->queue_changed);
-	pthread_mutex_unlock(&fs->queue_lock);
-	api_client_cancel(fs->client);
-	for (int i = 0; i < fs->nthreads; i++)
-		pthread_join(fs->threads[i], NULL);
-	free(fs->threads);
-	pthread_mutex_destroy(&fs->queue_lock);
-	pthread_cond_destroy(&fs->queue_changed);
+	cache_set_replace_hook(fs->cache, NULL, NULL);
+	if (fs->inval_started) {
+		atomic_store(&fs->stopping, true);
+		sem_post(&fs->inval_wake);
+		pthread_join(fs->inval_thread, NULL);
+	}
+	while (fs->inval_head) {
+		struct invalidation *next = fs->inval_head->next;
+		free(fs->inval_head);
+		fs->inval_head = next;
+	}
+	sem_destroy(&fs->inval_wake);
+	pthread_mutex_destroy(&fs->inval_lock);
+	pthread_mutex_destroy(&fs->status_lock);
+	sb_free(&fs->status);
+	free(fs->config_text);
 	free(fs);
 }

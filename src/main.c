@@ -15,14 +15,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <sys/prctl.h>
 
 #include "api.h"
 #include "cache.h"
 #include "fs.h"
 #include "log.h"
+#include "meta.h"
 #include "options.h"
 #include "url.h"
+#include "walker.h"
 
 enum exit_status {
 	EXIT_USAGE = 1,
@@ -58,6 +62,49 @@ static int check_token(struct api_client *client, char **company, char *err, siz
 		*company = strdup(json_object_get_string(domain));
 	json_object_put(resp);
 	return 0;
+}
+
+/* GET /api/v2/personFields once per mount: label and custom field names, and
+ * the check that every custom_fields key exists. */
+static int load_person_fields(struct api_client *client, struct meta *meta,
+			      const struct options *opts, char *err, size_t errlen)
+{
+	struct api_conn *conn = api_conn_new(client);
+	struct api_error e = { 0 };
+	int rc = conn ? walker_load_person_fields(conn, meta, &e) : -ENOMEM;
+	api_conn_free(conn);
+	if (rc) {
+		if (!opts->custom_fields) {
+			log_warn("cannot load the company's person fields (%s); vCards show no "
+				 "CATEGORIES or custom field names", e.message[0] ? e.message : strerror(-rc));
+			return 0;
+		}
+		snprintf(err, errlen, "cannot load person fields to check custom_fields: %s", e.message);
+		return EXIT_SERVER;
+	}
+	for (const char *p = opts->custom_fields; p && *p;) {
+		size_t n = strcspn(p, ",");
+		char key[128];
+		snprintf(key, sizeof(key), "%.*s", (int)(n < sizeof(key) - 1 ? n : sizeof(key) - 1), p);
+		if (!meta_custom_field_known(meta, key)) {
+			snprintf(err, errlen, "custom_fields: '%s' is not a custom person field of this "
+					      "company (see GET /api/v2/personFields)", key);
+			return EXIT_USAGE;
+		}
+		p += n + (p[n] == ',');
+	}
+	return 0;
+}
+
+/* The handler only flags the request: the invalidation thread does the work. */
+static struct fs *_Atomic refresh_target;
+
+static void on_sighup(int sig)
+{
+	(void)sig;
+	struct fs *fs = atomic_load(&refresh_target);
+	if (fs)
+		fs_request_refresh(fs);
 }
 
 static char *resolve_base_url(const struct options *opts, char **v1, char *err, size_t errlen)
@@ -100,7 +147,10 @@ static int run(struct options *opts, struct fuse_args *args)
 	char *base = NULL, *token = NULL, *app_url = NULL;
 	struct api_client *client = NULL;
 	struct cache *cache = NULL;
+	struct meta *meta = NULL;
+	struct walker *walker = NULL;
 	struct fs *fs = NULL;
+	char *config_text = NULL;
 	struct fuse_session *se = NULL;
 	struct fuse_cmdline_opts cmd = { 0 };
 	int status = EXIT_USAGE;
@@ -139,19 +189,35 @@ static int run(struct options *opts, struct fuse_args *args)
 		snprintf(err, sizeof(err), "out of memory");
 		goto out;
 	}
-	cache = cache_new(opts->ttl);
-	struct fs_config fs_cfg = {
-		.ttl = opts->ttl,
+	meta = meta_new(opts->ttl);
+	if (!meta) {
+		snprintf(err, sizeof(err), "out of memory");
+		goto out;
+	}
+	status = load_person_fields(client, meta, opts, err, sizeof(err));
+	if (status)
+		goto out;
+	status = EXIT_USAGE;
+	cache = cache_new(opts->ttl, (uint64_t)opts->cache_max_mb << 20);
+	struct walker_config walker_cfg = {
 		.page_limit = opts->page_limit,
 		.workers = opts->workers,
+		.recent_days = opts->recent_days,
+		.full_refresh = opts->full_refresh,
+		.custom_fields = opts->custom_fields,
+		.include_fields = opts->include_fields,
 		.render = {
 			.version = opts->vcard_version && strcmp(opts->vcard_version, "4.0") == 0
 					   ? VCARD_V40 : VCARD_V30,
 			.company = company,
 			.app_url = app_url,
+			.meta = meta,
 		},
 	};
-	fs = cache ? fs_new(&fs_cfg, client, cache) : NULL;
+	config_text = options_describe(opts, base, company);
+	walker = cache && config_text ? walker_new(&walker_cfg, client, cache, meta) : NULL;
+	struct fs_config fs_cfg = { .ttl = opts->ttl, .config_text = config_text };
+	fs = walker ? fs_new(&fs_cfg, client, cache, walker) : NULL;
 	if (!fs || add_mount_args(args, opts, company)) {
 		snprintf(err, sizeof(err), "out of memory");
 		goto out;
@@ -178,14 +244,20 @@ static int run(struct options *opts, struct fuse_args *args)
 	}
 	if (!cmd.foreground)
 		log_use_syslog(true);
-	if (fs_start(fs) != 0) {
-		snprintf(err, sizeof(err), "cannot start worker threads");
+	if (walker_start(walker) != 0 || fs_start(fs, se) != 0) {
+		snprintf(err, sizeof(err), "cannot start threads");
 		goto out_unmount;
 	}
+	atomic_store(&refresh_target, fs);
+	signal(SIGHUP, on_sighup);
 	log_info("mounted Pipedrive company '%s' (%s) on %s; cache_ttl=%g s", company, base,
 		 cmd.mountpoint, opts->ttl);
 	status = fuse_session_loop(se) == 0 ? 0 : EXIT_MOUNT;
 	log_info("unmounting %s", cmd.mountpoint);
+	signal(SIGHUP, SIG_IGN);
+	atomic_store(&refresh_target, NULL);
+	walker_free(walker); /* cancels walks in flight, answers their waiters */
+	walker = NULL;
 	fs_free(fs);
 	fs = NULL;
 out_unmount:
@@ -197,9 +269,12 @@ out_session:
 out:
 	if (status && err[0])
 		log_error("%s", err);
+	walker_free(walker);
 	fs_free(fs);
 	cache_free(cache);
+	meta_free(meta);
 	api_client_free(client);
+	free(config_text);
 	free(token);
 	free(base);
 	free(v1);

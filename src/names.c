@@ -19,12 +19,9 @@ static bool is_control(unsigned char c)
 	return c < 0x20 || c == 0x7F;
 }
 
-void names_person_base(struct strbuf *out, const char *name, size_t n, int64_t id)
+/* Append the cleaned name, cut to budget bytes; returns the bytes written. */
+static size_t append_clean_name(struct strbuf *out, const char *name, size_t n, size_t budget)
 {
-	char suffix[32];
-	int suffix_len = snprintf(suffix, sizeof(suffix), " (%" PRId64 ")", id);
-	size_t budget = NAMES_NAME_MAX - LONGEST_EXTENSION - (size_t)suffix_len;
-
 	struct strbuf clean = STRBUF_INIT;
 	if (name)
 		utf8_sanitize(&clean, name, n);
@@ -38,15 +35,47 @@ void names_person_base(struct strbuf *out, const char *name, size_t n, int64_t i
 	}
 	sb_free(&clean);
 	if (sb_failed(out))
-		return;
+		return 0;
 	size_t written = out->len - from;
-	if (written == 0) {
-		sb_puts(out, "Unnamed");
-	} else if (written > budget) {
-		size_t keep = utf8_boundary(out->data + from, written, budget);
-		sb_truncate(out, from + keep);
+	if (written > budget) {
+		written = utf8_boundary(out->data + from, written, budget);
+		sb_truncate(out, from + written);
 	}
+	return written;
+}
+
+void names_person_base(struct strbuf *out, const char *name, size_t n, int64_t id)
+{
+	char suffix[32];
+	int suffix_len = snprintf(suffix, sizeof(suffix), " (%" PRId64 ")", id);
+	size_t budget = NAMES_NAME_MAX - LONGEST_EXTENSION - (size_t)suffix_len;
+	if (append_clean_name(out, name, n, budget) == 0)
+		sb_puts(out, "Unnamed");
 	sb_append(out, suffix, (size_t)suffix_len);
+}
+
+bool names_group_link(struct strbuf *out, const char *name, size_t n)
+{
+	while (n > 0 && name[0] == ' ')
+		name++, n--;
+	while (n > 0 && name[n - 1] == ' ')
+		n--;
+	size_t from = out->len;
+	size_t written = name ? append_clean_name(out, name, n, NAMES_NAME_MAX) : 0;
+	bool numeric = written && names_all_digits(out->data + from, written);
+	if (written == 0 || numeric || sb_failed(out)) {
+		sb_truncate(out, from);
+		return false;
+	}
+	return true;
+}
+
+bool names_all_digits(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return n > 0;
 }
 
 bool names_parse_id(const char *s, size_t n, int64_t *id)

@@ -1,5 +1,6 @@
 #include "options.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -8,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "strbuf.h"
 
 #define OPT(spec, field, value) { spec, offsetof(struct options, field), value }
 
@@ -27,6 +30,12 @@ static const struct fuse_opt option_spec[] = {
 	OPT("vcard_version=%s", vcard_version, 0),
 	OPT("ca_file=%s", ca_file, 0),
 	OPT("log_level=%s", log_level, 0),
+	OPT("config=%s", config, 0),
+	OPT("custom_fields=%s", custom_fields, 0),
+	OPT("include_fields=%s", include_fields, 0),
+	OPT("recent_days=%d", recent_days, 0),
+	OPT("full_refresh=%d", full_refresh, 0),
+	OPT("cache_max_mb=%d", cache_max_mb, 0),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -93,14 +102,16 @@ static int process_arg(void *data, const char *arg, int key, struct fuse_args *o
 	}
 }
 
-int options_parse(int argc, char **argv, struct options *opts, struct fuse_args *args,
-		  char *err, size_t errlen)
+static int parse_once(int argc, char **argv, struct options *opts, struct fuse_args *args,
+		      char *err, size_t errlen)
 {
 	struct parse_state ps = { .err = err, .errlen = errlen };
 	ps.opts = &ps.parsed;
 	ps.parsed.page_limit = 500;
 	ps.parsed.timeout = 30;
 	ps.parsed.workers = 4;
+	ps.parsed.recent_days = 7;
+	ps.parsed.full_refresh = 3600;
 	*args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
 	err[0] = '\0';
 	int rc = fuse_opt_parse(args, &ps, option_spec, process_arg);
@@ -121,6 +132,143 @@ int options_parse(int argc, char **argv, struct options *opts, struct fuse_args 
 	return 0;
 }
 
+/* Append one "name = value" line of a config file as "-o" text. */
+static int config_line(struct strbuf *opt, char *line, const char *path, int lineno, char *err,
+		       size_t errlen)
+{
+	line[strcspn(line, "\r\n")] = '\0';
+	char *p = line + strspn(line, " \t");
+	if (*p == '\0' || *p == '#')
+		return 0;
+	char *eq = strchr(p, '=');
+	char *end = eq ? eq : p + strlen(p);
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	char *value = eq ? eq + 1 + strspn(eq + 1, " \t") : NULL;
+	if (value) {
+		size_t n = strlen(value);
+		while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+			value[--n] = '\0';
+	}
+	if (end == p || strchr(value ? value : "", ',') || memchr(p, ',', (size_t)(end - p))) {
+		snprintf(err, errlen, "%s:%d: expected 'name = value' (values cannot hold commas)",
+			 path, lineno);
+		return -1;
+	}
+	if (opt->len)
+		sb_putc(opt, ',');
+	sb_append(opt, p, (size_t)(end - p));
+	if (value) {
+		sb_putc(opt, '=');
+		sb_puts(opt, value);
+	}
+	return 0;
+}
+
+/* Read a config file into one "-o" argument's text; 0, or -1 with a message. */
+static int read_config(const char *path, bool must_exist, struct strbuf *opt, char *err,
+		       size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		if (!must_exist && errno == ENOENT)
+			return 1;
+		snprintf(err, errlen, "cannot read config file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	char line[4096];
+	int lineno = 0, rc = 0;
+	while (rc == 0 && fgets(line, sizeof(line), f))
+		rc = config_line(opt, line, path, ++lineno, err, errlen);
+	fclose(f);
+	if (rc == 0 && sb_failed(opt)) {
+		snprintf(err, errlen, "out of memory reading %s", path);
+		rc = -1;
+	}
+	return rc;
+}
+
+static char *default_config_path(void)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	char *path = NULL;
+	if (xdg && *xdg) {
+		if (asprintf(&path, "%s/pipedrivefs/config", xdg) < 0)
+			path = NULL;
+	} else if (home && *home) {
+		if (asprintf(&path, "%s/.config/pipedrivefs/config", home) < 0)
+			path = NULL;
+	}
+	return path;
+}
+
+int options_parse(int argc, char **argv, struct options *opts, struct fuse_args *args,
+		  char *err, size_t errlen)
+{
+	if (parse_once(argc, argv, opts, args, err, errlen) != 0)
+		return -1;
+	if (opts->show_help || opts->show_version)
+		return 0;
+	char *path = opts->config ? strdup(opts->config) : default_config_path();
+	if (!path)
+		return 0;
+	struct strbuf opt = STRBUF_INIT;
+	int rc = read_config(path, opts->config != NULL, &opt, err, errlen);
+	if (rc != 0 || opt.len == 0) {
+		sb_free(&opt);
+		if (rc == 0)
+			opts->config_used = path;
+		else
+			free(path);
+		return rc < 0 ? -1 : 0;
+	}
+	/* Parse again with the file's options first, so the command line wins. */
+	char **argv2 = calloc((size_t)argc + 3, sizeof(*argv2));
+	if (!argv2) {
+		sb_free(&opt);
+		free(path);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	argv2[0] = argv[0];
+	argv2[1] = "-o";
+	argv2[2] = opt.data;
+	for (int i = 1; i < argc; i++)
+		argv2[i + 2] = argv[i];
+	fuse_opt_free_args(args);
+	options_free(opts);
+	rc = parse_once(argc + 2, argv2, opts, args, err, errlen);
+	/* fuse_opt copied what it keeps into args. */
+	free(argv2);
+	sb_free(&opt);
+	if (rc == 0)
+		opts->config_used = path;
+	else
+		free(path);
+	return rc;
+}
+
+char *options_describe(const struct options *opts, const char *base_url, const char *company)
+{
+	struct strbuf sb = STRBUF_INIT;
+	sb_printf(&sb, "company: %s\n", company);
+	sb_printf(&sb, "base_url: %s\n", base_url);
+	sb_printf(&sb, "config_file: %s\n", opts->config_used ? opts->config_used : "none");
+	sb_printf(&sb, "token_source: %s\n", opts->token_file ? "token_file" : "PIPEDRIVE_API_TOKEN");
+	sb_printf(&sb, "cache_ttl: %g\n", opts->ttl);
+	sb_printf(&sb, "cache_max_mb: %d\n", opts->cache_max_mb);
+	sb_printf(&sb, "page_limit: %d\n", opts->page_limit);
+	sb_printf(&sb, "timeout: %d\n", opts->timeout);
+	sb_printf(&sb, "workers: %d\n", opts->workers);
+	sb_printf(&sb, "vcard_version: %s\n", opts->vcard_version ? opts->vcard_version : "3.0");
+	sb_printf(&sb, "recent_days: %d\n", opts->recent_days);
+	sb_printf(&sb, "full_refresh: %d\n", opts->full_refresh);
+	sb_printf(&sb, "custom_fields: %s\n", opts->custom_fields ? opts->custom_fields : "all");
+	sb_printf(&sb, "include_fields: %s\n", opts->include_fields ? opts->include_fields : "none");
+	return sb_detach(&sb, NULL);
+}
+
 static int parse_ttl(const char *s, double *ttl)
 {
 	char *end;
@@ -129,6 +277,34 @@ static int parse_ttl(const char *s, double *ttl)
 	if (errno || end == s || *end || v < 0 || v > 86400 * 365)
 		return -1;
 	*ttl = v;
+	return 0;
+}
+
+/* A comma-separated list of field keys: letters, digits and '_' only. */
+static int validate_key_list(const char *list, int max, const char *what, char *err,
+			     size_t errlen)
+{
+	int count = 0;
+	const char *p = list;
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		bool ok = n > 0;
+		for (size_t i = 0; ok && i < n; i++)
+			ok = isalnum((unsigned char)p[i]) || p[i] == '_';
+		if (!ok) {
+			snprintf(err, errlen, "%s=%s: give field keys separated by commas (letters, "
+					      "digits and '_')", what, list);
+			return -1;
+		}
+		count++;
+		if (p[n] == '\0')
+			break;
+		p += n + 1;
+	}
+	if (count > max) {
+		snprintf(err, errlen, "%s: %d keys given, the API allows at most %d", what, count, max);
+		return -1;
+	}
 	return 0;
 }
 
@@ -158,6 +334,26 @@ int options_validate(struct options *opts, char *err, size_t errlen)
 		snprintf(err, errlen, "vcard_version=%s: must be 3.0 or 4.0", opts->vcard_version);
 		return -1;
 	}
+	if (opts->recent_days < 1 || opts->recent_days > 3650) {
+		snprintf(err, errlen, "recent_days=%d: must be 1..3650", opts->recent_days);
+		return -1;
+	}
+	if (opts->full_refresh < 0) {
+		snprintf(err, errlen, "full_refresh=%d: give seconds (0 = every refresh is full)",
+			 opts->full_refresh);
+		return -1;
+	}
+	if (opts->cache_max_mb < 0) {
+		snprintf(err, errlen, "cache_max_mb=%d: give megabytes (0 = no bound)",
+			 opts->cache_max_mb);
+		return -1;
+	}
+	if (opts->custom_fields && validate_key_list(opts->custom_fields, 15, "custom_fields",
+						     err, errlen))
+		return -1;
+	if (opts->include_fields && validate_key_list(opts->include_fields, 64, "include_fields",
+						      err, errlen))
+		return -1;
 	if (!opts->mountpoint) {
 		snprintf(err, errlen, "no mountpoint given (usage: pipedrivefs [SOURCE] MOUNTPOINT "
 				      "[-o options]; see --help)");
@@ -168,6 +364,10 @@ int options_validate(struct options *opts, char *err, size_t errlen)
 
 void options_free(struct options *opts)
 {
+	free(opts->config);
+	free(opts->config_used);
+	free(opts->custom_fields);
+	free(opts->include_fields);
 	free(opts->source);
 	free(opts->mountpoint);
 	free(opts->base_url);
@@ -198,6 +398,12 @@ void options_print_help(const char *progname)
 	       "    -o vcard_version=V     3.0 (default) or 4.0\n"
 	       "    -o ca_file=PATH        extra CA bundle for a private CA\n"
 	       "    -o log_level=LEVEL     error, warn, info (default) or debug\n"
+	       "    -o config=PATH         config file (default $XDG_CONFIG_HOME/pipedrivefs/config)\n"
+	       "    -o recent_days=N       what /recent shows (default 7)\n"
+	       "    -o full_refresh=SECONDS  full re-walk period that catches deletions (default 3600)\n"
+	       "    -o custom_fields=KEY,..  only these custom fields (at most 15; default all)\n"
+	       "    -o include_fields=F,..   extra fields to include (e.g. notes_count)\n"
+	       "    -o cache_max_mb=N      bound the cache, evicting least recently used (default 0 = none)\n"
 	       "\n",
 	       progname);
 }

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "jsonfmt.h"
+#include "meta.h"
 #include "names.h"
 
 static int64_t int_field(struct json_object *obj, const char *key)
@@ -54,30 +55,36 @@ int64_t person_parse_time(const char *s)
 	return (int64_t)timegm(&tm) - offset;
 }
 
-static void fill_vcard_options(const struct person_render *r, int64_t org_id,
-			       char *org_buf, size_t org_len, struct vcard_options *opt)
-{
-	memset(opt, 0, sizeof(*opt));
-	opt->version = r->version;
-	opt->company = r->company;
-	opt->app_url = r->app_url;
-	opt->label_name = r->label_name;
-	opt->label_ctx = r->label_ctx;
-	if (org_id && r->org_name && r->org_name(r->org_ctx, org_id, org_buf, org_len))
-		opt->org_name = org_buf;
-}
+#define MAX_CUSTOM_FIELDS 64
 
-static int render_vcf(struct json_object *obj, int64_t org_id, const struct person_render *r,
-		      struct strbuf *out)
+static int render_vcf(struct json_object *obj, const struct person_render *r,
+		      const char *org_name, struct strbuf *out)
 {
-	char org[512];
-	struct vcard_options opt;
-	fill_vcard_options(r, org_id, org, sizeof(org), &opt);
-	return vcard_render(obj, &opt, out);
+	struct vcard_options opt = {
+		.version = r->version,
+		.company = r->company,
+		.app_url = r->app_url,
+		.org_name = org_name,
+	};
+	struct vcard_field fields[MAX_CUSTOM_FIELDS];
+	char *storage = NULL;
+	if (r->meta) {
+		opt.label_name = meta_label_name;
+		opt.label_ctx = r->meta;
+		struct json_object *custom;
+		if (json_object_object_get_ex(obj, "custom_fields", &custom)) {
+			opt.fields = fields;
+			opt.field_count = meta_custom_fields(r->meta, custom, fields,
+							     MAX_CUSTOM_FIELDS, &storage);
+		}
+	}
+	int rc = vcard_render(obj, &opt, out);
+	free(storage);
+	return rc;
 }
 
 struct person *person_from_json(struct json_object *obj, const struct person_render *r,
-				int *err)
+				const char *org_name, int *err)
 {
 	struct json_object *idv;
 	if (!json_object_is_type(obj, json_type_object) ||
@@ -109,17 +116,26 @@ struct person *person_from_json(struct json_object *obj, const struct person_ren
 	names_person_base(&buf, name, name_len, p->id);
 	p->base = sb_detach(&buf, &p->base_len);
 
-	size_t compact_len;
+	size_t compact_len = 0;
 	const char *compact = json_object_to_json_string_length(
 		obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &compact_len);
-	if (compact)
-		jsonfmt_pretty(&buf, compact, compact_len);
-	p->json = compact ? sb_detach(&buf, &p->json_len) : NULL;
+	p->compact = compact ? malloc(compact_len + 1) : NULL;
+	if (p->compact) {
+		memcpy(p->compact, compact, compact_len + 1);
+		p->compact_len = compact_len;
+		jsonfmt_pretty(&buf, p->compact, p->compact_len);
+		p->json_len = buf.len;
+		if (sb_failed(&buf)) {
+			free(p->compact);
+			p->compact = NULL;
+		}
+		sb_reset(&buf);
+	}
 
-	int rc = render_vcf(obj, p->org_id, r, &buf);
-	p->vcf_len = buf.len;
+	int rc = render_vcf(obj, r, org_name, &buf);
+	p->vcf = rc ? NULL : sb_detach(&buf, &p->vcf_len);
 	sb_free(&buf);
-	if (!p->base || !p->json || rc) {
+	if (!p->base || !p->compact || !p->vcf) {
 		person_unref(p);
 		*err = rc ? rc : -ENOMEM;
 		return NULL;
@@ -139,20 +155,19 @@ void person_unref(struct person *p)
 	if (!p || atomic_fetch_sub(&p->refs, 1) != 1)
 		return;
 	free(p->base);
-	free(p->json);
+	free(p->compact);
+	free(p->vcf);
 	free(p);
 }
 
-int person_render_vcf(const struct person *p, const struct person_render *r, struct strbuf *out)
+void person_json(const struct person *p, struct strbuf *out)
 {
-	struct json_tokener *tok = json_tokener_new();
-	if (!tok)
-		return -ENOMEM;
-	struct json_object *obj = json_tokener_parse_ex(tok, p->json, (int)p->json_len);
-	json_tokener_free(tok);
-	if (!obj)
-		return -EIO;
-	int rc = render_vcf(obj, p->org_id, r, out);
-	json_object_put(obj);
-	return rc;
+	jsonfmt_pretty(out, p->compact, p->compact_len);
+}
+
+bool person_same(const struct person *a, const struct person *b)
+{
+	return a->compact_len == b->compact_len && a->vcf_len == b->vcf_len &&
+	       memcmp(a->compact, b->compact, a->compact_len) == 0 &&
+	       memcmp(a->vcf, b->vcf, a->vcf_len) == 0;
 }

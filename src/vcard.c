@@ -468,13 +468,11 @@ static int compare_value_then_emit_order(const void *a, const void *b)
 	return compare_emit_order(a, b);
 }
 
-/* Sort into emit order and flag exact duplicates of an earlier entry
- * (O(n log n), so a huge array stays cheap). */
-static void order_and_dedupe(struct contact_list *l)
+/* Flag every entry whose value equals an earlier one in emit order
+ * (sorting: O(n log n), so a huge array stays cheap). */
+static void flag_duplicates(struct contact_list *l)
 {
 	struct list_entry *e = list_entries(l);
-	if (l->count < 2)
-		return;
 	for (size_t i = 0; i < l->count; i++)
 		e[i].value_ptr = l->text.data + e[i].value.off;
 	qsort(e, l->count, sizeof *e, compare_value_then_emit_order);
@@ -482,11 +480,12 @@ static void order_and_dedupe(struct contact_list *l)
 		e[i].duplicate = e[i].value.len == e[i - 1].value.len &&
 				 memcmp(e[i].value_ptr, e[i - 1].value_ptr,
 					e[i].value.len) == 0;
-	qsort(e, l->count, sizeof *e, compare_emit_order);
 }
 
+enum duplicates { KEEP_DUPLICATES, DROP_DUPLICATES };
+
 static void collect_list(struct contact_list *l, const struct json_object *person,
-			 const char *key)
+			 const char *key, enum duplicates duplicates)
 {
 	struct json_object *array = field(person, key);
 	sb_init(&l->entries);
@@ -497,7 +496,11 @@ static void collect_list(struct contact_list *l, const struct json_object *perso
 	size_t n = json_object_array_length(array);
 	for (size_t i = 0; i < n; i++)
 		collect_entry(l, json_object_array_get_idx(array, i), i);
-	order_and_dedupe(l);
+	if (l->count < 2)
+		return;
+	if (duplicates == DROP_DUPLICATES)
+		flag_duplicates(l);
+	qsort(list_entries(l), l->count, sizeof(struct list_entry), compare_emit_order);
 }
 
 /* The value FN falls back to: the first entry in emit order, i.e. the
@@ -912,7 +915,7 @@ static const char *const number_after_route_countries[] = {
 	"AT", "AUT", "Austria", "\xC3\x96sterreich",
 	"CH", "CHE", "Switzerland", "Schweiz", "Suisse", "Svizzera",
 	"IT", "ITA", "Italy", "Italia",
-	"ES", "ESP", "Spain", "Espa\xC3\xB1" "a",
+	"ES", "ESP", "Spain", "Espa\303\261a",
 	"PL", "POL", "Poland", "Polska",
 	"SE", "SWE", "Sweden", "Sverige",
 	"NO", "NOR", "Norway", "Norge",
@@ -1105,6 +1108,26 @@ static void put_uid(struct card *c)
 /* The card                                                                 */
 /* ------------------------------------------------------------------------ */
 
+/* Custom fields, after NOTE and CATEGORIES: a labelled group each. */
+static void put_custom_fields(struct card *c)
+{
+	for (size_t i = 0; i < c->opt->field_count; i++) {
+		const struct vcard_field *f = &c->opt->fields[i];
+		if (!f->value || !f->label)
+			continue;
+		struct span value = clean_into_pool(&c->pool, f->value, strlen(f->value),
+						    VCARD_TEXT_SINGLE_LINE);
+		if (value.len == 0)
+			continue;
+		c->item_no++;
+		line_begin(c, "");
+		sb_printf(&c->line, "item%u.X-PIPEDRIVE-FIELD:", c->item_no);
+		escape_clean_text(&c->line, span_text(&c->pool, value), value.len);
+		line_finish(c);
+		put_ablabel(c, f->label, strlen(f->label));
+	}
+}
+
 static void put_card_body(struct card *c)
 {
 	const enum vcard_text_mode single = VCARD_TEXT_SINGLE_LINE;
@@ -1114,9 +1137,10 @@ static void put_card_body(struct card *c)
 		.last = clean_field_into_pool(&c->pool, c->person, "last_name", single),
 	};
 	struct contact_list emails, phones, ims;
-	collect_list(&emails, c->person, "emails");
-	collect_list(&phones, c->person, "phones");
-	collect_list(&ims, c->person, "im");
+	collect_list(&emails, c->person, "emails", DROP_DUPLICATES);
+	collect_list(&phones, c->person, "phones", DROP_DUPLICATES);
+	/* the same handle on two services is two accounts */
+	collect_list(&ims, c->person, "im", KEEP_DUPLICATES);
 
 	put_fixed_line(c, "BEGIN:VCARD");
 	put_fixed_line(c, c->v4 ? "VERSION:4.0" : "VERSION:3.0");
@@ -1138,6 +1162,7 @@ static void put_card_body(struct card *c)
 			  clean_field_into_pool(&c->pool, c->person, "notes",
 						VCARD_TEXT_MULTI_LINE));
 	put_categories(c);
+	put_custom_fields(c);
 	put_url(c);
 	put_pipedrive_ids(c);
 	put_revision(c);

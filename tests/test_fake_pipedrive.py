@@ -363,7 +363,7 @@ def test_control_update_moves_in_update_time_order(c):
     status, upd = c.control("POST", "/persons/%d" % first["id"],
                             {"name": "Renamed Person", "job_title": "Boss"})
     assert status == 200
-    assert upd["data"]["update_time"] > first["update_time"]
+    assert upd["update_time"] > first["update_time"]
     seen = [p["id"] for p in body["data"]]
     while cursor:
         _, _, body = c.get("/api/v2/persons?sort_by=update_time&limit=500"
@@ -373,7 +373,7 @@ def test_control_update_moves_in_update_time_order(c):
     assert seen.count(first["id"]) == 2 and seen[-1] == first["id"]
     _, _, body = c.get("/api/v2/persons?ids=%d" % first["id"])
     assert body["data"][0]["name"] == "Renamed Person"
-    since = upd["data"]["update_time"]
+    since = upd["update_time"]
     _, _, body = c.get("/api/v2/persons?updated_since=" + since)
     assert first["id"] in [p["id"] for p in body["data"]]
 
@@ -381,7 +381,7 @@ def test_control_update_moves_in_update_time_order(c):
 def test_control_create_and_delete(c):
     status, created = c.control("POST", "/persons",
                                 {"name": "New One", "owner_id": 2})
-    pid = created["data"]["id"]
+    pid = created["id"]
     assert pid == N + 1 or pid > N
     assert pid in all_live_ids(c, "?owner_id=2")
     c.control("DELETE", "/persons/%d" % pid)
@@ -460,3 +460,53 @@ def test_sigterm_exits_cleanly():
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(5) == 0
         proc.stderr.close()
+
+
+def test_time_window_and_option_labels(c):
+    _, _, body = c.get("/api/v2/persons/10")
+    ut = body["data"]["update_time"]
+    _, _, body = c.get("/api/v2/persons?ids=10&updated_since=" + ut)
+    assert [p["id"] for p in body["data"]] == [10]          # inclusive
+    _, _, body = c.get("/api/v2/persons?ids=10&updated_until=" + ut)
+    assert body["data"] == []                               # exclusive
+    _, _, body = c.get("/api/v2/persons?ids=10&updated_since="
+                       + ut.replace("Z", "%2B00:00"))
+    assert [p["id"] for p in body["data"]] == [10]
+    _, _, fields = c.get("/api/v2/personFields")
+    enum = [f for f in fields["data"] if f["field_type"] == "enum"][0]
+    key = enum["field_code"]
+    c.control("POST", "/persons/11", {"custom_fields": {key: 12}})
+    _, _, body = c.get("/api/v2/persons/11?include_option_labels=true"
+                       "&custom_fields=" + key)
+    assert body["data"]["custom_fields"] == {
+        key: {"id": 12, "label": "Outbound"}}
+    _, _, body = c.get("/api/v2/persons/11")
+    assert body["data"]["custom_fields"][key] == 12
+    assert len(body["data"]["custom_fields"]) == 5
+    # recent persons exist for "recent" views (filter 3 = last 30 days)
+    ids, _ = c.walk("limit=500&filter_id=3")
+    assert 53 in ids
+
+
+def test_orgs_and_v1_fields(c):
+    ids = []
+    cursor = None
+    while True:
+        q = "/api/v2/organizations?limit=3" + ("&cursor=" + cursor
+                                               if cursor else "")
+        st, _, body = c.get(q)
+        assert st == 200
+        ids += [o["id"] for o in body["data"]]
+        cursor = body["additional_data"]["next_cursor"]
+        if not cursor:
+            break
+    assert ids == list(range(1, 11))
+    assert c.get("/api/v2/organizations?org_id=1")[0] == 400
+    assert c.get("/api/v2/organizations?owner_id=1")[0] == 200
+    st, _, body = c.get("/api/v2/organizations/1")
+    assert st == 200 and body["data"]["name"] == "Acme, Inc.; EMEA"
+    st, _, body = c.get("/v1/personFields?start=0&limit=5")
+    assert st == 200 and len(body["data"]) == 5
+    assert body["additional_data"]["pagination"]["more_items_in_collection"]
+    st, _, body = c.get("/api/v1/filters?type=deals")
+    assert st == 200 and body["data"] == []

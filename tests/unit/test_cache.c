@@ -16,7 +16,7 @@ static struct person *make_person(int64_t id, const char *name, const char *upda
 		 (long long)id, name, updated);
 	struct json_object *obj = json_tokener_parse(json);
 	int err;
-	struct person *p = person_from_json(obj, &render, &err);
+	struct person *p = person_from_json(obj, &render, NULL, &err);
 	json_object_put(obj);
 	return p;
 }
@@ -54,7 +54,7 @@ static struct listing *listing_of(struct cache *c, int n)
 
 static void test_ttl_and_sharing(void)
 {
-	struct cache *c = cache_new(60);
+	struct cache *c = cache_new(60, 0);
 	struct listing *l = NULL;
 	struct recorder a = recorder(), b = recorder(), d = recorder();
 	CHECK(cache_listing_lookup(c, 7, 100.0, &l, &a.w) == CACHE_START_FETCH);
@@ -90,7 +90,7 @@ static void test_ttl_and_sharing(void)
 
 static void test_ttl_zero_never_serves_cached(void)
 {
-	struct cache *c = cache_new(0);
+	struct cache *c = cache_new(0, 0);
 	struct listing *l = NULL;
 	struct recorder a = recorder(), b = recorder();
 	CHECK(cache_listing_lookup(c, 1, 10.0, &l, &a.w) == CACHE_START_FETCH);
@@ -105,7 +105,7 @@ static void test_ttl_zero_never_serves_cached(void)
 
 static void test_expire_on_demand_and_generations(void)
 {
-	struct cache *c = cache_new(60);
+	struct cache *c = cache_new(60, 0);
 	struct listing *l = NULL;
 	struct recorder a = recorder(), b = recorder();
 	cache_listing_lookup(c, 5, 0.0, &l, &a.w);
@@ -125,7 +125,7 @@ static void test_expire_on_demand_and_generations(void)
 
 static void test_person_sharing(void)
 {
-	struct cache *c = cache_new(60);
+	struct cache *c = cache_new(60, 0);
 	struct person *p1 = cache_person_put(c, make_person(9, "Ann", "2024-01-01T00:00:00Z"));
 	struct person *p2 = cache_person_put(c, make_person(9, "Ann", "2024-01-01T00:00:00Z"));
 	CHECK(p1 == p2);
@@ -143,7 +143,7 @@ static void test_person_sharing(void)
 
 static void test_listing_sort_dedupes(void)
 {
-	struct cache *c = cache_new(60);
+	struct cache *c = cache_new(60, 0);
 	struct listing *l = listing_new_persons(4);
 	l->persons[0] = make_person(3, "C", "2024-01-01T00:00:00Z");
 	l->persons[1] = make_person(1, "A", "2024-01-01T00:00:00Z");
@@ -156,7 +156,7 @@ static void test_listing_sort_dedupes(void)
 	CHECK(listing_find(l, 2) == 1 && listing_find(l, 4) == -1);
 	listing_unref(l);
 
-	struct listing *ids = listing_new_ids(3);
+	struct listing *ids = listing_new_ids(3, false);
 	ids->ids[0] = 5;
 	ids->ids[1] = 5;
 	ids->ids[2] = 1;
@@ -166,8 +166,86 @@ static void test_listing_sort_dedupes(void)
 	cache_free(c);
 }
 
+static int replaced_calls;
+static int64_t replaced_id;
+
+static void on_replace(void *ctx, int64_t id)
+{
+	(void)ctx;
+	replaced_calls++;
+	replaced_id = id;
+}
+
+static void test_replace_hook(void)
+{
+	struct cache *c = cache_new(60, 0);
+	cache_set_replace_hook(c, on_replace, NULL);
+	person_unref(cache_person_put(c, make_person(4, "Ann", "2024-01-01T00:00:00Z")));
+	person_unref(cache_person_put(c, make_person(4, "Ann", "2024-01-01T00:00:00Z")));
+	CHECK(replaced_calls == 0);
+	person_unref(cache_person_put(c, make_person(4, "Bob", "2024-01-02T00:00:00Z")));
+	CHECK(replaced_calls == 1 && replaced_id == 4);
+	cache_free(c);
+}
+
+static void test_size_bound_evicts_least_recently_used(void)
+{
+	/* Each person here costs a few hundred bytes; allow about two listings. */
+	struct person *probe = make_person(1, "P", "2024-01-01T00:00:00Z");
+	uint64_t one = probe->compact_len + probe->vcf_len + probe->base_len + sizeof(*probe);
+	person_unref(probe);
+	struct cache *c = cache_new(60, one * 2 + one / 2);
+	struct listing *l = NULL;
+	for (uint64_t key = 1; key <= 3; key++) {
+		struct recorder r = recorder();
+		CHECK(cache_listing_lookup(c, key, (double)key, &l, &r.w) == CACHE_START_FETCH);
+		struct listing *fresh = listing_new_persons(1);
+		fresh->persons[0] = cache_person_put(c, make_person((int64_t)key, "P",
+								   "2024-01-01T00:00:00Z"));
+		cache_listing_finish(c, key, fresh, 0, (double)key);
+		listing_unref(r.got);
+	}
+	struct cache_stats st;
+	cache_get_stats(c, &st);
+	CHECK(st.evictions == 1 && st.person_bytes <= one * 2 + one / 2);
+	struct recorder r = recorder();
+	CHECK(cache_listing_lookup(c, 1, 4.0, &l, &r.w) == CACHE_START_FETCH); /* evicted */
+	cache_listing_finish(c, 1, NULL, EIO, 4.0);
+	CHECK(r.got == NULL && r.err == EIO); /* nothing stale kept after eviction */
+	CHECK(cache_listing_lookup(c, 3, 4.0, &l, &r.w) == CACHE_FRESH);
+	listing_unref(l);
+	CHECK(cache_person_get(c, 1) == NULL); /* its person went with it */
+	cache_free(c);
+}
+
+static void test_expire_all_forces_full_walk(void)
+{
+	struct cache *c = cache_new(60, 0);
+	struct listing *l = NULL;
+	/* A listing fetched ahead of use gets a slot of its own. */
+	cache_listing_finish(c, 9, listing_of(c, 1), 0, 0.0);
+	CHECK(cache_listing_lookup(c, 9, 1.0, &l, NULL) == CACHE_FRESH);
+	listing_unref(l);
+	struct listing *peek = cache_listing_peek(c, 9);
+	CHECK(peek != NULL);
+	listing_unref(peek);
+	cache_expire_all(c);
+	CHECK(cache_listing_peek(c, 9) == NULL); /* once: a full walk is due */
+	peek = cache_listing_peek(c, 9);
+	CHECK(peek != NULL);
+	listing_unref(peek);
+	struct recorder r = recorder();
+	CHECK(cache_listing_lookup(c, 9, 2.0, &l, &r.w) == CACHE_START_FETCH);
+	cache_listing_finish(c, 9, NULL, ECANCELED, 2.0);
+	listing_unref(r.got);
+	cache_free(c);
+}
+
 int main(void)
 {
+	test_replace_hook();
+	test_size_bound_evicts_least_recently_used();
+	test_expire_all_forces_full_walk();
 	test_ttl_and_sharing();
 	test_ttl_zero_never_serves_cached();
 	test_expire_on_demand_and_generations();

@@ -93,8 +93,32 @@ static void test_parse_person_file(void)
 	CHECK(!names_parse_person_file(n, strlen(n), &id, &kind, &base));
 }
 
+static void check_link(const char *name, const char *expected)
+{
+	struct strbuf sb = STRBUF_INIT;
+	bool ok = names_group_link(&sb, name, strlen(name));
+	if (!expected)
+		CHECK(!ok && sb.len == 0);
+	else
+		CHECK(ok && sb.len == strlen(expected) && memcmp(sb.data, expected, sb.len) == 0);
+	sb_free(&sb);
+}
+
+static void test_group_links(void)
+{
+	check_link("Acme, Inc.; EMEA", "Acme, Inc.; EMEA");
+	check_link("  Spaces  ", "Spaces");
+	check_link("AC/DC", "AC_DC");
+	check_link("..", NULL);
+	check_link("", NULL);
+	check_link("42", NULL);      /* would shadow the id directory 42 */
+	check_link("42 Ltd", "42 Ltd");
+	check_link("007", NULL);     /* digits are reserved for ids */
+}
+
 int main(void)
 {
+	test_group_links();
 	test_person_base();
 	test_long_names_fit();
 	test_parse_id();

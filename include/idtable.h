@@ -1,0 +1,37 @@
+/*
+ * idtable.h - a hash table from 64-bit ids to pointers.  Chained, grows by
+ * doubling, no locking (callers hold their own lock).  The table never owns
+ * the values; idtable_destroy hands each to a callback.
+ */
+#ifndef PDFS_IDTABLE_H
+#define PDFS_IDTABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct idtable_entry {
+	struct idtable_entry *next;
+	uint64_t key;
+	void *value;
+};
+
+struct idtable {
+	struct idtable_entry **buckets;
+	size_t nbuckets; /* power of two */
+	size_t count;
+};
+
+bool idtable_init(struct idtable *t);
+/* The entry for key, or NULL. */
+struct idtable_entry *idtable_find(const struct idtable *t, uint64_t key);
+/* Insert a key that is not present; NULL on ENOMEM. */
+struct idtable_entry *idtable_insert(struct idtable *t, uint64_t key, void *value);
+/* Remove key; returns its value or NULL. */
+void *idtable_remove(struct idtable *t, uint64_t key);
+void idtable_destroy(struct idtable *t, void (*free_value)(void *));
+/* Call fn for every entry; fn must not change the table. */
+void idtable_each(const struct idtable *t, void (*fn)(struct idtable_entry *e, void *ctx),
+		  void *ctx);
+
+#endif

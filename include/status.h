@@ -1,0 +1,27 @@
+/*
+ * status.h - the text of /.pipedrivefs/status, from counters and settings.
+ *
+ * Pure: the filesystem gathers the numbers, this formats them as "key: value"
+ * lines (documented in docs/status.md), one per line, so scripts can grep
+ * them.  Never includes the token (it is not an input).
+ */
+#ifndef PDFS_STATUS_H
+#define PDFS_STATUS_H
+
+#include "api.h"
+#include "cache.h"
+#include "strbuf.h"
+#include "walker.h"
+
+struct status_input {
+	const char *version;
+	const char *config_text; /* "key: value" lines of the settings in effect */
+	long uptime_s;
+	struct cache_stats cache;
+	struct walker_stats walks;
+	struct api_counters api;
+};
+
+void status_render(struct strbuf *out, const struct status_input *in);
+
+#endif

@@ -1,0 +1,86 @@
+/*
+ * tree.h - what every node of the mounted tree is, and its inode number.
+ *
+ *   /by-owner/<id>/   /by-owner/<Name> -> <id>     persons of one owner
+ *   /by-org/<id>/     /by-org/<Name> -> <id>       persons of one organization
+ *   /by-filter/<id>/  /by-filter/<Name> -> <id>    persons matching a saved filter
+ *   /by-id/<id>.json, /by-id/<id>.vcf              any person by id
+ *   /recent/                                       persons updated lately, newest first
+ *   /.pipedrivefs/status                           counters and configuration
+ *
+ * Inode numbers are a pure function of the node: the kind in the top byte and
+ * the Pipedrive id below, so they are stable across refreshes and restarts
+ * and FORGET needs no bookkeeping.  Directory inodes double as the cache keys
+ * of their listings.  Pure.
+ */
+#ifndef PDFS_TREE_H
+#define PDFS_TREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum node_kind {
+	NODE_FIXED = 0,        /* the fixed nodes below */
+	NODE_OWNER_DIR = 1,    /* /by-owner/<id> */
+	NODE_ORG_DIR = 2,      /* /by-org/<id> */
+	NODE_FILTER_DIR = 3,   /* /by-filter/<id> */
+	NODE_PERSON_JSON = 4,  /* a person's .json file, in any directory */
+	NODE_PERSON_VCF = 5,   /* a person's .vcf file, in any directory */
+	NODE_OWNER_LINK = 6,   /* /by-owner/<Name> */
+	NODE_ORG_LINK = 7,     /* /by-org/<Name> */
+	NODE_FILTER_LINK = 8,  /* /by-filter/<Name> */
+	NODE_BY_ID_PERSON = 9, /* cache key of one person looked up by id (no inode) */
+};
+
+enum fixed_node {
+	INO_ROOT = 1,
+	INO_BY_OWNER = 2,
+	INO_BY_ORG = 3,
+	INO_BY_FILTER = 4,
+	INO_BY_ID = 5,
+	INO_RECENT = 6,
+	INO_CONTROL = 7, /* /.pipedrivefs */
+	INO_STATUS = 8,  /* /.pipedrivefs/status */
+};
+
+#define TREE_KIND_SHIFT 56
+#define TREE_ID_MASK ((UINT64_C(1) << TREE_KIND_SHIFT) - 1)
+
+static inline uint64_t tree_ino(enum node_kind kind, int64_t id)
+{
+	return ((uint64_t)kind << TREE_KIND_SHIFT) | ((uint64_t)id & TREE_ID_MASK);
+}
+static inline enum node_kind tree_kind(uint64_t ino) { return (enum node_kind)(ino >> TREE_KIND_SHIFT); }
+static inline int64_t tree_id(uint64_t ino) { return (int64_t)(ino & TREE_ID_MASK); }
+
+/* A directory whose entries are persons (owner, org, filter, by-id, recent). */
+static inline bool tree_is_person_dir(uint64_t ino)
+{
+	enum node_kind k = tree_kind(ino);
+	return k == NODE_OWNER_DIR || k == NODE_ORG_DIR || k == NODE_FILTER_DIR ||
+	       ino == INO_BY_ID || ino == INO_RECENT;
+}
+
+/* /by-owner, /by-org, /by-filter: entries are ids (and name links). */
+static inline bool tree_is_group_root(uint64_t ino)
+{
+	return ino == INO_BY_OWNER || ino == INO_BY_ORG || ino == INO_BY_FILTER;
+}
+
+/* The directory kind below a group root, and the link kind in it. */
+static inline enum node_kind tree_group_member_kind(uint64_t root)
+{
+	return root == INO_BY_OWNER ? NODE_OWNER_DIR : root == INO_BY_ORG ? NODE_ORG_DIR
+									     : NODE_FILTER_DIR;
+}
+static inline enum node_kind tree_group_link_kind(uint64_t root)
+{
+	return root == INO_BY_OWNER ? NODE_OWNER_LINK : root == INO_BY_ORG ? NODE_ORG_LINK
+									      : NODE_FILTER_LINK;
+}
+
+/* "/by-owner/7" and the like, for log lines. */
+void tree_describe(uint64_t ino, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * walker.h - the worker threads that fetch listings from Pipedrive.
+ *
+ * Knows Pipedrive (through api.h) and the cache, not FUSE.  When the cache
+ * answers CACHE_START_FETCH for a key (a directory inode, or a by-id person
+ * key), the caller hands the key to walker_fetch(); a worker walks the API and
+ * ends with cache_listing_finish(), which wakes everyone waiting.
+ *
+ * What a walk asks for:
+ *  - /by-owner, /by-org, /by-filter: GET /api/v1/users, GET /organizations
+ *    (cursor-paged), GET /api/v1/filters?type=people.
+ *  - a person directory, cold or after a full_refresh period: the whole cursor
+ *    walk (owner_id / org_id / filter_id, sort_by=id asc, limit=page_limit).
+ *  - a person directory whose listing merely expired: one company-wide
+ *    updated_since=<the time the listing is synced to> walk, merged locally
+ *    (persons that changed owner or org leave the directory); filter
+ *    directories add the same query with filter_id, as only the server can
+ *    evaluate a filter.
+ *  - /recent: updated_since = now - recent_days, newest first.
+ *  - persons by id: ids= batches of up to 100, filled with the following ids
+ *    so that a script reading ids in order costs one request per 100.
+ *  - names of the organizations a page mentions: /organizations?ids=, at most
+ *    100 per request, cached for the TTL (meta.h).
+ */
+#ifndef PDFS_WALKER_H
+#define PDFS_WALKER_H
+
+#include <stdint.h>
+
+#include "api.h"
+#include "cache.h"
+#include "meta.h"
+#include "person.h"
+
+struct walker_config {
+	int page_limit;
+	int workers;
+	int recent_days;
+	double full_refresh;        /* seconds between full walks of a directory */
+	const char *custom_fields;  /* passed through, or NULL */
+	const char *include_fields; /* passed through, or NULL */
+	struct person_render render;
+};
+
+struct walker_stats {
+	uint64_t full_walks;
+	uint64_t incremental_walks;
+	uint64_t id_batches;
+	uint64_t failed_walks;
+};
+
+struct walker;
+
+struct walker *walker_new(const struct walker_config *cfg, struct api_client *client,
+			  struct cache *cache, struct meta *meta);
+/* Start the threads (after fuse_daemonize: threads do not survive fork). */
+int walker_start(struct walker *w);
+/* Queue a fetch for key; the cache must have said CACHE_START_FETCH. */
+void walker_fetch(struct walker *w, uint64_t key);
+void walker_get_stats(struct walker *w, struct walker_stats *out);
+/* Cancel requests in flight, finish queued keys with ECANCELED, join, free. */
+void walker_free(struct walker *w);
+
+/* Load /personFields into meta (labels, custom field names); 0 or -errno. */
+int walker_load_person_fields(struct api_conn *conn, struct meta *meta, struct api_error *err);
+
+#endif

@@ -1,0 +1,828 @@
+/*
+ * walker.c - worker threads that turn cache misses into API walks (walker.h).
+ *
+ * Sections: the job queue, organization names, building persons from pages,
+ * directory queries, full and incremental walks of person directories, the
+ * group roots (owners, organizations, filters), and id batches.
+ */
+#include "walker.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "names.h"
+#include "strbuf.h"
+#include "tree.h"
+
+#define IDS_PER_REQUEST 100
+#define SYNC_MARGIN_S 1 /* updated_since is inclusive; one second of overlap is cheap */
+
+struct job {
+	struct job *next;
+	uint64_t key;
+};
+
+struct walker {
+	struct walker_config cfg;
+	char *custom_fields;
+	char *include_fields;
+	struct api_client *client;
+	struct cache *cache;
+	struct meta *meta;
+
+	pthread_mutex_t lock; /* the queue and the stats */
+	pthread_cond_t queue_changed;
+	struct job *head, *tail;
+	bool stopping;
+	pthread_t *threads;
+	int nthreads;
+	struct walker_stats stats;
+};
+
+static double now_monotonic(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void format_rfc3339(time_t t, char buf[32])
+{
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void count_stat(struct walker *w, uint64_t *counter)
+{
+	pthread_mutex_lock(&w->lock);
+	(*counter)++;
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void set_error(struct api_error *err, int rc, const char *what)
+{
+	if (err->message[0])
+		return;
+	err->err = -rc;
+	snprintf(err->message, sizeof(err->message), "%s: %s", what, strerror(-rc));
+}
+
+/* ------------------------------------------------------------------ */
+/* Organization names                                                   */
+
+struct org_batch {
+	struct meta *meta;
+	double now;
+	int64_t *asked;
+	size_t count;
+	bool *seen;
+};
+
+static int store_orgs(void *ctx, struct json_object *data)
+{
+	struct org_batch *b = ctx;
+	size_t n = json_object_array_length(data);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *org = json_object_array_get_idx(data, i), *id;
+		meta_org_store(b->meta, org, b->now);
+		if (!json_object_object_get_ex(org, "id", &id))
+			continue;
+		int64_t v = json_object_get_int64(id);
+		for (size_t k = 0; k < b->count; k++)
+			if (b->asked[k] == v)
+				b->seen[k] = true;
+	}
+	return 0;
+}
+
+static bool already_listed(const int64_t *ids, size_t n, int64_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+/* Ask for the names of up to 100 organizations; ids not returned are noted
+ * as having none.  A failure only costs the ORG lines (logged). */
+static void fetch_org_batch(struct walker *w, struct api_conn *conn, int64_t *ids, size_t n)
+{
+	struct strbuf list = STRBUF_INIT;
+	for (size_t i = 0; i < n; i++)
+		sb_printf(&list, "%s%" PRId64, i ? "," : "", ids[i]);
+	bool seen[IDS_PER_REQUEST] = { false };
+	struct org_batch b = { .meta = w->meta, .now = now_monotonic(), .asked = ids,
+			       .count = n, .seen = seen };
+	struct list_query q = { .ids = list.data, .limit = IDS_PER_REQUEST };
+	struct api_error err = { 0 };
+	int rc = sb_failed(&list) ? -ENOMEM : api_walk(conn, "/organizations", &q, store_orgs, &b, &err);
+	if (rc == 0) {
+		for (size_t i = 0; i < n; i++)
+			if (!seen[i])
+				meta_org_store_none(w->meta, ids[i], b.now);
+	} else if (rc != -ECANCELED) {
+		log_warn("cannot resolve organization names (%s); vCards of this listing have no "
+			 "ORG line until the next refresh", err.message[0] ? err.message : strerror(-rc));
+	}
+	sb_free(&list);
+}
+
+static void resolve_org_names(struct walker *w, struct api_conn *conn, struct json_object *data)
+{
+	int64_t batch[IDS_PER_REQUEST];
+	size_t n = 0;
+	char name[8];
+	double now = now_monotonic();
+	size_t count = json_object_array_length(data);
+	for (size_t i = 0; i < count; i++) {
+		struct json_object *org;
+		if (!json_object_object_get_ex(json_object_array_get_idx(data, i), "org_id", &org) ||
+		    !json_object_is_type(org, json_type_int))
+			continue;
+		int64_t id = json_object_get_int64(org);
+		if (id <= 0 || already_listed(batch, n, id) ||
+		    meta_org_name(w->meta, id, now, name, sizeof(name)) != META_ORG_UNKNOWN)
+			continue;
+		batch[n++] = id;
+		if (n == IDS_PER_REQUEST) {
+			fetch_org_batch(w, conn, batch, n);
+			n = 0;
+		}
+	}
+	if (n)
+		fetch_org_batch(w, conn, batch, n);
+}
+
+/* ------------------------------------------------------------------ */
+/* Building persons from pages                                          */
+
+struct person_set {
+	struct walker *w;
+	struct api_conn *conn;
+	struct person **items;
+	size_t count, cap;
+	size_t skipped;
+	int64_t newest_update;
+};
+
+static bool person_set_push(struct person_set *ps, struct person *p)
+{
+	if (ps->count == ps->cap) {
+		size_t cap = ps->cap ? ps->cap * 2 : 512;
+		struct person **items = realloc(ps->items, cap * sizeof(*items));
+		if (!items)
+			return false;
+		ps->items = items;
+		ps->cap = cap;
+	}
+	ps->items[ps->count++] = p;
+	if (p->update_time > ps->newest_update)
+		ps->newest_update = p->update_time;
+	return true;
+}
+
+static void person_set_free(struct person_set *ps)
+{
+	for (size_t i = 0; i < ps->count; i++)
+		person_unref(ps->items[i]);
+	free(ps->items);
+	ps->items = NULL;
+	ps->count = ps->cap = 0;
+}
+
+static int add_page(void *ctx, struct json_object *data)
+{
+	struct person_set *ps = ctx;
+	struct walker *w = ps->w;
+	resolve_org_names(w, ps->conn, data);
+	double now = now_monotonic();
+	size_t n = json_object_array_length(data);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *item = json_object_array_get_idx(data, i), *org;
+		char org_name[512];
+		const char *org_arg = NULL;
+		if (json_object_object_get_ex(item, "org_id", &org) &&
+		    json_object_is_type(org, json_type_int) &&
+		    meta_org_name(w->meta, json_object_get_int64(org), now, org_name,
+				  sizeof(org_name)) == META_ORG_NAMED)
+			org_arg = org_name;
+		int err;
+		struct person *p = person_from_json(item, &w->cfg.render, org_arg, &err);
+		if (!p) {
+			if (err == -ENOMEM)
+				return -ENOMEM;
+			ps->skipped++;
+			continue;
+		}
+		p = cache_person_put(w->cache, p);
+		if (!person_set_push(ps, p)) {
+			person_unref(p);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* Move the set into a new listing sorted by id. */
+static struct listing *listing_from_set(struct person_set *ps)
+{
+	struct listing *l = listing_new_persons(ps->count);
+	if (!l)
+		return NULL;
+	memcpy(l->persons, ps->items, ps->count * sizeof(*ps->items));
+	ps->count = 0;
+	listing_sort(l);
+	return l;
+}
+
+static int cmp_newest_first(const void *a, const void *b, void *ctx)
+{
+	const struct listing *l = ctx;
+	const struct person *x = l->persons[*(const size_t *)a], *y = l->persons[*(const size_t *)b];
+	if (x->update_time != y->update_time)
+		return x->update_time < y->update_time ? 1 : -1;
+	return (x->id < y->id) - (x->id > y->id);
+}
+
+/* /recent shows the newest first (ls -U, find, and readdir order). */
+static void order_newest_first(struct listing *l)
+{
+	l->order = malloc((l->count ? l->count : 1) * sizeof(*l->order));
+	if (!l->order)
+		return; /* id order is still a correct listing */
+	for (size_t i = 0; i < l->count; i++)
+		l->order[i] = i;
+	qsort_r(l->order, l->count, sizeof(*l->order), cmp_newest_first, l);
+}
+
+/* ------------------------------------------------------------------ */
+/* Person directories                                                   */
+
+static void dir_query(const struct walker *w, uint64_t key, struct list_query *q,
+		      char since[32])
+{
+	memset(q, 0, sizeof(*q));
+	q->sort_by = "id";
+	q->sort_direction = "asc";
+	q->limit = w->cfg.page_limit;
+	q->custom_fields = w->custom_fields;
+	q->include_fields = w->include_fields;
+	switch (tree_kind(key)) {
+	case NODE_OWNER_DIR:
+		q->owner_id = tree_id(key);
+		break;
+	case NODE_ORG_DIR:
+		q->org_id = tree_id(key);
+		break;
+	case NODE_FILTER_DIR:
+		q->filter_id = tree_id(key);
+		break;
+	default:
+		if (key == INO_RECENT) {
+			format_rfc3339(time(NULL) - (time_t)w->cfg.recent_days * 86400, since);
+			q->updated_since = since;
+			q->sort_by = "update_time";
+			q->sort_direction = "desc";
+		}
+		break;
+	}
+}
+
+/* The time a walk that started now is complete up to, by the server's clock. */
+static void sync_point(struct api_conn *conn, int64_t newest_seen, char out[32])
+{
+	time_t t = api_conn_server_date(conn);
+	if (t > 0)
+		t -= SYNC_MARGIN_S;
+	else
+		t = (time_t)newest_seen; /* no Date header: the newest change we saw */
+	if (t > 0)
+		format_rfc3339(t, out);
+	else
+		out[0] = '\0';
+}
+
+static int walk_full(struct walker *w, struct api_conn *conn, uint64_t key, struct listing **out,
+		     struct api_error *err)
+{
+	char since[32];
+	char synced[32] = "";
+	struct list_query q;
+	dir_query(w, key, &q, since);
+	struct person_set ps = { .w = w, .conn = conn };
+	time_t before = api_conn_server_date(conn);
+	int rc = api_walk(conn, "/persons", &q, add_page, &ps, err);
+	if (rc == 0) {
+		/* The first response's Date is the walk's start; take the one the
+		 * walk's first request saw when the connection had none before. */
+		(void)before;
+		sync_point(conn, ps.newest_update, synced);
+		struct listing *l = listing_from_set(&ps);
+		if (!l) {
+			rc = -ENOMEM;
+		} else {
+			snprintf(l->synced_to, sizeof(l->synced_to), "%s", synced);
+			l->full_walk_at = now_monotonic();
+			if (key == INO_RECENT)
+				order_newest_first(l);
+			*out = l;
+		}
+	}
+	if (ps.skipped)
+		log_warn("skipped %zu persons without a valid id in one listing", ps.skipped);
+	person_set_free(&ps);
+	if (rc)
+		set_error(err, rc, "listing persons");
+	else
+		count_stat(w, &w->stats.full_walks);
+	return rc;
+}
+
+static bool person_matches_dir(const struct person *p, uint64_t key)
+{
+	switch (tree_kind(key)) {
+	case NODE_OWNER_DIR:
+		return p->owner_id == tree_id(key);
+	case NODE_ORG_DIR:
+		return p->org_id == tree_id(key);
+	default:
+		return true; /* /by-id: every person */
+	}
+}
+
+static bool set_contains(const struct person_set *ps, int64_t id)
+{
+	for (size_t i = 0; i < ps->count; i++)
+		if (ps->items[i]->id == id)
+			return true;
+	return false;
+}
+
+/* prev's persons, minus every changed one, plus the changed ones that belong. */
+static struct listing *merge_changes(const struct listing *prev, const struct person_set *changed,
+				     const struct person_set *filter_matches, uint64_t key)
+{
+	struct listing *l = listing_new_persons(prev->count + changed->count);
+	if (!l)
+		return NULL;
+	size_t n = 0;
+	for (size_t i = 0; i < prev->count; i++)
+		if (!set_contains(changed, prev->persons[i]->id) &&
+		    !(filter_matches && set_contains(filter_matches, prev->persons[i]->id)))
+			l->persons[n++] = person_ref(prev->persons[i]);
+	for (size_t i = 0; i < changed->count; i++) {
+		struct person *p = changed->items[i];
+		if (!filter_matches && person_matches_dir(p, key))
+			l->persons[n++] = person_ref(p);
+	}
+	if (filter_matches)
+		for (size_t i = 0; i < filter_matches->count; i++)
+			l->persons[n++] = person_ref(filter_matches->items[i]);
+	l->count = n;
+	listing_sort(l);
+	return l;
+}
+
+static bool can_refresh_incrementally(const struct walker *w, uint64_t key,
+				      const struct listing *prev)
+{
+	enum node_kind k = tree_kind(key);
+	bool kind_ok = k == NODE_OWNER_DIR || k == NODE_ORG_DIR || k == NODE_FILTER_DIR ||
+		       key == INO_BY_ID;
+	return kind_ok && prev && prev->persons && prev->synced_to[0] &&
+	       now_monotonic() - prev->full_walk_at < w->cfg.full_refresh;
+}
+
+static int walk_incremental(struct walker *w, struct api_conn *conn, uint64_t key,
+			    const struct listing *prev, struct listing **out,
+			    struct api_error *err)
+{
+	char since[32];
+	char synced[32] = "";
+	struct list_query q;
+	dir_query(w, key, &q, since);
+	q.owner_id = q.org_id = q.filter_id = 0; /* company-wide: catches moves out */
+	q.updated_since = prev->synced_to;
+	struct person_set changed = { .w = w, .conn = conn };
+	struct person_set matches = { .w = w, .conn = conn };
+	bool is_filter = tree_kind(key) == NODE_FILTER_DIR;
+	int rc = api_walk(conn, "/persons", &q, add_page, &changed, err);
+	if (rc == 0)
+		sync_point(conn, changed.newest_update, synced);
+	if (rc == 0 && is_filter && changed.count > 0) {
+		q.filter_id = tree_id(key);
+		rc = api_walk(conn, "/persons", &q, add_page, &matches, err);
+	}
+	if (rc == 0) {
+		struct listing *l = merge_changes(prev, &changed, is_filter ? &matches : NULL, key);
+		if (!l) {
+			rc = -ENOMEM;
+		} else {
+			snprintf(l->synced_to, sizeof(l->synced_to), "%s",
+				 synced[0] ? synced : prev->synced_to);
+			l->full_walk_at = prev->full_walk_at;
+			*out = l;
+		}
+	}
+	person_set_free(&changed);
+	person_set_free(&matches);
+	if (rc)
+		set_error(err, rc, "refreshing persons");
+	else
+		count_stat(w, &w->stats.incremental_walks);
+	return rc;
+}
+
+static int walk_person_dir(struct walker *w, struct api_conn *conn, uint64_t key,
+			   struct listing **out, struct api_error *err)
+{
+	struct listing *prev = cache_listing_peek(w->cache, key);
+	int rc = can_refresh_incrementally(w, key, prev)
+			 ? walk_incremental(w, conn, key, prev, out, err)
+			 : walk_full(w, conn, key, out, err);
+	listing_unref(prev);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Owners, organizations, filters                                       */
+
+struct group_set {
+	struct walker *w;
+	bool store_org_names;
+	int64_t *ids;
+	char **names;
+	size_t count, cap;
+};
+
+static int add_group_items(void *ctx, struct json_object *data)
+{
+	struct group_set *gs = ctx;
+	double now = now_monotonic();
+	size_t n = json_object_array_length(data);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *item = json_object_array_get_idx(data, i), *id, *name;
+		if (!json_object_object_get_ex(item, "id", &id) || !json_object_is_type(id, json_type_int))
+			continue;
+		int64_t v = json_object_get_int64(id);
+		if (v <= 0 || v > NAMES_MAX_ID)
+			continue;
+		if (gs->store_org_names)
+			meta_org_store(gs->w->meta, item, now);
+		if (gs->count == gs->cap) {
+			size_t cap = gs->cap ? gs->cap * 2 : 256;
+			int64_t *ids = realloc(gs->ids, cap * sizeof(*ids));
+			if (!ids)
+				return -ENOMEM;
+			gs->ids = ids;
+			char **names = realloc(gs->names, cap * sizeof(*names));
+			if (!names)
+				return -ENOMEM;
+			gs->names = names;
+			gs->cap = cap;
+		}
+		struct strbuf link = STRBUF_INIT;
+		bool named = json_object_object_get_ex(item, "name", &name) &&
+			     json_object_is_type(name, json_type_string) &&
+			     names_group_link(&link, json_object_get_string(name),
+					      (size_t)json_object_get_string_len(name));
+		gs->ids[gs->count] = v;
+		gs->names[gs->count] = named ? sb_detach(&link, NULL) : NULL;
+		sb_free(&link);
+		gs->count++;
+	}
+	return 0;
+}
+
+static int cmp_name_index(const void *a, const void *b, void *ctx)
+{
+	char **names = ctx;
+	return strcmp(names[*(const size_t *)a], names[*(const size_t *)b]);
+}
+
+/* Names shared by two or more ids get no link: a link must be unambiguous. */
+static void drop_ambiguous_names(struct listing *l)
+{
+	size_t n = 0;
+	size_t *idx = malloc((l->count ? l->count : 1) * sizeof(*idx));
+	if (!idx)
+		return;
+	for (size_t i = 0; i < l->count; i++)
+		if (l->names[i])
+			idx[n++] = i;
+	qsort_r(idx, n, sizeof(*idx), cmp_name_index, l->names);
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		while (j < n && strcmp(l->names[idx[i]], l->names[idx[j]]) == 0)
+			j++;
+		if (j - i > 1)
+			for (size_t k = i; k < j; k++) {
+				free(l->names[idx[k]]);
+				l->names[idx[k]] = NULL;
+			}
+		i = j;
+	}
+	free(idx);
+}
+
+static int walk_group(struct walker *w, struct api_conn *conn, uint64_t key, struct listing **out,
+		      struct api_error *err)
+{
+	struct group_set gs = { .w = w, .store_org_names = key == INO_BY_ORG };
+	struct json_object *resp = NULL, *data = NULL;
+	int rc;
+	if (key == INO_BY_ORG) {
+		struct list_query q = { .limit = w->cfg.page_limit };
+		rc = api_walk(conn, "/organizations", &q, add_group_items, &gs, err);
+	} else {
+		rc = api_get(conn, API_V1, key == INO_BY_OWNER ? "/users" : "/filters?type=people",
+			     &resp, err);
+		if (rc == 0 && json_object_object_get_ex(resp, "data", &data) &&
+		    json_object_is_type(data, json_type_array))
+			rc = add_group_items(&gs, data);
+		json_object_put(resp);
+	}
+	if (rc == 0) {
+		struct listing *l = listing_new_ids(gs.count, true);
+		if (!l) {
+			rc = -ENOMEM;
+		} else {
+			memcpy(l->ids, gs.ids, gs.count * sizeof(*gs.ids));
+			memcpy(l->names, gs.names, gs.count * sizeof(*gs.names));
+			gs.count = 0; /* names moved */
+			listing_sort(l);
+			drop_ambiguous_names(l);
+			*out = l;
+		}
+	}
+	for (size_t i = 0; i < gs.count; i++)
+		free(gs.names[i]);
+	free(gs.ids);
+	free(gs.names);
+	if (rc)
+		set_error(err, rc, "listing");
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Persons by id                                                        */
+
+/* Take up to max-1 more queued by-id keys off the queue into keys[1..]. */
+static size_t take_queued_ids(struct walker *w, uint64_t *keys, size_t max)
+{
+	size_t n = 1;
+	pthread_mutex_lock(&w->lock);
+	struct job **link = &w->head;
+	w->tail = NULL;
+	while (*link) {
+		struct job *j = *link;
+		if (n < max && tree_kind(j->key) == NODE_BY_ID_PERSON) {
+			keys[n++] = j->key;
+			*link = j->next;
+			free(j);
+			continue;
+		}
+		w->tail = j;
+		link = &j->next;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return n;
+}
+
+static bool key_listed(const uint64_t *keys, size_t n, uint64_t key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (keys[i] == key)
+			return true;
+	return false;
+}
+
+static void run_id_batch(struct walker *w, struct api_conn *conn, uint64_t first)
+{
+	uint64_t keys[IDS_PER_REQUEST];
+	keys[0] = first;
+	size_t asked = take_queued_ids(w, keys, IDS_PER_REQUEST);
+	size_t n = asked;
+	/* Fill the request with the ids that follow: scripts read in order. */
+	for (int64_t next = tree_id(first) + 1; n < IDS_PER_REQUEST && next <= NAMES_MAX_ID; next++)
+		if (!key_listed(keys, n, tree_ino(NODE_BY_ID_PERSON, next)))
+			keys[n++] = tree_ino(NODE_BY_ID_PERSON, next);
+
+	struct strbuf list = STRBUF_INIT;
+	for (size_t i = 0; i < n; i++)
+		sb_printf(&list, "%s%" PRId64, i ? "," : "", tree_id(keys[i]));
+	struct list_query q = { .ids = list.data, .limit = IDS_PER_REQUEST,
+				.custom_fields = w->custom_fields,
+				.include_fields = w->include_fields };
+	struct person_set ps = { .w = w, .conn = conn };
+	struct api_error err = { 0 };
+	int rc = sb_failed(&list) ? -ENOMEM : api_walk(conn, "/persons", &q, add_page, &ps, &err);
+	sb_free(&list);
+	count_stat(w, &w->stats.id_batches);
+	if (rc && rc != -ECANCELED)
+		log_error("looking up persons by id failed: %s",
+			  err.message[0] ? err.message : strerror(-rc));
+	double now = now_monotonic();
+	for (size_t i = 0; i < n; i++) {
+		struct listing *l = NULL;
+		if (rc == 0) {
+			struct person *found = NULL;
+			for (size_t k = 0; k < ps.count && !found; k++)
+				if (ps.items[k]->id == tree_id(keys[i]))
+					found = ps.items[k];
+			l = listing_new_persons(found ? 1 : 0);
+			if (l && found)
+				l->persons[0] = person_ref(found);
+			else if (l)
+				l->count = 0;
+		}
+		/* Speculative neighbours are only stored when they were found. */
+		if (i >= asked && (!l || l->count == 0)) {
+			listing_unref(l);
+			continue;
+		}
+		cache_listing_finish(w->cache, keys[i], l, l ? 0 : (rc ? -rc : ENOMEM), now);
+	}
+	person_set_free(&ps);
+}
+
+/* ------------------------------------------------------------------ */
+/* Person fields                                                        */
+
+static int store_person_fields(void *ctx, struct json_object *data)
+{
+	struct json_object **all = ctx;
+	size_t n = json_object_array_length(data);
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(*all, json_object_get(json_object_array_get_idx(data, i)));
+	return 0;
+}
+
+int walker_load_person_fields(struct api_conn *conn, struct meta *meta, struct api_error *err)
+{
+	struct json_object *all = json_object_new_array();
+	if (!all)
+		return -ENOMEM;
+	struct list_query q = { .limit = 500 };
+	int rc = api_walk(conn, "/personFields", &q, store_person_fields, &all, err);
+	if (rc == 0)
+		meta_person_fields_store(meta, all);
+	json_object_put(all);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Threads                                                              */
+
+static void run_job(struct walker *w, struct api_conn *conn, uint64_t key)
+{
+	if (tree_kind(key) == NODE_BY_ID_PERSON) {
+		run_id_batch(w, conn, key);
+		return;
+	}
+	struct listing *l = NULL;
+	struct api_error err = { 0 };
+	int rc = -ENOMEM;
+	if (conn && tree_is_group_root(key))
+		rc = walk_group(w, conn, key, &l, &err);
+	else if (conn)
+		rc = walk_person_dir(w, conn, key, &l, &err);
+	if (rc) {
+		char where[64];
+		tree_describe(key, where, sizeof(where));
+		set_error(&err, rc, "listing");
+		if (rc != -ECANCELED) {
+			log_error("listing %s failed: %s", where, err.message);
+			count_stat(w, &w->stats.failed_walks);
+		}
+	}
+	cache_listing_finish(w->cache, key, l, rc ? -rc : 0, now_monotonic());
+}
+
+static void *worker_main(void *arg)
+{
+	struct walker *w = arg;
+	struct api_conn *conn = api_conn_new(w->client);
+	if (!conn)
+		log_error("out of memory creating an HTTP connection; listings will fail");
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (!w->stopping && !w->head)
+			pthread_cond_wait(&w->queue_changed, &w->lock);
+		struct job *job = w->head;
+		if (!job)
+			break; /* stopping, and the queue is drained */
+		w->head = job->next;
+		if (!w->head)
+			w->tail = NULL;
+		pthread_mutex_unlock(&w->lock);
+		run_job(w, conn, job->key);
+		free(job);
+		pthread_mutex_lock(&w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+	api_conn_free(conn);
+	return NULL;
+}
+
+void walker_fetch(struct walker *w, uint64_t key)
+{
+	struct job *job = malloc(sizeof(*job));
+	if (!job) {
+		log_error("out of memory queueing a listing");
+		cache_listing_finish(w->cache, key, NULL, ENOMEM, now_monotonic());
+		return;
+	}
+	job->key = key;
+	job->next = NULL;
+	pthread_mutex_lock(&w->lock);
+	if (w->tail)
+		w->tail->next = job;
+	else
+		w->head = job;
+	w->tail = job;
+	pthread_cond_signal(&w->queue_changed);
+	pthread_mutex_unlock(&w->lock);
+}
+
+struct walker *walker_new(const struct walker_config *cfg, struct api_client *client,
+			  struct cache *cache, struct meta *meta)
+{
+	struct walker *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->cfg = *cfg;
+	w->custom_fields = cfg->custom_fields ? strdup(cfg->custom_fields) : NULL;
+	w->include_fields = cfg->include_fields ? strdup(cfg->include_fields) : NULL;
+	if ((cfg->custom_fields && !w->custom_fields) || (cfg->include_fields && !w->include_fields)) {
+		free(w->custom_fields);
+		free(w->include_fields);
+		free(w);
+		return NULL;
+	}
+	w->cfg.custom_fields = w->custom_fields;
+	w->cfg.include_fields = w->include_fields;
+	w->client = client;
+	w->cache = cache;
+	w->meta = meta;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->queue_changed, NULL);
+	return w;
+}
+
+int walker_start(struct walker *w)
+{
+	int n = w->cfg.workers > 0 ? w->cfg.workers : 4;
+	w->threads = calloc((size_t)n, sizeof(*w->threads));
+	if (!w->threads)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		int rc = pthread_create(&w->threads[i], NULL, worker_main, w);
+		if (rc) {
+			log_error("cannot start a worker thread: %s", strerror(rc));
+			return -rc;
+		}
+		w->nthreads++;
+	}
+	return 0;
+}
+
+void walker_get_stats(struct walker *w, struct walker_stats *out)
+{
+	pthread_mutex_lock(&w->lock);
+	*out = w->stats;
+	pthread_mutex_unlock(&w->lock);
+}
+
+void walker_free(struct walker *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = true;
+	pthread_cond_broadcast(&w->queue_changed);
+	pthread_mutex_unlock(&w->lock);
+	api_client_cancel(w->client);
+	for (int i = 0; i < w->nthreads; i++)
+		pthread_join(w->threads[i], NULL);
+	/* Without threads (start failed), finish what is queued. */
+	while (w->head) {
+		struct job *j = w->head;
+		w->head = j->next;
+		cache_listing_finish(w->cache, j->key, NULL, ECANCELED, now_monotonic());
+		free(j);
+	}
+	free(w->threads);
+	free(w->custom_fields);
+	free(w->include_fields);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->queue_changed);
+	free(w);
+}

@@ -1,0 +1,173 @@
+/*
+ * fuzz_jsonfmt.c - jsonfmt_pretty on any bytes and on valid JSON.
+ *
+ * Any bytes: no crash, the output ends in "\n", and apart from ASCII white
+ * space it holds exactly the input's bytes in order (nothing lost, nothing
+ * invented - "copied through, best effort").
+ * Valid JSON (strict json-c parse of the whole input): the output parses to
+ * an equal value, formatting is idempotent, and formatting json-c's compact
+ * form gives exactly the json.dumps(indent=2) layout, built here from the
+ * json-c tree with json-c's own leaf serialization.
+ */
+#include "fuzz_common.h"
+#include "jsonfmt.h"
+#include "strbuf.h"
+
+#define FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static char *strip_ws(const char *s, size_t n, size_t *out_len)
+{
+	char *o = malloc(n + 1);
+	size_t k = 0;
+	if (!o)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		if (!is_ws(s[i]))
+			o[k++] = s[i];
+	*out_len = k;
+	return o;
+}
+
+static struct json_object *parse_strict(const char *s, size_t n)
+{
+	struct json_tokener *tok = json_tokener_new();
+	if (!tok)
+		return NULL;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	struct json_object *obj = json_tokener_parse_ex(tok, s, (int)n);
+	if (obj) {
+		size_t used = json_tokener_get_parse_end(tok);
+		while (used < n && is_ws(s[used]))
+			used++;
+		if (used != n) { /* trailing garbage: not one JSON value */
+			json_object_put(obj);
+			obj = NULL;
+		}
+	} else if (json_tokener_get_error(tok) == json_tokener_continue) {
+		/* a bare number at the very end needs the end of input */
+		obj = json_tokener_parse_ex(tok, "", 1);
+	}
+	json_tokener_free(tok);
+	return obj;
+}
+
+static void indent(struct strbuf *out, size_t depth)
+{
+	sb_putc(out, '\n');
+	for (size_t i = 0; i < depth; i++)
+		sb_puts(out, "  ");
+}
+
+static void ref_pretty(struct strbuf *out, struct json_object *v, size_t depth)
+{
+	if (json_object_is_type(v, json_type_object)) {
+		if (json_object_object_length(v) == 0) {
+			sb_puts(out, "{}");
+			return;
+		}
+		sb_putc(out, '{');
+		bool first = true;
+		json_object_object_foreach(v, key, val) {
+			if (!first)
+				sb_putc(out, ',');
+			first = false;
+			indent(out, depth + 1);
+			struct json_object *k = json_object_new_string(key);
+			sb_puts(out, json_object_to_json_string_ext(k, FLAGS));
+			json_object_put(k);
+			sb_puts(out, ": ");
+			ref_pretty(out, val, depth + 1);
+		}
+		indent(out, depth);
+		sb_putc(out, '}');
+	} else if (json_object_is_type(v, json_type_array)) {
+		size_t n = json_object_array_length(v);
+		if (n == 0) {
+			sb_puts(out, "[]");
+			return;
+		}
+		sb_putc(out, '[');
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				sb_putc(out, ',');
+			indent(out, depth + 1);
+			ref_pretty(out, json_object_array_get_idx(v, i), depth + 1);
+		}
+		indent(out, depth);
+		sb_putc(out, ']');
+	} else {
+		size_t len;
+		const char *s = json_object_to_json_string_length(v, FLAGS, &len);
+		sb_append(out, s, len);
+	}
+}
+
+static void check_parses_back(const char *what, const char *text, size_t n,
+			      struct json_object *want)
+{
+	struct json_object *back = parse_strict(text, n);
+	if (!back || !fuzz_json_equal(back, want)) {
+		fuzz_dump("pretty", text, n);
+		FUZZ_CHECK(0, "%s: the pretty form does not parse to an equal value", what);
+	}
+	json_object_put(back);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size > (size_t)INT32_MAX / 2)
+		return 0;
+	const char *in = (const char *)data;
+	struct strbuf out = STRBUF_INIT;
+	jsonfmt_pretty(&out, in, size);
+	FUZZ_CHECK(!sb_failed(&out), "buffer failed");
+	FUZZ_CHECK(out.len >= 1 && out.data[out.len - 1] == '\n', "no final newline");
+	FUZZ_CHECK(out.data[out.len] == '\0', "not NUL-terminated");
+
+	size_t a_len, b_len;
+	char *a = strip_ws(in, size, &a_len);
+	char *b = strip_ws(out.data, out.len, &b_len);
+	if (a_len != b_len || memcmp(a, b, a_len)) {
+		fuzz_dump("input", in, size);
+		fuzz_dump("output", out.data, out.len);
+		FUZZ_CHECK(0, "jsonfmt_pretty changed bytes other than white space");
+	}
+	free(a);
+	free(b);
+
+	struct json_object *obj = parse_strict(in, size);
+	if (obj) {
+		check_parses_back("input", out.data, out.len, obj);
+
+		struct strbuf twice = STRBUF_INIT;
+		jsonfmt_pretty(&twice, out.data, out.len);
+		FUZZ_CHECK(twice.len == out.len && !memcmp(twice.data, out.data, out.len),
+			   "jsonfmt_pretty is not idempotent");
+		sb_free(&twice);
+
+		/* the way person.c uses it: json-c's compact form */
+		size_t clen;
+		const char *compact = json_object_to_json_string_length(obj, FLAGS, &clen);
+		struct strbuf pretty = STRBUF_INIT, want = STRBUF_INIT;
+		jsonfmt_pretty(&pretty, compact, clen);
+		check_parses_back("compact", pretty.data, pretty.len, obj);
+		ref_pretty(&want, obj, 0);
+		sb_putc(&want, '\n');
+		if (want.len != pretty.len || memcmp(want.data, pretty.data, want.len)) {
+			fuzz_dump("compact", compact, clen);
+			fuzz_dump("got", pretty.data, pretty.len);
+			fuzz_dump("want", want.data, want.len);
+			FUZZ_CHECK(0, "layout differs from json.dumps(indent=2)");
+		}
+		sb_free(&pretty);
+		sb_free(&want);
+		json_object_put(obj);
+	}
+	sb_free(&out);
+	return 0;
+}

@@ -1,0 +1,208 @@
+/*
+ * fuzz_person.c - bytes as a persons page -> person_from_json for every
+ * element of "data" (or the top-level value itself) -> the person's files.
+ *
+ * Checks: person_from_json accepts exactly the objects with an integer id in
+ * 1..2^53-1; base is "<name> (<id>)"; compact is json-c's compact text of
+ * the element; person_json (the .json file) is json_len bytes every time,
+ * ends in "\n" and parses back to an equal value; the .vcf (vcf, vcf_len) is
+ * a valid card; a second person built from the element, and one built from
+ * the .json file re-parsed (what the next listing gives), carry the same
+ * bytes (person_same); refcounting frees everything.
+ *
+ * The render settings alternate (input length odd/even) between a bare 3.0
+ * and a 4.0 with an organization name and a struct meta loaded with the fake
+ * server's /personFields (labels, custom fields with options).  A page
+ * object may carry "x_fuzz_person_fields" (an array of /personFields items)
+ * to load into the meta instead.
+ */
+#include <errno.h>
+#include <inttypes.h>
+
+#include "fuzz_common.h"
+#include "jsonfmt.h"
+#include "meta.h"
+#include "names.h"
+#include "person.h"
+
+/* /personFields of tests/fake_pipedrive.py: labels and custom fields. */
+static const char person_fields[] =
+	"[{\"field_name\":\"Labels\",\"field_code\":\"label_ids\",\"field_type\":\"set\",\"options\":[{\"id\":1,\"la"
+	"bel\":\"Customer\"},{\"id\":2,\"label\":\"VIP\"},{\"id\":3,\"label\":\"Hot, lead; now\"},{\"id\":4,\"label\":"
+	"\"Cold/Lost\"},{\"id\":5,\"label\":\"Partner \\\"A\\\"\"}],\"subfields\":null,\"is_custom_field\":false},{"
+	"\"field_name\":\"Nickname\",\"field_code\":\"1c90dd6d19a280a9d414cf85185f81c8c970386e\",\"field_typ"
+	"e\":\"varchar\",\"options\":null,\"subfields\":null,\"is_custom_field\":true},{\"field_name\":\"Lead s"
+	"ource\",\"field_code\":\"ba5a5c7095a4e481393d3b81847a36fe8bde5b70\",\"field_type\":\"enum\",\"option"
+	"s\":[{\"id\":11,\"label\":\"Inbound\"},{\"id\":12,\"label\":\"Outbound\"},{\"id\":13,\"label\":\"Referral, p"
+	"artner\"}],\"subfields\":null,\"is_custom_field\":true},{\"field_name\":\"Interests\",\"field_code\":"
+	"\"756bae01237bb656d54ad844fa36f057b55a6a3b\",\"field_type\":\"set\",\"options\":[{\"id\":21,\"label\":"
+	"\"CRM\"},{\"id\":22,\"label\":\"Email; marketing\"},{\"id\":23,\"label\":\"Reporting/BI\"}],\"subfields\":"
+	"null,\"is_custom_field\":true},{\"field_name\":\"Budget\",\"field_code\":\"92c4078cdc71dcba7ec5d47d"
+	"2a670475b0ec8c9f\",\"field_type\":\"monetary\",\"options\":null,\"subfields\":[{\"field_code\":\"92c40"
+	"78cdc71dcba7ec5d47d2a670475b0ec8c9f_currency\",\"field_name\":\"Budget currency\",\"field_type\":"
+	"\"varchar\"}],\"is_custom_field\":true},{\"field_name\":\"Contract date\",\"field_code\":\"72efaeec5a"
+	"a1f2be579cf0ed90a41e7adbfc9afc\",\"field_type\":\"date\",\"options\":null,\"subfields\":null,\"is_cu"
+	"stom_field\":true}]";
+
+static const char *org_names[] = {
+	NULL, "Acme, Inc.; \\ R&D", " \r\n ", "\xC3\xA9" "cole \xFF", "",
+};
+
+static bool expect_valid(struct json_object *obj)
+{
+	struct json_object *idv;
+	if (!json_object_is_type(obj, json_type_object) ||
+	    !json_object_object_get_ex(obj, "id", &idv) || !json_object_is_type(idv, json_type_int))
+		return false;
+	int64_t id = json_object_get_int64(idv);
+	return id > 0 && id <= NAMES_MAX_ID;
+}
+
+static void check_one(struct json_object *obj, const struct person_render *r,
+		      const char *org)
+{
+	int err = 12345;
+	struct person *p = person_from_json(obj, r, org, &err);
+	if (!expect_valid(obj)) {
+		FUZZ_CHECK(!p && err == -EINVAL, "invalid person: p=%p err=%d", (void *)p, err);
+		return;
+	}
+	FUZZ_CHECK(p && err == 0, "valid person refused: err=%d", err);
+
+	struct json_object *idv;
+	json_object_object_get_ex(obj, "id", &idv);
+	FUZZ_CHECK(p->id == json_object_get_int64(idv), "id %" PRId64, p->id);
+
+	/* base == names_person_base(name, id) and parses back. */
+	struct strbuf want = STRBUF_INIT;
+	struct json_object *namev;
+	const char *name = NULL;
+	size_t name_len = 0;
+	if (json_object_object_get_ex(obj, "name", &namev) &&
+	    json_object_is_type(namev, json_type_string)) {
+		name = json_object_get_string(namev);
+		name_len = (size_t)json_object_get_string_len(namev);
+	}
+	names_person_base(&want, name, name_len, p->id);
+	FUZZ_CHECK(p->base_len == want.len && !memcmp(p->base, want.data, want.len),
+		   "base differs from names_person_base");
+	FUZZ_CHECK(strlen(p->base) == p->base_len, "NUL inside the base");
+	sb_free(&want);
+
+	/* compact: json-c's own compact text */
+	size_t compact_len;
+	const char *compact = json_object_to_json_string_length(
+		obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &compact_len);
+	FUZZ_CHECK(p->compact_len == compact_len && !memcmp(p->compact, compact, compact_len),
+		   "compact differs from json-c's serialization");
+
+	/* The .json file: json_len bytes on every read, parses back. */
+	struct strbuf j1 = STRBUF_INIT, j2 = STRBUF_INIT;
+	person_json(p, &j1);
+	sb_puts(&j2, "prefix");
+	person_json(p, &j2);
+	FUZZ_CHECK(!sb_failed(&j1) && !sb_failed(&j2), "json buffer failed");
+	FUZZ_CHECK(j1.len == p->json_len, "json_len %zu but person_json gives %zu",
+		   p->json_len, j1.len);
+	FUZZ_CHECK(j2.len == j1.len + 6 && !memcmp(j2.data + 6, j1.data, j1.len),
+		   "second person_json differs");
+	FUZZ_CHECK(j1.len > 0 && j1.data[j1.len - 1] == '\n', "json file does not end in a newline");
+
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *back = json_tokener_parse_ex(tok, j1.data, (int)j1.len);
+	json_tokener_free(tok);
+	if (!back || !fuzz_json_equal(back, obj)) {
+		fuzz_dump("compact", compact, compact_len);
+		fuzz_dump("pretty", j1.data, j1.len);
+		FUZZ_CHECK(0, "pretty JSON does not parse back to the element");
+	}
+
+	/* The .vcf file. */
+	FUZZ_CHECK(p->vcf && p->vcf[p->vcf_len] == '\0', "vcf not NUL-terminated");
+	fuzz_check_vcard(p->vcf, p->vcf_len, r->version);
+
+	/* The same element again, and the element as re-read from the .json
+	 * file: same bytes, same sizes. */
+	struct person *q = person_from_json(obj, r, org, &err);
+	FUZZ_CHECK(q && err == 0 && person_same(p, q) && q->json_len == p->json_len,
+		   "second person_from_json differs");
+	person_unref(q);
+	q = person_from_json(back, r, org, &err);
+	FUZZ_CHECK(q && err == 0, "re-read person refused: %d", err);
+	if (!person_same(p, q) || q->json_len != p->json_len || strcmp(q->base, p->base)) {
+		fuzz_dump("vcf", p->vcf, p->vcf_len);
+		fuzz_dump("re-read vcf", q->vcf, q->vcf_len);
+		FUZZ_CHECK(0, "person built from its own .json file differs");
+	}
+	person_unref(q);
+	json_object_put(back);
+	sb_free(&j1);
+	sb_free(&j2);
+
+	q = person_ref(p);
+	person_unref(p);
+	person_unref(q);
+}
+
+static struct meta *fake_meta;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	struct json_object *items = json_tokener_parse(person_fields);
+	fake_meta = meta_new(60);
+	if (!items || !fake_meta)
+		abort();
+	meta_person_fields_store(fake_meta, items);
+	json_object_put(items);
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size > (size_t)INT32_MAX)
+		return 0;
+	struct json_tokener *tok = json_tokener_new();
+	if (!tok)
+		return 0;
+	struct json_object *page = json_tokener_parse_ex(tok, (const char *)data, (int)size);
+	json_tokener_free(tok);
+	if (!page)
+		return 0;
+
+	struct meta *meta = fake_meta, *own = NULL;
+	struct json_object *fields;
+	if (json_object_is_type(page, json_type_object) &&
+	    json_object_object_get_ex(page, "x_fuzz_person_fields", &fields)) {
+		own = meta_new(60);
+		if (own) {
+			meta_person_fields_store(own, fields);
+			meta = own;
+		}
+	}
+	struct person_render renders[2] = {
+		{ .version = VCARD_V30, .company = "acme" },
+		{ .version = VCARD_V40, .company = "\xC3\xA1" "cme co", .app_url = "https://x.example/a b/",
+		  .meta = meta },
+	};
+	const struct person_render *r = &renders[size % 2];
+	const char *org = size % 2 ? org_names[size % 5] : NULL;
+
+	struct json_object *items;
+	if (json_object_is_type(page, json_type_object) &&
+	    json_object_object_get_ex(page, "data", &items)) {
+		if (json_object_is_type(items, json_type_array)) {
+			size_t n = json_object_array_length(items);
+			for (size_t i = 0; i < n; i++)
+				check_one(json_object_array_get_idx(items, i), r, org);
+		} else {
+			check_one(items, r, org);
+		}
+	} else {
+		check_one(page, r, org);
+	}
+	json_object_put(page);
+	meta_free(own);
+	return 0;
+}

@@ -1,0 +1,150 @@
+/*
+ * fuzz_vcard.c - bytes -> json-c -> vcard_render (3.0 and 4.0, with and
+ * without ORG / CATEGORIES callbacks) -> the card must satisfy vcard.h.
+ *
+ * Optional keys let the fuzzer steer the options too:
+ *   "x_fuzz_org"      string: the resolved organization name (ORG)
+ *   "x_fuzz_labels"   array of strings: label id k resolves to element
+ *                     k % length (null/non-string elements: unresolved)
+ *   "x_fuzz_company"  string: the company (UID, URL)
+ *   "x_fuzz_app_url"  string: the app URL (URL)
+ *   "x_fuzz_fields"   object: custom fields (label -> value; non-string
+ *                     values use their JSON text)
+ */
+#include <errno.h>
+
+#include "fuzz_common.h"
+#include "strbuf.h"
+#include "vcard.h"
+
+static const char *label_name(void *ctx, int64_t id)
+{
+	struct json_object *labels = ctx;
+	size_t n = json_object_array_length(labels);
+	if (n == 0)
+		return NULL;
+	uint64_t k = (uint64_t)id % n;
+	struct json_object *v = json_object_array_get_idx(labels, k);
+	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+static const char *fixed_label_name(void *ctx, int64_t id)
+{
+	(void)ctx;
+	switch ((uint64_t)id % 4) {
+	case 0: return "VIP";
+	case 1: return " a,b;c\\d\r\n\x01 ";
+	case 2: return "";
+	default: return NULL;
+	}
+}
+
+static const char *opt_string(struct json_object *obj, const char *key)
+{
+	struct json_object *v;
+	if (json_object_object_get_ex(obj, key, &v) && json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return NULL;
+}
+
+static void render_and_check(struct json_object *obj, const struct vcard_options *opt,
+			     bool expect_ok)
+{
+	struct strbuf a = STRBUF_INIT, b = STRBUF_INIT;
+	int rc = vcard_render(obj, opt, &a);
+	if (!expect_ok) {
+		FUZZ_CHECK(rc == -EINVAL, "rc %d for a person without a usable id", rc);
+		sb_free(&a);
+		return;
+	}
+	FUZZ_CHECK(rc == 0, "vcard_render returned %d", rc);
+	FUZZ_CHECK(!sb_failed(&a), "buffer failed");
+	fuzz_check_vcard(a.data, a.len, opt->version);
+
+	/* Same input, same bytes; and it appends (does not overwrite). */
+	sb_puts(&b, "PREFIX");
+	rc = vcard_render(obj, opt, &b);
+	FUZZ_CHECK(rc == 0, "second vcard_render returned %d", rc);
+	FUZZ_CHECK(b.len == a.len + 6 && !memcmp(b.data, "PREFIX", 6) &&
+			   !memcmp(b.data + 6, a.data, a.len),
+		   "second rendering differs (%zu vs %zu bytes)", a.len, b.len - 6);
+
+	/* ORG appears iff org_name has something left after cleaning. */
+	bool has_org = strstr(a.data, "\r\nORG:") != NULL;
+	if (!opt->org_name)
+		FUZZ_CHECK(!has_org, "ORG without org_name");
+	if (!opt->label_name)
+		FUZZ_CHECK(!strstr(a.data, "\r\nCATEGORIES:"), "CATEGORIES without label_name");
+	sb_free(&a);
+	sb_free(&b);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size > (size_t)INT32_MAX)
+		return 0;
+	struct json_tokener *tok = json_tokener_new();
+	if (!tok)
+		return 0;
+	struct json_object *obj = json_tokener_parse_ex(tok, (const char *)data, (int)size);
+	json_tokener_free(tok);
+	if (!obj)
+		return 0;
+
+	bool expect_ok = false;
+	struct json_object *idv;
+	if (json_object_is_type(obj, json_type_object) &&
+	    json_object_object_get_ex(obj, "id", &idv) && json_object_is_type(idv, json_type_int)) {
+		int64_t id = json_object_get_int64(idv);
+		expect_ok = !(id == INT64_MAX &&
+			      json_object_get_uint64(idv) != (uint64_t)INT64_MAX);
+	}
+
+	struct json_object *labels = NULL;
+	if (json_object_is_type(obj, json_type_object) &&
+	    json_object_object_get_ex(obj, "x_fuzz_labels", &labels) &&
+	    !json_object_is_type(labels, json_type_array))
+		labels = NULL;
+	const char *company = NULL, *app_url = NULL, *org = NULL;
+	if (json_object_is_type(obj, json_type_object)) {
+		company = opt_string(obj, "x_fuzz_company");
+		app_url = opt_string(obj, "x_fuzz_app_url");
+		org = opt_string(obj, "x_fuzz_org");
+	}
+
+	struct vcard_field fields[16];
+	size_t field_count = 0;
+	struct json_object *fobj;
+	if (json_object_is_type(obj, json_type_object) &&
+	    json_object_object_get_ex(obj, "x_fuzz_fields", &fobj) &&
+	    json_object_is_type(fobj, json_type_object)) {
+		json_object_object_foreach(fobj, key, val) {
+			if (field_count == 16)
+				break;
+			fields[field_count].label = key;
+			fields[field_count].value = json_object_is_type(val, json_type_string)
+				? json_object_get_string(val) : json_object_to_json_string(val);
+			field_count++;
+		}
+	}
+
+	static const enum vcard_version versions[] = { VCARD_V30, VCARD_V40 };
+	for (int v = 0; v < 2; v++) {
+		struct vcard_options plain = {
+			.version = versions[v],
+			.company = company ? company : "acme",
+			.app_url = app_url,
+		};
+		render_and_check(obj, &plain, expect_ok);
+
+		struct vcard_options full = plain;
+		full.org_name = org ? org : " Acme, Inc.; \\ R&D\n ";
+		full.label_name = labels ? label_name : fixed_label_name;
+		full.label_ctx = labels;
+		full.fields = fields;
+		full.field_count = field_count;
+		render_and_check(obj, &full, expect_ok);
+	}
+	json_object_put(obj);
+	return 0;
+}

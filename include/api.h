@@ -97,5 +97,14 @@ typedef int (*api_page_fn)(void *ctx, struct json_object *data);
  * next_cursor is null.  Returns 0 only if every page arrived. */
 int api_walk(struct api_conn *conn, const char *path, const struct list_query *q,
 	     api_page_fn on_page, void *ctx, struct api_error *err);
+/* The same, starting at a cursor from api_list_page. */
+int api_walk_from(struct api_conn *conn, const char *path, const struct list_query *q,
+		  const char *start_cursor, api_page_fn on_page, void *ctx, struct api_error *err);
+/* One page: *data gets the page's array (a reference the caller puts; an
+ * empty array if the page had none) and *next the malloc'd next cursor, or
+ * NULL on the last page. */
+int api_list_page(struct api_conn *conn, const char *path, const struct list_query *q,
+		  const char *cursor, struct json_object **data, char **next,
+		  struct api_error *err);
 
 #endif

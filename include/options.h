@@ -31,6 +31,7 @@ struct options {
 	int recent_days;
 	int full_refresh;
 	int cache_max_mb;
+	int walk_windows;
 	int timeout;
 	int workers;
 	double ttl;

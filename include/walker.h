@@ -11,6 +11,13 @@
  *    (cursor-paged), GET /api/v1/filters?type=people.
  *  - a person directory, cold or after a full_refresh period: the whole cursor
  *    walk (owner_id / org_id / filter_id, sort_by=id asc, limit=page_limit).
+ *    When the first page shows more pages follow and the announced burst
+ *    limit leaves room, the rest is split into disjoint update_time windows
+ *    (updated_since inclusive, updated_until exclusive; boundaries at the
+ *    quantiles of the first page's update times) walked side by side on
+ *    their own connections, merged by id, and closed with one
+ *    updated_since=<walk start> request so a person changed mid-walk (and so
+ *    moved to another window) is not lost.
  *  - a person directory whose listing merely expired: one company-wide
  *    updated_since=<the time the listing is synced to> walk, merged locally
  *    (persons that changed owner or org leave the directory); filter
@@ -37,6 +44,7 @@ struct walker_config {
 	int workers;
 	int recent_days;
 	double full_refresh;        /* seconds between full walks of a directory */
+	int walk_windows;           /* 0: size from the announced rate limit; 1: one cursor walk */
 	const char *custom_fields;  /* passed through, or NULL */
 	const char *include_fields; /* passed through, or NULL */
 	struct person_render render;

@@ -745,11 +745,57 @@ static const char *next_cursor_of(struct json_object *response)
 	return json_object_get_string(cursor);
 }
 
-int api_walk(struct api_conn *conn, const char *path, const struct list_query *q,
-	     api_page_fn on_page, void *ctx, struct api_error *err)
+int api_list_page(struct api_conn *conn, const char *path, const struct list_query *q,
+		  const char *cursor, struct json_object **data, char **next, struct api_error *err)
 {
+	*data = NULL;
+	*next = NULL;
 	struct strbuf req = STRBUF_INIT;
-	char *cursor = NULL;
+	sb_puts(&req, path);
+	url_list_query(&req, q, cursor);
+	if (sb_failed(&req)) {
+		err->err = ENOMEM;
+		snprintf(err->message, sizeof(err->message), "out of memory");
+		return -ENOMEM;
+	}
+	struct json_object *resp = NULL;
+	int rc = api_get(conn, API_V2, req.data, &resp, err);
+	sb_free(&req);
+	if (rc)
+		return rc;
+	struct json_object *items = NULL;
+	json_object_object_get_ex(resp, "data", &items);
+	if (items && !json_object_is_type(items, json_type_array) &&
+	    !json_object_is_type(items, json_type_null)) {
+		json_object_put(resp);
+		err->err = EIO;
+		snprintf(err->message, sizeof(err->message),
+			 "Pipedrive sent a page of %s whose data is not a list", path);
+		return -EIO;
+	}
+	const char *cursor_text = next_cursor_of(resp);
+	if (cursor_text && !(*next = strdup(cursor_text)))
+		rc = -ENOMEM;
+	if (rc == 0 && json_object_is_type(items, json_type_array))
+		*data = json_object_get(items);
+	else if (rc == 0 && !(*data = json_object_new_array()))
+		rc = -ENOMEM;
+	json_object_put(resp);
+	if (rc) {
+		free(*next);
+		*next = NULL;
+		err->err = ENOMEM;
+		snprintf(err->message, sizeof(err->message), "out of memory");
+	}
+	return rc;
+}
+
+int api_walk_from(struct api_conn *conn, const char *path, const struct list_query *q,
+		  const char *start_cursor, api_page_fn on_page, void *ctx, struct api_error *err)
+{
+	char *cursor = start_cursor ? strdup(start_cursor) : NULL;
+	if (start_cursor && !cursor)
+		return -ENOMEM;
 	int rc = 0;
 	for (long page = 0;; page++) {
 		if (page >= MAX_PAGES) {
@@ -759,43 +805,19 @@ int api_walk(struct api_conn *conn, const char *path, const struct list_query *q
 			rc = -EIO;
 			break;
 		}
-		sb_reset(&req);
-		sb_puts(&req, path);
-		url_list_query(&req, q, cursor);
-		if (sb_failed(&req)) {
-			rc = -ENOMEM;
-			err->err = ENOMEM;
-			snprintf(err->message, sizeof(err->message), "out of memory");
-			break;
-		}
-		struct json_object *resp = NULL;
-		rc = api_get(conn, API_V2, req.data, &resp, err);
-		if (rc)
-			break;
 		struct json_object *data = NULL;
-		json_object_object_get_ex(resp, "data", &data);
-		if (data && !json_object_is_type(data, json_type_array)) {
-			json_object_put(resp);
-			err->err = EIO;
-			snprintf(err->message, sizeof(err->message),
-				 "Pipedrive sent a page of %s whose data is not a list", path);
-			rc = -EIO;
-			break;
-		}
-		rc = data ? on_page(ctx, data) : 0;
-		const char *next = rc ? NULL : next_cursor_of(resp);
-		char *next_copy = next ? strdup(next) : NULL;
-		json_object_put(resp);
+		char *next = NULL;
+		rc = api_list_page(conn, path, q, cursor, &data, &next, err);
 		if (rc)
 			break;
-		if (next && !next_copy) {
-			rc = -ENOMEM;
-			err->err = ENOMEM;
-			snprintf(err->message, sizeof(err->message), "out of memory");
+		rc = on_page(ctx, data);
+		json_object_put(data);
+		if (rc) {
+			free(next);
 			break;
 		}
-		if (next_copy && cursor && strcmp(next_copy, cursor) == 0) {
-			free(next_copy);
+		if (next && cursor && strcmp(next, cursor) == 0) {
+			free(next);
 			err->err = EIO;
 			snprintf(err->message, sizeof(err->message),
 				 "Pipedrive returned the same cursor twice for %s; stopping the walk", path);
@@ -803,11 +825,16 @@ int api_walk(struct api_conn *conn, const char *path, const struct list_query *q
 			break;
 		}
 		free(cursor);
-		cursor = next_copy;
+		cursor = next;
 		if (!cursor)
 			break;
 	}
 	free(cursor);
-	sb_free(&req);
 	return rc;
+}
+
+int api_walk(struct api_conn *conn, const char *path, const struct list_query *q,
+	     api_page_fn on_page, void *ctx, struct api_error *err)
+{
+	return api_walk_from(conn, path, q, NULL, on_page, ctx, err);
 }

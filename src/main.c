@@ -204,6 +204,7 @@ static int run(struct options *opts, struct fuse_args *args)
 		.workers = opts->workers,
 		.recent_days = opts->recent_days,
 		.full_refresh = opts->full_refresh,
+		.walk_windows = opts->walk_windows,
 		.custom_fields = opts->custom_fields,
 		.include_fields = opts->include_fields,
 		.render = {
@@ -299,7 +300,14 @@ int main(int argc, char **argv)
 	}
 	if (opts.show_help) {
 		options_print_help(argv[0]);
-		fuse_cmdline_help();
+		printf("FUSE options:\n"
+		       "    -f                     stay in the foreground (logs to stderr)\n"
+		       "    -d                     debug: foreground and log_level=debug\n"
+		       "    -s                     accepted; requests are always dispatched by one\n"
+		       "                           thread, network waits never block it\n"
+		       "    -o allow_other         let other users read the mount (adds default_permissions)\n"
+		       "    -o auto_unmount        unmount when the daemon exits\n"
+		       "\nAll FUSE mount options:\n");
 		fuse_lowlevel_help();
 		status = 0;
 		goto out;

@@ -36,6 +36,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("recent_days=%d", recent_days, 0),
 	OPT("full_refresh=%d", full_refresh, 0),
 	OPT("cache_max_mb=%d", cache_max_mb, 0),
+	OPT("walk_windows=%d", walk_windows, 0),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -264,6 +265,7 @@ char *options_describe(const struct options *opts, const char *base_url, const c
 	sb_printf(&sb, "vcard_version: %s\n", opts->vcard_version ? opts->vcard_version : "3.0");
 	sb_printf(&sb, "recent_days: %d\n", opts->recent_days);
 	sb_printf(&sb, "full_refresh: %d\n", opts->full_refresh);
+	sb_printf(&sb, "walk_windows: %d\n", opts->walk_windows);
 	sb_printf(&sb, "custom_fields: %s\n", opts->custom_fields ? opts->custom_fields : "all");
 	sb_printf(&sb, "include_fields: %s\n", opts->include_fields ? opts->include_fields : "none");
 	return sb_detach(&sb, NULL);
@@ -343,6 +345,10 @@ int options_validate(struct options *opts, char *err, size_t errlen)
 			 opts->full_refresh);
 		return -1;
 	}
+	if (opts->walk_windows < 0 || opts->walk_windows > 8) {
+		snprintf(err, errlen, "walk_windows=%d: 0 (automatic) or 1..8", opts->walk_windows);
+		return -1;
+	}
 	if (opts->cache_max_mb < 0) {
 		snprintf(err, errlen, "cache_max_mb=%d: give megabytes (0 = no bound)",
 			 opts->cache_max_mb);
@@ -404,6 +410,8 @@ void options_print_help(const char *progname)
 	       "    -o custom_fields=KEY,..  only these custom fields (at most 15; default all)\n"
 	       "    -o include_fields=F,..   extra fields to include (e.g. notes_count)\n"
 	       "    -o cache_max_mb=N      bound the cache, evicting least recently used (default 0 = none)\n"
+	       "    -o walk_windows=N      parallel time windows for big cold listings: 0 = sized from\n"
+	       "                           the announced rate limit (default), 1 = one cursor walk\n"
 	       "\n",
 	       progname);
 }

@@ -309,6 +309,139 @@ static void sync_point(struct api_conn *conn, int64_t newest_seen, char out[32])
 		out[0] = '\0';
 }
 
+static bool window_kind_ok(uint64_t key)
+{
+	enum node_kind k = tree_kind(key);
+	return k == NODE_OWNER_DIR || k == NODE_ORG_DIR || k == NODE_FILTER_DIR || key == INO_BY_ID;
+}
+
+/* How many windows to walk side by side: from the announced burst limit
+ * (about one walker per 20 requests per 2 s, at most 8), or as configured. */
+static int window_count(const struct walker *w)
+{
+	if (w->cfg.walk_windows > 0)
+		return w->cfg.walk_windows;
+	struct api_counters c;
+	api_client_counters(w->client, &c);
+	long room = c.last_limit;
+	if (room <= 0)
+		return 1; /* no announced limit: stay sequential */
+	long n = room / 20;
+	return n < 1 ? 1 : n > 8 ? 8 : (int)n;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Window boundaries at the quantiles of the sample's update times; returns
+ * how many distinct boundaries (windows - 1) it found. */
+static int window_bounds(const struct person_set *sample, int windows, int64_t *bounds)
+{
+	int64_t *times = malloc((sample->count ? sample->count : 1) * sizeof(*times));
+	if (!times)
+		return 0;
+	size_t n = 0;
+	for (size_t i = 0; i < sample->count; i++)
+		if (sample->items[i]->update_time > 0)
+			times[n++] = sample->items[i]->update_time;
+	qsort(times, n, sizeof(*times), cmp_i64);
+	int count = 0;
+	for (int k = 1; k < windows && n > 0; k++) {
+		int64_t b = times[n * (size_t)k / (size_t)windows];
+		if (count == 0 || b > bounds[count - 1])
+			bounds[count++] = b;
+	}
+	free(times);
+	return count;
+}
+
+struct window {
+	struct walker *w;
+	uint64_t key;
+	char since[32], until[32];
+	struct person_set set;
+	struct api_error err;
+	int rc;
+	pthread_t thread;
+	bool started;
+};
+
+static void walk_window(struct window *win, struct api_conn *conn)
+{
+	char unused[32];
+	struct list_query q;
+	dir_query(win->w, win->key, &q, unused);
+	q.updated_since = win->since[0] ? win->since : NULL;
+	q.updated_until = win->until[0] ? win->until : NULL;
+	win->set.conn = conn;
+	win->rc = api_walk(conn, "/persons", &q, add_page, &win->set, &win->err);
+}
+
+static void *window_thread(void *arg)
+{
+	struct window *win = arg;
+	struct api_conn *conn = api_conn_new(win->w->client);
+	if (!conn) {
+		win->rc = -ENOMEM;
+		return NULL;
+	}
+	walk_window(win, conn);
+	api_conn_free(conn);
+	return NULL;
+}
+
+/* Walk the windows side by side (the first on this thread) and gather
+ * every person into `all`. */
+static int walk_windows(struct walker *w, struct api_conn *conn, uint64_t key,
+			const int64_t *bounds, int nbounds, struct person_set *all,
+			struct api_error *err)
+{
+	int n = nbounds + 1;
+	struct window *wins = calloc((size_t)n, sizeof(*wins));
+	if (!wins)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		wins[i].w = w;
+		wins[i].key = key;
+		wins[i].set.w = w;
+		if (i > 0)
+			format_rfc3339((time_t)bounds[i - 1], wins[i].since);
+		if (i < nbounds)
+			format_rfc3339((time_t)bounds[i], wins[i].until);
+	}
+	for (int i = 1; i < n; i++)
+		wins[i].started = pthread_create(&wins[i].thread, NULL, window_thread, &wins[i]) == 0;
+	walk_window(&wins[0], conn);
+	int rc = 0;
+	for (int i = 0; i < n; i++) {
+		if (i > 0 && wins[i].started)
+			pthread_join(wins[i].thread, NULL);
+		else if (i > 0)
+			walk_window(&wins[i], conn); /* no thread: walk it here */
+		if (wins[i].rc && !rc) {
+			rc = wins[i].rc;
+			*err = wins[i].err;
+		}
+		for (size_t k = 0; k < wins[i].set.count && rc == 0; k++) {
+			if (!person_set_push(all, person_ref(wins[i].set.items[k]))) {
+				person_unref(wins[i].set.items[k]);
+				rc = -ENOMEM;
+			}
+		}
+		person_set_free(&wins[i].set);
+	}
+	free(wins);
+	return rc;
+}
+
+/* Persons changed since the walk started, merged in: closes the gap a person
+ * updated mid-walk could fall through (it moved to another window). */
+static int close_window_gap(struct walker *w, struct api_conn *conn, uint64_t key,
+			    struct listing **l, const char *walk_start, struct api_error *err);
+
 static int walk_full(struct walker *w, struct api_conn *conn, uint64_t key, struct listing **out,
 		     struct api_error *err)
 {
@@ -316,28 +449,54 @@ static int walk_full(struct walker *w, struct api_conn *conn, uint64_t key, stru
 	char synced[32] = "";
 	struct list_query q;
 	dir_query(w, key, &q, since);
-	struct person_set ps = { .w = w, .conn = conn };
-	time_t before = api_conn_server_date(conn);
-	int rc = api_walk(conn, "/persons", &q, add_page, &ps, err);
+	struct person_set first = { .w = w, .conn = conn };
+	struct person_set all = { .w = w, .conn = conn };
+	struct json_object *data = NULL;
+	char *next = NULL;
+	bool windowed = false;
+	int rc = api_list_page(conn, "/persons", &q, NULL, &data, &next, err);
 	if (rc == 0) {
-		/* The first response's Date is the walk's start; take the one the
-		 * walk's first request saw when the connection had none before. */
-		(void)before;
-		sync_point(conn, ps.newest_update, synced);
-		struct listing *l = listing_from_set(&ps);
-		if (!l) {
-			rc = -ENOMEM;
-		} else {
-			snprintf(l->synced_to, sizeof(l->synced_to), "%s", synced);
-			l->full_walk_at = now_monotonic();
-			if (key == INO_RECENT)
-				order_newest_first(l);
-			*out = l;
-		}
+		sync_point(conn, 0, synced);
+		rc = add_page(&first, data);
+		json_object_put(data);
 	}
-	if (ps.skipped)
-		log_warn("skipped %zu persons without a valid id in one listing", ps.skipped);
-	person_set_free(&ps);
+	int windows = rc == 0 && next && window_kind_ok(key) ? window_count(w) : 1;
+	int64_t bounds[8];
+	int nbounds = windows > 1 ? window_bounds(&first, windows, bounds) : 0;
+	if (rc == 0 && nbounds > 0) {
+		windowed = true;
+		rc = walk_windows(w, conn, key, bounds, nbounds, &all, err);
+		person_set_free(&first);
+	} else if (rc == 0) {
+		all = first; /* one cursor walk: continue after the first page */
+		first.items = NULL;
+		first.count = first.cap = 0;
+		if (next)
+			rc = api_walk_from(conn, "/persons", &q, next, add_page, &all, err);
+	}
+	free(next);
+	person_set_free(&first);
+	if (rc == 0 && !synced[0])
+		sync_point(conn, all.newest_update, synced);
+	struct listing *l = NULL;
+	if (rc == 0 && !(l = listing_from_set(&all)))
+		rc = -ENOMEM;
+	if (rc == 0 && windowed && synced[0])
+		rc = close_window_gap(w, conn, key, &l, synced, err);
+	if (rc == 0) {
+		if (!l->synced_to[0])
+			snprintf(l->synced_to, sizeof(l->synced_to), "%s", synced);
+		l->full_walk_at = now_monotonic();
+		if (key == INO_RECENT)
+			order_newest_first(l);
+		*out = l;
+	} else {
+		listing_unref(l);
+	}
+	if (all.skipped || first.skipped)
+		log_warn("skipped %zu persons without a valid id in one listing",
+			 all.skipped + first.skipped);
+	person_set_free(&all);
 	if (rc)
 		set_error(err, rc, "listing persons");
 	else
@@ -357,18 +516,42 @@ static bool person_matches_dir(const struct person *p, uint64_t key)
 	}
 }
 
+static int cmp_person_id(const void *a, const void *b)
+{
+	const struct person *x = *(struct person *const *)a, *y = *(struct person *const *)b;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Sort the set by id so set_contains can bisect. */
+static void person_set_sort(struct person_set *ps)
+{
+	qsort(ps->items, ps->count, sizeof(*ps->items), cmp_person_id);
+}
+
 static bool set_contains(const struct person_set *ps, int64_t id)
 {
-	for (size_t i = 0; i < ps->count; i++)
-		if (ps->items[i]->id == id)
+	size_t lo = 0, hi = ps->count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int64_t v = ps->items[mid]->id;
+		if (v == id)
 			return true;
+		if (v < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return false;
 }
 
-/* prev's persons, minus every changed one, plus the changed ones that belong. */
-static struct listing *merge_changes(const struct listing *prev, const struct person_set *changed,
-				     const struct person_set *filter_matches, uint64_t key)
+/* prev's persons, minus every changed one, plus the changed ones that belong.
+ * Sorts both sets. */
+static struct listing *merge_changes(const struct listing *prev, struct person_set *changed,
+				     struct person_set *filter_matches, uint64_t key)
 {
+	person_set_sort(changed);
+	if (filter_matches)
+		person_set_sort(filter_matches);
 	struct listing *l = listing_new_persons(prev->count + changed->count);
 	if (!l)
 		return NULL;
@@ -400,16 +583,16 @@ static bool can_refresh_incrementally(const struct walker *w, uint64_t key,
 	       now_monotonic() - prev->full_walk_at < w->cfg.full_refresh;
 }
 
-static int walk_incremental(struct walker *w, struct api_conn *conn, uint64_t key,
-			    const struct listing *prev, struct listing **out,
-			    struct api_error *err)
+static int walk_changes_since(struct walker *w, struct api_conn *conn, uint64_t key,
+			      const struct listing *prev, const char *since_time,
+			      struct listing **out, struct api_error *err)
 {
 	char since[32];
 	char synced[32] = "";
 	struct list_query q;
 	dir_query(w, key, &q, since);
 	q.owner_id = q.org_id = q.filter_id = 0; /* company-wide: catches moves out */
-	q.updated_since = prev->synced_to;
+	q.updated_since = since_time;
 	struct person_set changed = { .w = w, .conn = conn };
 	struct person_set matches = { .w = w, .conn = conn };
 	bool is_filter = tree_kind(key) == NODE_FILTER_DIR;
@@ -426,7 +609,7 @@ static int walk_incremental(struct walker *w, struct api_conn *conn, uint64_t ke
 			rc = -ENOMEM;
 		} else {
 			snprintf(l->synced_to, sizeof(l->synced_to), "%s",
-				 synced[0] ? synced : prev->synced_to);
+				 synced[0] ? synced : since_time);
 			l->full_walk_at = prev->full_walk_at;
 			*out = l;
 		}
@@ -435,8 +618,28 @@ static int walk_incremental(struct walker *w, struct api_conn *conn, uint64_t ke
 	person_set_free(&matches);
 	if (rc)
 		set_error(err, rc, "refreshing persons");
-	else
+	return rc;
+}
+
+static int walk_incremental(struct walker *w, struct api_conn *conn, uint64_t key,
+			    const struct listing *prev, struct listing **out,
+			    struct api_error *err)
+{
+	int rc = walk_changes_since(w, conn, key, prev, prev->synced_to, out, err);
+	if (rc == 0)
 		count_stat(w, &w->stats.incremental_walks);
+	return rc;
+}
+
+static int close_window_gap(struct walker *w, struct api_conn *conn, uint64_t key,
+			    struct listing **l, const char *walk_start, struct api_error *err)
+{
+	struct listing *merged = NULL;
+	int rc = walk_changes_since(w, conn, key, *l, walk_start, &merged, err);
+	if (rc == 0) {
+		listing_unref(*l);
+		*l = merged;
+	}
 	return rc;
 }
 

@@ -174,8 +174,12 @@ static inline bool fuzz_json_equal(struct json_object *a, struct json_object *b)
 static inline void fuzz_check_vcard(const char *s, size_t n, int version)
 {
 	if (!ref_valid_utf8(s, n)) {
-		fuzz_dump("card", s, n);
-		FUZZ_CHECK(0, "card is not valid UTF-8");
+		size_t bad = 0, sub;
+		while (ref_utf8_seq((const unsigned char *)s + bad, n - bad, &sub))
+			bad += ref_utf8_seq((const unsigned char *)s + bad, n - bad, &sub);
+		size_t from = bad > 120 ? bad - 120 : 0;
+		fuzz_dump("card around the bad byte", s + from, n - from < 160 ? n - from : 160);
+		FUZZ_CHECK(0, "card is not valid UTF-8 at byte %zu", bad);
 	}
 	FUZZ_CHECK(n >= 2 && s[n - 2] == '\r' && s[n - 1] == '\n',
 		   "card does not end with CRLF");

@@ -8,12 +8,39 @@
  * an equal value, formatting is idempotent, and formatting json-c's compact
  * form gives exactly the json.dumps(indent=2) layout, built here from the
  * json-c tree with json-c's own leaf serialization.
+ *
+ * Inputs nested deeper than MAX_DEPTH are skipped: the output indents every
+ * line by the depth, so n bytes of "[[[[..." give O(n^2) bytes (400 KB of
+ * "[" ask for 40 GB).  person.c only formats json-c's own output, which the
+ * tokener limits to depth 32, so that is not reachable from the daemon (see
+ * docs/fuzzing.md).
  */
 #include "fuzz_common.h"
 #include "jsonfmt.h"
 #include "strbuf.h"
 
 #define FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+#define MAX_DEPTH 64
+
+/* Deepest [ / { nesting outside strings (strings skipped like jsonfmt). */
+static size_t max_depth(const char *s, size_t n)
+{
+	size_t depth = 0, max = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '"') {
+			for (i++; i < n && s[i] != '"'; i++)
+				if (s[i] == '\\')
+					i++;
+		} else if (s[i] == '[' || s[i] == '{') {
+			if (++depth > max)
+				max = depth;
+		} else if ((s[i] == ']' || s[i] == '}') && depth > 0) {
+			depth--;
+		}
+	}
+	return max;
+}
 
 static bool is_ws(char c)
 {
@@ -123,6 +150,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > (size_t)INT32_MAX / 2)
 		return 0;
 	const char *in = (const char *)data;
+	if (max_depth(in, size) > MAX_DEPTH)
+		return 0;
 	struct strbuf out = STRBUF_INIT;
 	jsonfmt_pretty(&out, in, size);
 	FUZZ_CHECK(!sb_failed(&out), "buffer failed");

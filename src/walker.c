@@ -236,7 +236,8 @@ static struct listing *listing_from_set(struct person_set *ps)
 	struct listing *l = listing_new_persons(ps->count);
 	if (!l)
 		return NULL;
-	memcpy(l->persons, ps->items, ps->count * sizeof(*ps->items));
+	if (ps->count)
+		memcpy(l->persons, ps->items, ps->count * sizeof(*ps->items));
 	ps->count = 0;
 	listing_sort(l);
 	return l;
@@ -757,8 +758,10 @@ static int walk_group(struct walker *w, struct api_conn *conn, uint64_t key, str
 		if (!l) {
 			rc = -ENOMEM;
 		} else {
-			memcpy(l->ids, gs.ids, gs.count * sizeof(*gs.ids));
-			memcpy(l->names, gs.names, gs.count * sizeof(*gs.names));
+			if (gs.count) {
+				memcpy(l->ids, gs.ids, gs.count * sizeof(*gs.ids));
+				memcpy(l->names, gs.names, gs.count * sizeof(*gs.names));
+			}
 			gs.count = 0; /* names moved */
 			listing_sort(l);
 			drop_ambiguous_names(l);

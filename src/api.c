@@ -556,6 +556,11 @@ static enum outcome classify(struct api_conn *conn, CURLcode code, struct attemp
 	struct api_client *c = conn->client;
 	char text[200];
 	e->status = a->status;
+	if (code == CURLE_ABORTED_BY_CALLBACK) {
+		e->err = ECANCELED;
+		snprintf(e->message, sizeof(e->message), "the filesystem is shutting down");
+		return OUTCOME_FAIL;
+	}
 	if (code != CURLE_OK) {
 		e->err = EIO;
 		snprintf(e->message, sizeof(e->message),
@@ -629,8 +634,7 @@ static enum outcome classify(struct api_conn *conn, CURLcode code, struct attemp
 	if (s == 429) {
 		e->err = EAGAIN;
 		snprintf(e->message, sizeof(e->message),
-			 "Pipedrive's burst rate limit was hit (HTTP 429) and retries ran out; "
-			 "try again in a few seconds");
+			 "Pipedrive's burst rate limit was hit (HTTP 429)");
 		return OUTCOME_RETRY_BURST;
 	}
 	if (s == 400) {
@@ -713,13 +717,20 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 						       : backoff_seconds(c, attempt_no);
 		attempt_free(&a);
 		rc = -err->err;
-		if (o == OUTCOME_FAIL || attempt_no >= c->max_retries)
-			break;
-		log_warn("%s; retrying in %.1f s (attempt %d of %d)", err->message, wait,
-			 attempt_no + 2, c->max_retries + 1);
+		/* Every burst 429 holds every thread back, the last one too. */
 		if (o == OUTCOME_RETRY_BURST)
 			gate_pause_all(c, wait);
-		else if (!gate_sleep(c, wait)) {
+		if (o == OUTCOME_FAIL || attempt_no >= c->max_retries) {
+			if (o == OUTCOME_RETRY_BURST)
+				snprintf(err->message, sizeof(err->message),
+					 "Pipedrive's burst rate limit was hit (HTTP 429) %d times in a "
+					 "row; giving up on this request; try again in a few seconds",
+					 attempt_no + 1);
+			break;
+		}
+		log_warn("%s; retrying in %.1f s (attempt %d of %d)", err->message, wait,
+			 attempt_no + 2, c->max_retries + 1);
+		if (o != OUTCOME_RETRY_BURST && !gate_sleep(c, wait)) {
 			rc = -ECANCELED;
 			err->err = ECANCELED;
 			snprintf(err->message, sizeof(err->message), "the filesystem is shutting down");

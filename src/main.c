@@ -253,7 +253,8 @@ static int run(struct options *opts, struct fuse_args *args)
 	signal(SIGHUP, on_sighup);
 	log_info("mounted Pipedrive company '%s' (%s) on %s; cache_ttl=%g s", company, base,
 		 cmd.mountpoint, opts->ttl);
-	status = fuse_session_loop(se) == 0 ? 0 : EXIT_MOUNT;
+	/* 0, a signal number (SIGTERM, SIGINT: a clean stop), or -errno. */
+	status = fuse_session_loop(se) < 0 ? EXIT_MOUNT : 0;
 	log_info("unmounting %s", cmd.mountpoint);
 	signal(SIGHUP, SIG_IGN);
 	atomic_store(&refresh_target, NULL);

@@ -70,8 +70,8 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 # Print the interesting part of a libFuzzer log.
 report() {  # report LOG
-    grep -E -A3 'FUZZ CHECK FAILED|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:' "$1" |
-        head -n 12 | cut -c1-300 | sed 's/^/    /'
+    grep -E -A2 'FUZZ CHECK FAILED|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:' "$1" |
+        grep -vE '^ +#[0-9]+ |^--$' | head -n 8 | cut -c1-300 | sed 's/^/    /'
     grep -E '^    #[0-9]+ .* in ' "$1" | grep -v -E 'libFuzzer|fuzzer::|__sanitizer|libc\.so|_start' |
         head -n 8 | cut -c1-200 | sed 's/^/    /'
 }

@@ -20,16 +20,14 @@ BIN="$REPO/$BUILD/pipedrivefs"
 [[ $BUILD = /* ]] && BIN="$BUILD/pipedrivefs"
 TEST_FILE=tests/mount/test_foundation.py
 
-# Tests left out under valgrind, each with the reason.  Valgrind makes the
-# daemon 20-50x slower, so assertions on wall-clock time lose their meaning;
-# everything else runs.
+# Tests left out under valgrind, each with the reason (pytest -k).  Valgrind
+# makes the daemon 20-50x slower; the wall-clock assertions of
+#   test_cached_read_not_blocked_by_slow_walk   (cached reads < 1.0 s)
+#   test_change_shows_after_ttl_and_not_before  (checks inside a 2 s TTL)
+# were the candidates, but both pass under memcheck even with both cores
+# busy (2025-11-26), so nothing is excluded.  Add a name here, with its
+# reason, if one turns flaky:
 EXCLUDED=(
-    # asserts that six cached reads finish in < 1.0 s while a walk is slow;
-    # under memcheck each FUSE round trip costs several ms of CPU
-    "test_cached_read_not_blocked_by_slow_walk"
-    # must list, read and re-check inside a 2 s cache TTL ("too slow to
-    # check 'not before'"): the first listing alone can take longer
-    "test_change_shows_after_ttl_and_not_before"
 )
 
 skip() {
@@ -61,7 +59,7 @@ EOF
 chmod +x "$WRAPPER"
 
 deselect=""
-for t in "${EXCLUDED[@]}"; do
+for t in ${EXCLUDED[@]+"${EXCLUDED[@]}"}; do
     deselect+="${deselect:+ or }$t"
     echo "valgrind: excluded $t (timing-sensitive, see $0)"
 done

@@ -698,7 +698,15 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 		curl_easy_setopt(conn->curl, CURLOPT_HEADERDATA, &a);
 		conn->curl_error[0] = '\0';
 		count_request(c, ep, attempt_no > 0);
+		double started = now_monotonic();
 		CURLcode code = curl_easy_perform(conn->curl);
+		if (log_get_level() >= LOG_LEVEL_DEBUG) {
+			long status = 0;
+			curl_easy_getinfo(conn->curl, CURLINFO_RESPONSE_CODE, &status);
+			log_debug("GET %s -> %ld%s%s (%.0f ms, %zu bytes)", url.data, status,
+				  code == CURLE_OK ? "" : ", ", code == CURLE_OK ? "" : curl_easy_strerror(code),
+				  (now_monotonic() - started) * 1000.0, a.received);
+		}
 		if (!a.checked_type && code == CURLE_OK)
 			attempt_check_type(&a);
 		if (code == CURLE_OK && a.json_body && !a.obj && !a.parse_failed)

@@ -343,7 +343,14 @@ static struct parked *park(struct fs *fs, fuse_req_t req, enum parked_op op, fus
 static void with_listing(struct fs *fs, struct parked *pk, uint64_t key)
 {
 	struct listing *l = NULL;
-	switch (cache_listing_lookup(fs->cache, key, now_monotonic(), &l, &pk->waiter)) {
+	enum cache_lookup found = cache_listing_lookup(fs->cache, key, now_monotonic(), &l, &pk->waiter);
+	if (found != CACHE_FRESH && log_get_level() >= LOG_LEVEL_DEBUG) {
+		char where[64];
+		tree_describe(key, where, sizeof(where));
+		log_debug("%s: %s", where, found == CACHE_START_FETCH ? "not cached, fetching"
+								   : "joining the walk in flight");
+	}
+	switch (found) {
 	case CACHE_FRESH:
 		parked_done(&pk->waiter, l, 0);
 		break;

@@ -10,7 +10,9 @@
  * mountpoint), 2 the token was rejected, 3 Pipedrive could not be reached or
  * answered an error, 4 the mount itself failed.
  */
+#include <ctype.h>
 #include <curl/curl.h>
+#include <limits.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 
 #include "api.h"
 #include "cache.h"
@@ -56,10 +59,18 @@ static int check_token(struct api_client *client, char **company, char *err, siz
 		snprintf(err, errlen, "%s", e.message);
 		return e.err == EACCES && e.status == 401 ? EXIT_TOKEN_REJECTED : EXIT_SERVER;
 	}
-	if (!*company && json_object_object_get_ex(resp, "data", &data) &&
+	/* The company's own domain names it in UIDs and URLs, however SOURCE was typed. */
+	if (json_object_object_get_ex(resp, "data", &data) &&
 	    json_object_object_get_ex(data, "company_domain", &domain) &&
-	    json_object_is_type(domain, json_type_string) && json_object_get_string_len(domain) > 0)
-		*company = strdup(json_object_get_string(domain));
+	    json_object_is_type(domain, json_type_string) && json_object_get_string_len(domain) > 0) {
+		char *from_api = strdup(json_object_get_string(domain));
+		if (from_api) {
+			free(*company);
+			*company = from_api;
+		}
+	}
+	for (char *p = *company; p && *p; p++)
+		*p = (char)tolower((unsigned char)*p);
 	json_object_put(resp);
 	return 0;
 }
@@ -105,6 +116,60 @@ static void on_sighup(int sig)
 	struct fs *fs = atomic_load(&refresh_target);
 	if (fs)
 		fs_request_refresh(fs);
+}
+
+/* Refuse a mountpoint that cannot work before talking to the network. */
+static int check_mountpoint(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		if (errno == ENOTCONN) {
+			snprintf(err, errlen, "%s is a dead FUSE mount (its daemon exited); unmount it "
+					      "with: fusermount3 -u %s", path, path);
+			return EXIT_MOUNT;
+		}
+		snprintf(err, errlen, "mountpoint %s: %s (create it with: mkdir -p %s)", path,
+			 strerror(errno), path);
+		return EXIT_USAGE;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "mountpoint %s is not a directory", path);
+		return EXIT_USAGE;
+	}
+	char real[PATH_MAX];
+	FILE *f = realpath(path, real) ? fopen("/proc/self/mountinfo", "re") : NULL;
+	if (!f)
+		return 0;
+	char line[4096];
+	int status = 0;
+	while (fgets(line, sizeof(line), f)) {
+		/* "id parent major:minor root mountpoint ..." (mountpoint octal-escaped) */
+		char mnt[PATH_MAX];
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1 && strcmp(mnt, real) == 0) {
+			snprintf(err, errlen, "%s is already a mountpoint; unmount it first "
+					      "(fusermount3 -u %s) or choose another directory", path, path);
+			status = EXIT_MOUNT;
+			break;
+		}
+	}
+	fclose(f);
+	return status;
+}
+
+/* libfuse only rejects unknown options when the session is created: try that
+ * on a copy now, so a typo fails before any request. */
+static int check_fuse_options(const struct fuse_args *args)
+{
+	struct fuse_args probe = FUSE_ARGS_INIT(0, NULL);
+	int ok = 1;
+	for (int i = 0; i < args->argc && ok; i++)
+		ok = fuse_opt_add_arg(&probe, args->argv[i]) == 0;
+	struct fuse_session *se =
+		ok ? fuse_session_new(&probe, fs_operations(), sizeof(*fs_operations()), NULL) : NULL;
+	if (se)
+		fuse_session_destroy(se);
+	fuse_opt_free_args(&probe);
+	return se ? 0 : -1;
 }
 
 static char *resolve_base_url(const struct options *opts, char **v1, char *err, size_t errlen)
@@ -155,9 +220,18 @@ static int run(struct options *opts, struct fuse_args *args)
 	struct fuse_cmdline_opts cmd = { 0 };
 	int status = EXIT_USAGE;
 
+	status = check_mountpoint(opts->mountpoint, err, sizeof(err));
+	if (status)
+		goto out;
+	status = EXIT_USAGE;
 	if (fuse_opt_add_arg(args, opts->mountpoint) || fuse_parse_cmdline(args, &cmd) != 0 ||
 	    !cmd.mountpoint)
 		goto out; /* libfuse printed why */
+	if (check_fuse_options(args) != 0) {
+		snprintf(err, sizeof(err), "invalid mount options (see the message above; "
+					   "pipedrivefs --help lists them)");
+		goto out;
+	}
 	if (cmd.debug)
 		log_set_level(LOG_LEVEL_DEBUG);
 	base = resolve_base_url(opts, &v1, err, sizeof(err));

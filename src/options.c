@@ -103,6 +103,70 @@ static int process_arg(void *data, const char *arg, int key, struct fuse_args *o
 	}
 }
 
+/* The values include_fields takes (persons endpoint documentation). */
+static const char *const include_field_names[] = {
+	"next_activity_id", "last_activity_id", "open_deals_count", "related_open_deals_count",
+	"closed_deals_count", "related_closed_deals_count", "participant_open_deals_count",
+	"participant_closed_deals_count", "email_messages_count", "activities_count",
+	"done_activities_count", "undone_activities_count", "files_count", "notes_count",
+	"followers_count", "won_deals_count", "related_won_deals_count", "lost_deals_count",
+	"related_lost_deals_count", "last_incoming_mail_time", "last_outgoing_mail_time",
+	"marketing_status", "doi_status", "smart_bcc_email",
+};
+
+static bool is_custom_field_key(const char *s, size_t n)
+{
+	if (n != 40)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+static bool is_include_field(const char *s, size_t n)
+{
+	for (size_t i = 0; i < sizeof(include_field_names) / sizeof(*include_field_names); i++)
+		if (strlen(include_field_names[i]) == n && memcmp(include_field_names[i], s, n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * libfuse splits -o at every comma, but custom_fields and include_fields take
+ * comma-separated lists.  In one -o string, the items after such an option that
+ * can only be list members (a 40-hex custom field key, a documented
+ * include_fields name) are joined back with an escaped comma.
+ */
+static char *glue_list_options(const char *optstr)
+{
+	struct strbuf out = STRBUF_INIT;
+	enum { NONE, CUSTOM, INCLUDE } list = NONE;
+	const char *p = optstr;
+	for (;;) {
+		const char *q = p;
+		while (*q && *q != ',') {
+			if (*q == '\\' && q[1])
+				q++;
+			q++;
+		}
+		size_t n = (size_t)(q - p);
+		bool member = (list == CUSTOM && is_custom_field_key(p, n)) ||
+			      (list == INCLUDE && is_include_field(p, n));
+		if (p != optstr)
+			sb_puts(&out, member ? "\\," : ",");
+		sb_append(&out, p, n);
+		if (!member)
+			list = strncmp(p, "custom_fields=", 14) == 0	 ? CUSTOM
+			       : strncmp(p, "include_fields=", 15) == 0 ? INCLUDE
+									 : NONE;
+		if (!*q)
+			break;
+		p = q + 1;
+	}
+	return sb_detach(&out, NULL);
+}
+
 static int parse_once(int argc, char **argv, struct options *opts, struct fuse_args *args,
 		      char *err, size_t errlen)
 {
@@ -151,9 +215,12 @@ static int config_line(struct strbuf *opt, char *line, const char *path, int lin
 		while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
 			value[--n] = '\0';
 	}
-	if (end == p || strchr(value ? value : "", ',') || memchr(p, ',', (size_t)(end - p))) {
-		snprintf(err, errlen, "%s:%d: expected 'name = value' (values cannot hold commas)",
-			 path, lineno);
+	bool name_ok = end > p;
+	for (const char *c = p; name_ok && c < end; c++)
+		name_ok = isalnum((unsigned char)*c) || *c == '_';
+	if (!name_ok) {
+		snprintf(err, errlen, "%s:%d: expected 'name = value' with an option name "
+				      "(letters, digits, '_')", path, lineno);
 		return -1;
 	}
 	if (opt->len)
@@ -161,7 +228,11 @@ static int config_line(struct strbuf *opt, char *line, const char *path, int lin
 	sb_append(opt, p, (size_t)(end - p));
 	if (value) {
 		sb_putc(opt, '=');
-		sb_puts(opt, value);
+		for (const char *v = value; *v; v++) {
+			if (*v == ',' || *v == '\\')
+				sb_putc(opt, '\\'); /* fuse_opt: a backslash keeps the next byte */
+			sb_putc(opt, *v);
+		}
 	}
 	return 0;
 }
@@ -204,8 +275,67 @@ static char *default_config_path(void)
 	return path;
 }
 
+static int options_parse_glued(int argc, char **argv, struct options *opts,
+			       struct fuse_args *args, char *err, size_t errlen);
+
+/* A copy of argv with every -o string passed through glue_list_options. */
+static char **glued_argv(int argc, char **argv, char ***owned)
+{
+	char **copy = calloc((size_t)argc + 1, sizeof(*copy));
+	char **keep = calloc((size_t)argc + 1, sizeof(*keep));
+	if (!copy || !keep) {
+		free(copy);
+		free(keep);
+		return NULL;
+	}
+	for (int i = 0; i < argc; i++) {
+		const char *optstr = NULL;
+		if (i > 0 && strcmp(argv[i - 1], "-o") == 0)
+			optstr = argv[i];
+		else if (strncmp(argv[i], "-o", 2) == 0 && argv[i][2])
+			optstr = argv[i] + 2;
+		copy[i] = argv[i];
+		if (!optstr)
+			continue;
+		char *glued = glue_list_options(optstr);
+		if (glued && optstr != argv[i]) {
+			char *with_flag = NULL;
+			if (asprintf(&with_flag, "-o%s", glued) < 0)
+				with_flag = NULL;
+			free(glued);
+			glued = with_flag;
+		}
+		if (glued)
+			copy[i] = keep[i] = glued;
+	}
+	*owned = keep;
+	return copy;
+}
+
+static void free_glued(int argc, char **copy, char **owned)
+{
+	for (int i = 0; owned && i < argc; i++)
+		free(owned[i]);
+	free(owned);
+	free(copy);
+}
+
 int options_parse(int argc, char **argv, struct options *opts, struct fuse_args *args,
 		  char *err, size_t errlen)
+{
+	char **owned = NULL;
+	char **glued = glued_argv(argc, argv, &owned);
+	if (!glued) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	int rc = options_parse_glued(argc, glued, opts, args, err, errlen);
+	free_glued(argc, glued, owned);
+	return rc;
+}
+
+static int options_parse_glued(int argc, char **argv, struct options *opts,
+			       struct fuse_args *args, char *err, size_t errlen)
 {
 	if (parse_once(argc, argv, opts, args, err, errlen) != 0)
 		return -1;
@@ -387,6 +517,7 @@ void options_free(struct options *opts)
 void options_print_help(const char *progname)
 {
 	printf("usage: %s [SOURCE] MOUNTPOINT [-f] [-d] [-s] [-o option[,option...]]\n"
+	       "       %s -h | --help | -V | --version\n"
 	       "\n"
 	       "Mount a Pipedrive company's persons as a read-only folder of .json and .vcf files.\n"
 	       "SOURCE is the company domain (NAME in NAME.pipedrive.com).\n"
@@ -396,24 +527,28 @@ void options_print_help(const char *progname)
 	       "pipedrivefs options:\n"
 	       "    -o base_url=URL        API base (default https://api.pipedrive.com/api/v2,\n"
 	       "                           or https://SOURCE.pipedrive.com/api/v2)\n"
-	       "    -o token_file=PATH     file holding the API token (mode 0600 or 0400)\n"
+	       "    -o token_file=PATH     file holding the API token, mode 0600 or 0400\n"
+	       "                           (default: none, PIPEDRIVE_API_TOKEN is used)\n"
 	       "    -o cache_ttl=SECONDS   how long listings and files stay cached (default 60; 0 = off)\n"
 	       "    -o page_limit=N        persons per API page, 1..500 (default 500)\n"
 	       "    -o timeout=SECONDS     per-request timeout (default 30)\n"
 	       "    -o workers=N           network threads (default 4)\n"
 	       "    -o vcard_version=V     3.0 (default) or 4.0\n"
-	       "    -o ca_file=PATH        extra CA bundle for a private CA\n"
+	       "    -o ca_file=PATH        CA bundle used instead of the system's (default: system CAs)\n"
 	       "    -o log_level=LEVEL     error, warn, info (default) or debug\n"
 	       "    -o config=PATH         config file (default $XDG_CONFIG_HOME/pipedrivefs/config)\n"
 	       "    -o recent_days=N       what /recent shows (default 7)\n"
 	       "    -o full_refresh=SECONDS  full re-walk period that catches deletions (default 3600)\n"
 	       "    -o custom_fields=KEY,..  only these custom fields (at most 15; default all)\n"
-	       "    -o include_fields=F,..   extra fields to include (e.g. notes_count)\n"
+	       "    -o include_fields=F,..   extra fields to include, e.g. notes_count (default: none)\n"
 	       "    -o cache_max_mb=N      bound the cache, evicting least recently used (default 0 = none)\n"
 	       "    -o walk_windows=N      parallel time windows for big cold listings: 0 = sized from\n"
 	       "                           the announced rate limit (default), 1 = one cursor walk\n"
+	       "\n"
+	       "    -h, --help             print this help\n"
+	       "    -V, --version          print the version\n"
 	       "\n",
-	       progname);
+	       progname, progname);
 }
 
 static void trim_token(char *t)

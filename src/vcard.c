@@ -1119,12 +1119,14 @@ static void put_custom_fields(struct card *c)
 						    VCARD_TEXT_SINGLE_LINE);
 		if (value.len == 0)
 			continue;
+		struct span label = clean_into_pool(&c->pool, f->label, strlen(f->label),
+						    VCARD_TEXT_SINGLE_LINE);
 		c->item_no++;
 		line_begin(c, "");
 		sb_printf(&c->line, "item%u.X-PIPEDRIVE-FIELD:", c->item_no);
 		escape_clean_text(&c->line, span_text(&c->pool, value), value.len);
 		line_finish(c);
-		put_ablabel(c, f->label, strlen(f->label));
+		put_ablabel(c, span_text(&c->pool, label), label.len);
 	}
 }
 

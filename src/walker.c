@@ -464,6 +464,12 @@ static int walk_full(struct walker *w, struct api_conn *conn, uint64_t key, stru
 	int windows = rc == 0 && next && window_kind_ok(key) ? window_count(w) : 1;
 	int64_t bounds[8];
 	int nbounds = windows > 1 ? window_bounds(&first, windows, bounds) : 0;
+	if (rc == 0 && log_get_level() >= LOG_LEVEL_DEBUG) {
+		char where[64];
+		tree_describe(key, where, sizeof(where));
+		log_debug("full walk of %s: %s", where,
+			  !next ? "one page" : nbounds ? "parallel update_time windows" : "one cursor walk");
+	}
 	if (rc == 0 && nbounds > 0) {
 		windowed = true;
 		rc = walk_windows(w, conn, key, bounds, nbounds, &all, err);
@@ -626,6 +632,11 @@ static int walk_incremental(struct walker *w, struct api_conn *conn, uint64_t ke
 			    const struct listing *prev, struct listing **out,
 			    struct api_error *err)
 {
+	if (log_get_level() >= LOG_LEVEL_DEBUG) {
+		char where[64];
+		tree_describe(key, where, sizeof(where));
+		log_debug("refreshing %s with the changes since %s", where, prev->synced_to);
+	}
 	int rc = walk_changes_since(w, conn, key, prev, prev->synced_to, out, err);
 	if (rc == 0)
 		count_stat(w, &w->stats.incremental_walks);
@@ -836,7 +847,9 @@ static void run_id_batch(struct walker *w, struct api_conn *conn, uint64_t first
 		log_error("looking up persons by id failed: %s",
 			  err.message[0] ? err.message : strerror(-rc));
 	double now = now_monotonic();
-	for (size_t i = 0; i < n; i++) {
+	/* Store the fill-in ids first: answering a requested id wakes a script
+	 * whose next lookup must find its neighbour already cached. */
+	for (size_t i = n; i-- > 0;) {
 		struct listing *l = NULL;
 		if (rc == 0) {
 			struct person *found = NULL;

@@ -177,8 +177,11 @@ static inline void fuzz_check_vcard(const char *s, size_t n, int version)
 		size_t bad = 0, sub;
 		while (ref_utf8_seq((const unsigned char *)s + bad, n - bad, &sub))
 			bad += ref_utf8_seq((const unsigned char *)s + bad, n - bad, &sub);
-		size_t from = bad > 120 ? bad - 120 : 0;
-		fuzz_dump("card around the bad byte", s + from, n - from < 160 ? n - from : 160);
+		size_t from = bad; /* start of the logical line */
+		while (from > 0 && !(from >= 2 && s[from - 2] == '\r' && s[from - 1] == '\n' &&
+				     s[from] != ' '))
+			from--;
+		fuzz_dump("logical line with the bad byte", s + from, n - from);
 		FUZZ_CHECK(0, "card is not valid UTF-8 at byte %zu", bad);
 	}
 	FUZZ_CHECK(n >= 2 && s[n - 2] == '\r' && s[n - 1] == '\n',
@@ -204,8 +207,10 @@ static inline void fuzz_check_vcard(const char *s, size_t n, int version)
 		}
 		for (size_t i = pos; i < end; i++) {
 			unsigned char c = (unsigned char)s[i];
-			FUZZ_CHECK((c >= 0x20 && c != 0x7F) || c == '\t',
-				   "control byte 0x%02X in the card", c);
+			if ((c < 0x20 && c != '\t') || c == 0x7F) {
+				fuzz_dump("line", s + pos, phys);
+				FUZZ_CHECK(0, "control byte 0x%02X in the card", c);
+			}
 		}
 		bool continuation = phys > 0 && s[pos] == ' ';
 		FUZZ_CHECK(phys > 0, "empty physical line");

@@ -17,7 +17,6 @@ import re
 import threading
 import time
 
-
 from test_parameters import expected_names, listdir_b, safe_base
 
 PERSONS = "GET /api/v2/persons"

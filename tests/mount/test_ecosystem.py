@@ -732,9 +732,6 @@ def test_log_levels(fake_server, mount_fs, clean_env):
     assert "opcode: READDIR" in debug.log() or "opcode: READDIRPLUS" in debug.log()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "daemon: nothing is logged at level debug (no log_debug() call), so "
-    "log_level=debug and -d add no pipedrivefs lines"))
 def test_log_level_debug_shows_more(fake_server, mount_fs, clean_env):
     server = fake_server(**SMALL)
     m = mount_fs(server, "log_level=debug", env=clean_env)

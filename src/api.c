@@ -336,7 +336,9 @@ void api_conn_free(struct api_conn *conn)
 		return;
 	if (conn->curl)
 		curl_easy_cleanup(conn->curl);
-	curl_slist_free_all(conn->headers); /* holds a copy of the token header */
+	for (struct curl_slist *h = conn->headers; h; h = h->next)
+		explicit_bzero(h->data, strlen(h->data)); /* one holds the token */
+	curl_slist_free_all(conn->headers);
 	free(conn);
 }
 

@@ -89,9 +89,21 @@ time_t api_conn_server_date(const struct api_conn *conn);
 int api_get(struct api_conn *conn, enum api_base base, const char *path_and_query,
 	    struct json_object **out, struct api_error *err);
 
-/* Called with each page's "data" array; a non-zero return stops the walk and
- * becomes its result. */
-typedef int (*api_page_fn)(void *ctx, struct json_object *data);
+/* One page of a list: the parsed "data" array and the response body it was
+ * parsed from (malloc'd; NULL if it could not be kept).  Whoever holds the
+ * page owns both: api_page_release() frees them. */
+struct api_page {
+	struct json_object *data;
+	char *body;
+	size_t body_len;
+};
+
+void api_page_release(struct api_page *page);
+
+/* Called with each page; a non-zero return stops the walk and becomes its
+ * result.  The callback may take the page's parts (set them to NULL); the walk
+ * releases what is left. */
+typedef int (*api_page_fn)(void *ctx, struct api_page *page);
 
 /* Walk a cursor-paged v2 list (path "/persons", "/organizations", ...) until
  * next_cursor is null.  Returns 0 only if every page arrived. */
@@ -100,11 +112,11 @@ int api_walk(struct api_conn *conn, const char *path, const struct list_query *q
 /* The same, starting at a cursor from api_list_page. */
 int api_walk_from(struct api_conn *conn, const char *path, const struct list_query *q,
 		  const char *start_cursor, api_page_fn on_page, void *ctx, struct api_error *err);
-/* One page: *data gets the page's array (a reference the caller puts; an
- * empty array if the page had none) and *next the malloc'd next cursor, or
- * NULL on the last page. */
+/* One page: page->data gets the page's array (an empty array if the page
+ * had none), page->body the response body, and *next the malloc'd next
+ * cursor, or NULL on the last page.  Release the page with api_page_release. */
 int api_list_page(struct api_conn *conn, const char *path, const struct list_query *q,
-		  const char *cursor, struct json_object **data, char **next,
+		  const char *cursor, struct api_page *page, char **next,
 		  struct api_error *err);
 
 #endif

@@ -16,5 +16,23 @@
 #include "strbuf.h"
 
 void jsonfmt_pretty(struct strbuf *out, const char *json, size_t len);
+/* The length jsonfmt_pretty would append, without building it. */
+size_t jsonfmt_pretty_len(const char *json, size_t len);
+
+/* A byte range of JSON text. */
+struct jsonfmt_span {
+	size_t start;
+	size_t len;
+};
+
+/*
+ * The byte ranges of the elements of the array stored under `key` in the
+ * top-level object of json (e.g. the "data" of a list response), so each
+ * element can be kept exactly as it was sent.  Fills at most max spans and
+ * returns how many elements there are, or SIZE_MAX if the text does not have
+ * that shape.  Scans; does not validate the elements.
+ */
+size_t jsonfmt_array_elements(const char *json, size_t len, const char *key,
+			      struct jsonfmt_span *out, size_t max);
 
 #endif

@@ -52,6 +52,11 @@ struct person {
  * (not an object, or no integer id) or -ENOMEM. */
 struct person *person_from_json(struct json_object *obj, const struct person_render *r,
 				const char *org_name, int *err);
+/* The same, keeping raw[0..raw_len) - the element's text exactly as the API
+ * sent it - as the JSON (raw must be the text obj was parsed from). */
+struct person *person_from_json_text(struct json_object *obj, const char *raw, size_t raw_len,
+				     const struct person_render *r, const char *org_name,
+				     int *err);
 /* Append the .json file: the object pretty-printed, ending in a newline. */
 void person_json(const struct person *p, struct strbuf *out);
 /* True if both carry the same bytes (JSON and vCard). */

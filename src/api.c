@@ -68,6 +68,7 @@ struct api_client {
 
 struct api_conn {
 	struct api_client *client;
+	struct strbuf body; /* the last successful response's body */
 	time_t server_date; /* Date header of the last response, 0 if none */
 	CURL *curl;
 	struct curl_slist *headers;
@@ -339,6 +340,7 @@ void api_conn_free(struct api_conn *conn)
 	for (struct curl_slist *h = conn->headers; h; h = h->next)
 		explicit_bzero(h->data, strlen(h->data)); /* one holds the token */
 	curl_slist_free_all(conn->headers);
+	sb_free(&conn->body);
 	free(conn);
 }
 
@@ -356,6 +358,7 @@ struct attempt {
 	bool parse_failed;
 	size_t received;
 	struct strbuf error_body; /* first bytes of a non-JSON or error body */
+	struct strbuf *body;      /* the whole JSON body, kept for the caller */
 	double retry_after;       /* -1 = absent */
 	time_t date;              /* the Date header, 0 = absent */
 	long rl_limit, rl_remaining, rl_reset, daily_remaining;
@@ -410,6 +413,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 	}
 	if (a->obj || a->parse_failed)
 		return n; /* trailing bytes after a complete value, or already broken */
+	if (a->body)
+		sb_append(a->body, data, n);
 	a->obj = json_tokener_parse_ex(a->tok, data, (int)n);
 	enum json_tokener_error jerr = json_tokener_get_error(a->tok);
 	if (!a->obj && jerr != json_tokener_continue)
@@ -693,6 +698,8 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 			break;
 		struct attempt a;
 		attempt_init(&a, conn->curl);
+		sb_free(&conn->body); /* a failed attempt's bytes */
+		a.body = &conn->body;
 		curl_easy_setopt(conn->curl, CURLOPT_URL, url.data);
 		curl_easy_setopt(conn->curl, CURLOPT_WRITEFUNCTION, on_body);
 		curl_easy_setopt(conn->curl, CURLOPT_WRITEDATA, &a);
@@ -767,9 +774,9 @@ static const char *next_cursor_of(struct json_object *response)
 }
 
 int api_list_page(struct api_conn *conn, const char *path, const struct list_query *q,
-		  const char *cursor, struct json_object **data, char **next, struct api_error *err)
+		  const char *cursor, struct api_page *page, char **next, struct api_error *err)
 {
-	*data = NULL;
+	memset(page, 0, sizeof(*page));
 	*next = NULL;
 	struct strbuf req = STRBUF_INIT;
 	sb_puts(&req, path);
@@ -798,8 +805,8 @@ int api_list_page(struct api_conn *conn, const char *path, const struct list_que
 	if (cursor_text && !(*next = strdup(cursor_text)))
 		rc = -ENOMEM;
 	if (rc == 0 && json_object_is_type(items, json_type_array))
-		*data = json_object_get(items);
-	else if (rc == 0 && !(*data = json_object_new_array()))
+		page->data = json_object_get(items);
+	else if (rc == 0 && !(page->data = json_object_new_array()))
 		rc = -ENOMEM;
 	json_object_put(resp);
 	if (rc) {
@@ -807,8 +814,22 @@ int api_list_page(struct api_conn *conn, const char *path, const struct list_que
 		*next = NULL;
 		err->err = ENOMEM;
 		snprintf(err->message, sizeof(err->message), "out of memory");
+		return rc;
 	}
-	return rc;
+	/* The body goes with the page: a callback may make other requests on
+	 * this connection before it is done with the page. */
+	page->body = sb_detach(&conn->body, &page->body_len);
+	if (!page->body)
+		page->body_len = 0;
+	return 0;
+}
+
+void api_page_release(struct api_page *page)
+{
+	if (page->data)
+		json_object_put(page->data);
+	free(page->body);
+	memset(page, 0, sizeof(*page));
 }
 
 int api_walk_from(struct api_conn *conn, const char *path, const struct list_query *q,
@@ -826,13 +847,13 @@ int api_walk_from(struct api_conn *conn, const char *path, const struct list_que
 			rc = -EIO;
 			break;
 		}
-		struct json_object *data = NULL;
+		struct api_page page;
 		char *next = NULL;
-		rc = api_list_page(conn, path, q, cursor, &data, &next, err);
+		rc = api_list_page(conn, path, q, cursor, &page, &next, err);
 		if (rc)
 			break;
-		rc = on_page(ctx, data);
-		json_object_put(data);
+		rc = on_page(ctx, &page);
+		api_page_release(&page);
 		if (rc) {
 			free(next);
 			break;

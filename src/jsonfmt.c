@@ -1,12 +1,37 @@
 #include "jsonfmt.h"
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
 
-static void newline_indent(struct strbuf *out, size_t depth)
+/* Where the re-indented text goes: a buffer, or only a byte count. */
+struct sink {
+	struct strbuf *out; /* NULL: count only */
+	size_t count;
+};
+
+static void put(struct sink *k, const char *s, size_t n)
 {
-	sb_putc(out, '\n');
-	for (size_t i = 0; i < depth; i++)
-		sb_append(out, "  ", 2);
+	k->count += n;
+	if (k->out)
+		sb_append(k->out, s, n);
+}
+
+static void put_char(struct sink *k, char c)
+{
+	put(k, &c, 1);
+}
+
+static void newline_indent(struct sink *k, size_t depth)
+{
+	static const char spaces[] = "                                ";
+	put_char(k, '\n');
+	size_t n = depth * 2;
+	while (n > 0) {
+		size_t chunk = n < sizeof(spaces) - 1 ? n : sizeof(spaces) - 1;
+		put(k, spaces, chunk);
+		n -= chunk;
+	}
 }
 
 /* Length of the string token starting at s[0] == '"' (including quotes). */
@@ -34,7 +59,7 @@ static size_t skip_space(const char *s, size_t n, size_t i)
 	return i;
 }
 
-void jsonfmt_pretty(struct strbuf *out, const char *s, size_t n)
+static void pretty(struct sink *out, const char *s, size_t n)
 {
 	size_t depth = 0;
 	size_t i = 0;
@@ -44,17 +69,17 @@ void jsonfmt_pretty(struct strbuf *out, const char *s, size_t n)
 			i++;
 		} else if (c == '"') {
 			size_t len = string_token_len(s + i, n - i);
-			sb_append(out, s + i, len);
+			put(out, s + i, len);
 			i += len;
 		} else if (c == '{' || c == '[') {
 			char close = c == '{' ? '}' : ']';
 			size_t next = skip_space(s, n, i + 1);
 			if (next < n && s[next] == close) {
-				sb_putc(out, c);
-				sb_putc(out, close);
+				put_char(out, c);
+				put_char(out, close);
 				i = next + 1;
 			} else {
-				sb_putc(out, c);
+				put_char(out, c);
 				newline_indent(out, ++depth);
 				i++;
 			}
@@ -62,14 +87,14 @@ void jsonfmt_pretty(struct strbuf *out, const char *s, size_t n)
 			if (depth > 0)
 				depth--;
 			newline_indent(out, depth);
-			sb_putc(out, c);
+			put_char(out, c);
 			i++;
 		} else if (c == ',') {
-			sb_putc(out, ',');
+			put_char(out, ',');
 			newline_indent(out, depth);
 			i++;
 		} else if (c == ':') {
-			sb_append(out, ": ", 2);
+			put(out, ": ", 2);
 			i++;
 		} else {
 			size_t start = i;
@@ -77,8 +102,99 @@ void jsonfmt_pretty(struct strbuf *out, const char *s, size_t n)
 			       s[i] != '}' && s[i] != ']' && s[i] != '{' && s[i] != '[' &&
 			       s[i] != '"')
 				i++;
-			sb_append(out, s + start, i - start);
+			put(out, s + start, i - start);
 		}
 	}
-	sb_putc(out, '\n');
+	put_char(out, '\n');
+}
+
+void jsonfmt_pretty(struct strbuf *out, const char *json, size_t len)
+{
+	struct sink k = { .out = out };
+	sb_reserve(out, len + len / 2);
+	pretty(&k, json, len);
+}
+
+size_t jsonfmt_pretty_len(const char *json, size_t len)
+{
+	struct sink k = { .out = NULL };
+	pretty(&k, json, len);
+	return k.count;
+}
+
+/* Index just past the value starting at i (or n if it runs off the end). */
+static size_t skip_value(const char *s, size_t n, size_t i)
+{
+	size_t depth = 0;
+	while (i < n) {
+		char c = s[i];
+		if (c == '"') {
+			i += string_token_len(s + i, n - i);
+			if (depth == 0)
+				return i;
+			continue;
+		}
+		if (c == '{' || c == '[') {
+			depth++;
+		} else if (c == '}' || c == ']') {
+			if (depth == 0)
+				return i; /* the end of the enclosing container */
+			if (--depth == 0)
+				return i + 1;
+		} else if (depth == 0 && (c == ',' || is_space(c))) {
+			return i; /* end of a scalar */
+		}
+		i++;
+	}
+	return n;
+}
+
+size_t jsonfmt_array_elements(const char *s, size_t n, const char *key,
+			      struct jsonfmt_span *out, size_t max)
+{
+	size_t key_len = strlen(key);
+	size_t i = skip_space(s, n, 0);
+	if (i >= n || s[i] != '{')
+		return SIZE_MAX;
+	i++;
+	for (;;) {
+		i = skip_space(s, n, i);
+		if (i >= n || s[i] != '"')
+			return SIZE_MAX;
+		size_t klen = string_token_len(s + i, n - i);
+		bool match = klen == key_len + 2 && memcmp(s + i + 1, key, key_len) == 0;
+		i = skip_space(s, n, i + klen);
+		if (i >= n || s[i] != ':')
+			return SIZE_MAX;
+		i = skip_space(s, n, i + 1);
+		if (match) {
+			if (i >= n || s[i] != '[')
+				return SIZE_MAX;
+			size_t count = 0;
+			i = skip_space(s, n, i + 1);
+			if (i < n && s[i] == ']')
+				return 0;
+			for (;;) {
+				size_t end = skip_value(s, n, i);
+				if (end <= i || end >= n)
+					return SIZE_MAX;
+				if (count < max) {
+					out[count].start = i;
+					out[count].len = end - i;
+				}
+				count++;
+				i = skip_space(s, n, end);
+				if (i < n && s[i] == ']')
+					return count;
+				if (i >= n || s[i] != ',')
+					return SIZE_MAX;
+				i = skip_space(s, n, i + 1);
+			}
+		}
+		i = skip_value(s, n, i);
+		i = skip_space(s, n, i);
+		if (i >= n || s[i] != ',')
+			return SIZE_MAX; /* ended (or broke) without the key */
+		i++;
+	}
 }

@@ -86,6 +86,13 @@ static int render_vcf(struct json_object *obj, const struct person_render *r,
 struct person *person_from_json(struct json_object *obj, const struct person_render *r,
 				const char *org_name, int *err)
 {
+	return person_from_json_text(obj, NULL, 0, r, org_name, err);
+}
+
+struct person *person_from_json_text(struct json_object *obj, const char *raw, size_t raw_len,
+				     const struct person_render *r, const char *org_name,
+				     int *err)
+{
 	struct json_object *idv;
 	if (!json_object_is_type(obj, json_type_object) ||
 	    !json_object_object_get_ex(obj, "id", &idv) || !json_object_is_type(idv, json_type_int) ||
@@ -116,24 +123,26 @@ struct person *person_from_json(struct json_object *obj, const struct person_ren
 	names_person_base(&buf, name, name_len, p->id);
 	p->base = sb_detach(&buf, &p->base_len);
 
-	size_t compact_len = 0;
-	const char *compact = json_object_to_json_string_length(
-		obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &compact_len);
+	size_t compact_len = raw_len;
+	const char *compact = raw;
+	if (!compact)
+		compact = json_object_to_json_string_length(
+			obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &compact_len);
 	p->compact = compact ? malloc(compact_len + 1) : NULL;
 	if (p->compact) {
 		memcpy(p->compact, compact, compact_len + 1);
 		p->compact_len = compact_len;
-		jsonfmt_pretty(&buf, p->compact, p->compact_len);
-		p->json_len = buf.len;
-		if (sb_failed(&buf)) {
-			free(p->compact);
-			p->compact = NULL;
-		}
-		sb_reset(&buf);
+		p->json_len = jsonfmt_pretty_len(p->compact, p->compact_len);
 	}
 
+	sb_reserve(&buf, compact_len / 2 + 256);
 	int rc = render_vcf(obj, r, org_name, &buf);
 	p->vcf = rc ? NULL : sb_detach(&buf, &p->vcf_len);
+	if (p->vcf) {
+		char *exact = realloc(p->vcf, p->vcf_len + 1); /* keep only what is used */
+		if (exact)
+			p->vcf = exact;
+	}
 	sb_free(&buf);
 	if (!p->base || !p->compact || !p->vcf) {
 		person_unref(p);

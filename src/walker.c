@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "jsonfmt.h"
 #include "names.h"
 #include "strbuf.h"
 #include "tree.h"
@@ -85,9 +86,10 @@ struct org_batch {
 	bool *seen;
 };
 
-static int store_orgs(void *ctx, struct json_object *data)
+static int store_orgs(void *ctx, struct api_page *page)
 {
 	struct org_batch *b = ctx;
+	struct json_object *data = page->data;
 	size_t n = json_object_array_length(data);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *org = json_object_array_get_idx(data, i), *id;
@@ -197,13 +199,22 @@ static void person_set_free(struct person_set *ps)
 	ps->count = ps->cap = 0;
 }
 
-static int add_page(void *ctx, struct json_object *data)
+/* Turn a page's elements into persons (organization names already known).
+ * Each person keeps its element's text exactly as the API sent it when the
+ * body can be split into the same elements json-c parsed. */
+static int build_page(struct person_set *ps, const struct api_page *page)
 {
-	struct person_set *ps = ctx;
 	struct walker *w = ps->w;
-	resolve_org_names(w, ps->conn, data);
 	double now = now_monotonic();
+	struct json_object *data = page->data;
 	size_t n = json_object_array_length(data);
+	struct jsonfmt_span *spans = NULL;
+	if (page->body && n > 0 && (spans = malloc(n * sizeof(*spans))) &&
+	    jsonfmt_array_elements(page->body, page->body_len, "data", spans, n) != n) {
+		free(spans);
+		spans = NULL; /* unexpected shape: re-serialise instead */
+	}
+	int rc = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *item = json_object_array_get_idx(data, i), *org;
 		char org_name[512];
@@ -214,20 +225,123 @@ static int add_page(void *ctx, struct json_object *data)
 				  sizeof(org_name)) == META_ORG_NAMED)
 			org_arg = org_name;
 		int err;
-		struct person *p = person_from_json(item, &w->cfg.render, org_arg, &err);
+		struct person *p = spans ? person_from_json_text(item, page->body + spans[i].start,
+								 spans[i].len, &w->cfg.render,
+								 org_arg, &err)
+					 : person_from_json(item, &w->cfg.render, org_arg, &err);
 		if (!p) {
-			if (err == -ENOMEM)
-				return -ENOMEM;
+			if (err == -ENOMEM) {
+				rc = -ENOMEM;
+				break;
+			}
 			ps->skipped++;
 			continue;
 		}
 		p = cache_person_put(w->cache, p);
 		if (!person_set_push(ps, p)) {
 			person_unref(p);
-			return -ENOMEM;
+			rc = -ENOMEM;
+			break;
 		}
 	}
-	return 0;
+	free(spans);
+	return rc;
+}
+
+static int add_page(void *ctx, struct api_page *page)
+{
+	struct person_set *ps = ctx;
+	resolve_org_names(ps->w, ps->conn, page->data);
+	return build_page(ps, page);
+}
+
+/*
+ * A page pipeline: while the walking thread fetches (and parses, as it
+ * streams in) the next page, a builder thread turns the previous one into
+ * persons - two cores instead of one on a long cursor walk.
+ */
+#define PIPELINE_DEPTH 4
+
+struct page_pipeline {
+	struct person_set *set; /* only the builder touches it until finish */
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	struct api_page pages[PIPELINE_DEPTH];
+	size_t head, count;
+	bool closing;
+	int rc;
+	pthread_t thread;
+	bool started;
+};
+
+static void *pipeline_builder(void *arg)
+{
+	struct page_pipeline *pp = arg;
+	pthread_mutex_lock(&pp->lock);
+	for (;;) {
+		while (pp->count == 0 && !pp->closing)
+			pthread_cond_wait(&pp->changed, &pp->lock);
+		if (pp->count == 0)
+			break;
+		struct api_page page = pp->pages[pp->head];
+		pp->head = (pp->head + 1) % PIPELINE_DEPTH;
+		pp->count--;
+		pthread_cond_broadcast(&pp->changed);
+		bool failed = pp->rc != 0;
+		pthread_mutex_unlock(&pp->lock);
+		int rc = failed ? 0 : build_page(pp->set, &page);
+		api_page_release(&page);
+		pthread_mutex_lock(&pp->lock);
+		if (rc && !pp->rc)
+			pp->rc = rc;
+	}
+	pthread_mutex_unlock(&pp->lock);
+	return NULL;
+}
+
+static void pipeline_start(struct page_pipeline *pp, struct person_set *set)
+{
+	memset(pp, 0, sizeof(*pp));
+	pp->set = set;
+	pthread_mutex_init(&pp->lock, NULL);
+	pthread_cond_init(&pp->changed, NULL);
+	pp->started = pthread_create(&pp->thread, NULL, pipeline_builder, pp) == 0;
+}
+
+/* api_page_fn: resolve organization names here, build on the other thread. */
+static int pipeline_push(void *ctx, struct api_page *page)
+{
+	struct page_pipeline *pp = ctx;
+	resolve_org_names(pp->set->w, pp->set->conn, page->data);
+	if (!pp->started)
+		return build_page(pp->set, page); /* no thread: build here */
+	pthread_mutex_lock(&pp->lock);
+	while (pp->count == PIPELINE_DEPTH && !pp->rc)
+		pthread_cond_wait(&pp->changed, &pp->lock);
+	int rc = pp->rc;
+	if (!rc) {
+		pp->pages[(pp->head + pp->count) % PIPELINE_DEPTH] = *page;
+		memset(page, 0, sizeof(*page)); /* the builder owns it now */
+		pp->count++;
+		pthread_cond_broadcast(&pp->changed);
+	}
+	pthread_mutex_unlock(&pp->lock);
+	return rc;
+}
+
+/* Wait for the builder to finish every queued page; its result. */
+static int pipeline_finish(struct page_pipeline *pp)
+{
+	if (pp->started) {
+		pthread_mutex_lock(&pp->lock);
+		pp->closing = true;
+		pthread_cond_broadcast(&pp->changed);
+		pthread_mutex_unlock(&pp->lock);
+		pthread_join(pp->thread, NULL);
+	}
+	pthread_mutex_destroy(&pp->lock);
+	pthread_cond_destroy(&pp->changed);
+	return pp->rc;
 }
 
 /* Move the set into a new listing sorted by id. */
@@ -452,14 +566,14 @@ static int walk_full(struct walker *w, struct api_conn *conn, uint64_t key, stru
 	dir_query(w, key, &q, since);
 	struct person_set first = { .w = w, .conn = conn };
 	struct person_set all = { .w = w, .conn = conn };
-	struct json_object *data = NULL;
+	struct api_page page;
 	char *next = NULL;
 	bool windowed = false;
-	int rc = api_list_page(conn, "/persons", &q, NULL, &data, &next, err);
+	int rc = api_list_page(conn, "/persons", &q, NULL, &page, &next, err);
 	if (rc == 0) {
 		sync_point(conn, 0, synced);
-		rc = add_page(&first, data);
-		json_object_put(data);
+		rc = add_page(&first, &page);
+		api_page_release(&page);
 	}
 	int windows = rc == 0 && next && window_kind_ok(key) ? window_count(w) : 1;
 	int64_t bounds[8];
@@ -478,8 +592,14 @@ static int walk_full(struct walker *w, struct api_conn *conn, uint64_t key, stru
 		all = first; /* one cursor walk: continue after the first page */
 		first.items = NULL;
 		first.count = first.cap = 0;
-		if (next)
-			rc = api_walk_from(conn, "/persons", &q, next, add_page, &all, err);
+		if (next) {
+			struct page_pipeline pp;
+			pipeline_start(&pp, &all);
+			rc = api_walk_from(conn, "/persons", &q, next, pipeline_push, &pp, err);
+			int built = pipeline_finish(&pp);
+			if (!rc)
+				rc = built;
+		}
 	}
 	free(next);
 	person_set_free(&first);
@@ -677,9 +797,10 @@ struct group_set {
 	size_t count, cap;
 };
 
-static int add_group_items(void *ctx, struct json_object *data)
+static int add_group_items(void *ctx, struct api_page *page)
 {
 	struct group_set *gs = ctx;
+	struct json_object *data = page->data;
 	double now = now_monotonic();
 	size_t n = json_object_array_length(data);
 	for (size_t i = 0; i < n; i++) {
@@ -760,8 +881,10 @@ static int walk_group(struct walker *w, struct api_conn *conn, uint64_t key, str
 		rc = api_get(conn, API_V1, key == INO_BY_OWNER ? "/users" : "/filters?type=people",
 			     &resp, err);
 		if (rc == 0 && json_object_object_get_ex(resp, "data", &data) &&
-		    json_object_is_type(data, json_type_array))
-			rc = add_group_items(&gs, data);
+		    json_object_is_type(data, json_type_array)) {
+			struct api_page page = { .data = data }; /* borrowed from resp */
+			rc = add_group_items(&gs, &page);
+		}
 		json_object_put(resp);
 	}
 	if (rc == 0) {
@@ -875,9 +998,10 @@ static void run_id_batch(struct walker *w, struct api_conn *conn, uint64_t first
 /* ------------------------------------------------------------------ */
 /* Person fields                                                        */
 
-static int store_person_fields(void *ctx, struct json_object *data)
+static int store_person_fields(void *ctx, struct api_page *page)
 {
 	struct json_object **all = ctx;
+	struct json_object *data = page->data;
 	size_t n = json_object_array_length(data);
 	for (size_t i = 0; i < n; i++)
 		json_object_array_add(*all, json_object_get(json_object_array_get_idx(data, i)));

@@ -1,4 +1,5 @@
 /* The JSON re-indenter keeps every token's bytes and only changes layout. */
+#include <stdint.h>
 #include <string.h>
 
 #include "check.h"
@@ -9,11 +10,38 @@ static void check_pretty(const char *in, const char *expected)
 	struct strbuf sb = STRBUF_INIT;
 	jsonfmt_pretty(&sb, in, strlen(in));
 	CHECK_BYTES(sb.data, sb.len, expected);
+	CHECK(jsonfmt_pretty_len(in, strlen(in)) == strlen(expected));
 	sb_free(&sb);
+}
+
+static void check_elements(const char *json, const char *key, size_t want, const char *first,
+			   const char *last)
+{
+	struct jsonfmt_span spans[8];
+	size_t n = jsonfmt_array_elements(json, strlen(json), key, spans, 8);
+	CHECK(n == want);
+	if (n == want && want != SIZE_MAX && want > 0) {
+		CHECK_BYTES(json + spans[0].start, spans[0].len, first);
+		CHECK_BYTES(json + spans[n - 1].start, spans[n - 1].len, last);
+	}
+}
+
+static void test_array_elements(void)
+{
+	check_elements("{\"success\":true,\"data\":[{\"id\":1,\"n\":\"a]},\\\"\"},{\"id\":2}],"
+		       "\"additional_data\":{\"next_cursor\":null}}",
+		       "data", 2, "{\"id\":1,\"n\":\"a]},\\\"\"}", "{\"id\":2}");
+	check_elements("{ \"data\" : [ 1 , \"x\" , [2,3] ] }", "data", 3, "1", "[2,3]");
+	check_elements("{\"x\":{\"data\":[1]},\"data\":[]}", "data", 0, "", "");
+	check_elements("{\"data\":null}", "data", SIZE_MAX, "", "");
+	check_elements("{\"other\":[1]}", "data", SIZE_MAX, "", "");
+	check_elements("{\"data\":[1,2", "data", SIZE_MAX, "", "");
+	check_elements("[1]", "data", SIZE_MAX, "", "");
 }
 
 int main(void)
 {
+	test_array_elements();
 	check_pretty("{\"id\":1,\"name\":\"A, \\\"B\\\" {x}\"}",
 		     "{\n  \"id\": 1,\n  \"name\": \"A, \\\"B\\\" {x}\"\n}\n");
 	check_pretty("{\"a\":[],\"b\":{},\"c\":[1,2.50,-3e5],\"d\":null}",

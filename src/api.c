@@ -393,6 +393,10 @@ static void attempt_check_type(struct attempt *a)
 	if (a->status >= 200 && a->status < 300 && json_type) {
 		a->tok = json_tokener_new();
 		a->json_body = a->tok != NULL;
+		/* Pipedrive sends strict JSON; json-c's extensions (single quotes,
+		 * comments) would make the kept element text unreadable as JSON. */
+		if (a->tok)
+			json_tokener_set_flags(a->tok, JSON_TOKENER_STRICT);
 		a->parse_failed = a->tok == NULL;
 	}
 }

@@ -38,6 +38,13 @@ struct invalidation {
 	int64_t person_id;
 };
 
+/* An open directory: its listing snapshot.  Kept on a list so that handles
+ * the kernel never releases (a lazy unmount) are freed at exit. */
+struct open_dir {
+	struct open_dir *prev, *next;
+	struct listing *listing;
+};
+
 struct fs {
 	struct fs_config cfg;
 	char *config_text;
@@ -57,6 +64,9 @@ struct fs {
 	atomic_bool stopping;
 	pthread_t inval_thread;
 	bool inval_started;
+
+	pthread_mutex_t dirs_lock;
+	struct open_dir *dirs;
 
 	/* The status file's current text: getattr and read must agree. */
 	pthread_mutex_t status_lock;
@@ -206,15 +216,43 @@ struct parked {
 	char name[]; /* lookup only */
 };
 
+static void open_dir_free(struct fs *fs, struct open_dir *od)
+{
+	pthread_mutex_lock(&fs->dirs_lock);
+	if (od->prev)
+		od->prev->next = od->next;
+	else
+		fs->dirs = od->next;
+	if (od->next)
+		od->next->prev = od->prev;
+	pthread_mutex_unlock(&fs->dirs_lock);
+	listing_unref(od->listing);
+	free(od);
+}
+
+/* Takes the reference l. */
 static void reply_opendir(struct fs *fs, fuse_req_t req, fuse_ino_t dir, struct fuse_file_info *fi,
 			  struct listing *l)
 {
-	fi->fh = (uint64_t)(uintptr_t)l;
+	struct open_dir *od = calloc(1, sizeof(*od));
+	if (!od) {
+		listing_unref(l);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	od->listing = l;
+	pthread_mutex_lock(&fs->dirs_lock);
+	od->next = fs->dirs;
+	if (fs->dirs)
+		fs->dirs->prev = od;
+	fs->dirs = od;
+	pthread_mutex_unlock(&fs->dirs_lock);
+	fi->fh = (uint64_t)(uintptr_t)od;
 	fi->cache_readdir = fs->cfg.ttl > 0;
 	fi->keep_cache = fs->cfg.ttl > 0 &&
 			 cache_listing_unchanged_since_last_open(fs->cache, dir, l->generation);
 	if (fuse_reply_open(req, fi) != 0)
-		listing_unref(l); /* interrupted: no releasedir will come */
+		open_dir_free(fs, od); /* interrupted: no releasedir will come */
 }
 
 /* Find a person file's name in a person directory's listing. */
@@ -557,7 +595,9 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	listing_unref((struct listing *)(uintptr_t)fi->fh);
+	struct open_dir *od = (struct open_dir *)(uintptr_t)fi->fh;
+	if (od)
+		open_dir_free(fs_of(req), od);
 	fuse_reply_err(req, 0);
 }
 
@@ -612,7 +652,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi, bool plus)
 {
 	struct fs *fs = fs_of(req);
-	const struct listing *l = (const struct listing *)(uintptr_t)fi->fh;
+	const struct open_dir *od = (const struct open_dir *)(uintptr_t)fi->fh;
+	const struct listing *l = od ? od->listing : NULL;
 	if (ino != INO_ROOT && ino != INO_CONTROL && !l) {
 		fuse_reply_err(req, EBADF);
 		return;
@@ -837,6 +878,7 @@ struct fs *fs_new(const struct fs_config *cfg, struct api_client *client, struct
 	fs->uid = getuid();
 	fs->gid = getgid();
 	pthread_mutex_init(&fs->inval_lock, NULL);
+	pthread_mutex_init(&fs->dirs_lock, NULL);
 	pthread_mutex_init(&fs->status_lock, NULL);
 	sb_init(&fs->status);
 	return fs;
@@ -870,8 +912,11 @@ void fs_free(struct fs *fs)
 		free(fs->inval_head);
 		fs->inval_head = next;
 	}
+	while (fs->dirs)
+		open_dir_free(fs, fs->dirs);
 	sem_destroy(&fs->inval_wake);
 	pthread_mutex_destroy(&fs->inval_lock);
+	pthread_mutex_destroy(&fs->dirs_lock);
 	pthread_mutex_destroy(&fs->status_lock);
 	sb_free(&fs->status);
 	free(fs->config_text);

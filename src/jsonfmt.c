@@ -149,10 +149,40 @@ static size_t skip_value(const char *s, size_t n, size_t i)
 	return n;
 }
 
+/* Spans of the array starting at s[i] == '['; returns the index just past
+ * it (SIZE_MAX if malformed) and the element count in *count. */
+static size_t array_elements(const char *s, size_t n, size_t i, struct jsonfmt_span *out,
+			     size_t max, size_t *count)
+{
+	if (i >= n || s[i] != '[')
+		return SIZE_MAX;
+	*count = 0;
+	i = skip_space(s, n, i + 1);
+	if (i < n && s[i] == ']')
+		return i + 1;
+	for (;;) {
+		size_t end = skip_value(s, n, i);
+		if (end <= i || end >= n)
+			return SIZE_MAX;
+		if (*count < max) {
+			out[*count].start = i;
+			out[*count].len = end - i;
+		}
+		(*count)++;
+		i = skip_space(s, n, end);
+		if (i < n && s[i] == ']')
+			return i + 1;
+		if (i >= n || s[i] != ',')
+			return SIZE_MAX;
+		i = skip_space(s, n, i + 1);
+	}
+}
+
 size_t jsonfmt_array_elements(const char *s, size_t n, const char *key,
 			      struct jsonfmt_span *out, size_t max)
 {
 	size_t key_len = strlen(key);
+	size_t found = SIZE_MAX;
 	size_t i = skip_space(s, n, 0);
 	if (i >= n || s[i] != '{')
 		return SIZE_MAX;
@@ -168,33 +198,20 @@ size_t jsonfmt_array_elements(const char *s, size_t n, const char *key,
 			return SIZE_MAX;
 		i = skip_space(s, n, i + 1);
 		if (match) {
-			if (i >= n || s[i] != '[')
+			/* A key given twice: parsers disagree on which one counts. */
+			if (found != SIZE_MAX)
 				return SIZE_MAX;
-			size_t count = 0;
-			i = skip_space(s, n, i + 1);
-			if (i < n && s[i] == ']')
-				return 0;
-			for (;;) {
-				size_t end = skip_value(s, n, i);
-				if (end <= i || end >= n)
-					return SIZE_MAX;
-				if (count < max) {
-					out[count].start = i;
-					out[count].len = end - i;
-				}
-				count++;
-				i = skip_space(s, n, end);
-				if (i < n && s[i] == ']')
-					return count;
-				if (i >= n || s[i] != ',')
-					return SIZE_MAX;
-				i = skip_space(s, n, i + 1);
-			}
+			i = array_elements(s, n, i, out, max, &found);
+		} else {
+			i = skip_value(s, n, i);
 		}
-		i = skip_value(s, n, i);
+		if (i == SIZE_MAX)
+			return SIZE_MAX;
 		i = skip_space(s, n, i);
+		if (i < n && s[i] == '}')
+			return found;
 		if (i >= n || s[i] != ',')
-			return SIZE_MAX; /* ended (or broke) without the key */
+			return SIZE_MAX;
 		i++;
 	}
 }

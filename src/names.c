@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "utf8.h"
@@ -56,14 +57,26 @@ void names_person_base(struct strbuf *out, const char *name, size_t n, int64_t i
 
 bool names_group_link(struct strbuf *out, const char *name, size_t n)
 {
-	while (n > 0 && name[0] == ' ')
-		name++, n--;
-	while (n > 0 && name[n - 1] == ' ')
-		n--;
 	size_t from = out->len;
-	size_t written = name ? append_clean_name(out, name, n, NAMES_NAME_MAX) : 0;
-	bool numeric = written && names_all_digits(out->data + from, written);
-	if (written == 0 || numeric || sb_failed(out)) {
+	size_t written = name ? append_clean_name(out, name, n, SIZE_MAX) : 0;
+	if (sb_failed(out))
+		return false;
+	/* No leading dots or spaces (in any mix), no trailing spaces. */
+	char *text = out->data + from;
+	size_t skip = 0;
+	while (skip < written && (text[skip] == '.' || text[skip] == ' '))
+		skip++;
+	memmove(text, text + skip, written - skip);
+	written -= skip;
+	while (written > 0 && text[written - 1] == ' ')
+		written--;
+	if (written > NAMES_NAME_MAX) {
+		written = utf8_boundary(text, written, NAMES_NAME_MAX);
+		while (written > 0 && text[written - 1] == ' ')
+			written--;
+	}
+	sb_truncate(out, from + written);
+	if (written == 0 || names_all_digits(text, written)) {
 		sb_truncate(out, from);
 		return false;
 	}

@@ -3,7 +3,10 @@
  *
  * Any bytes: no crash, the output ends in "\n", and apart from ASCII white
  * space it holds exactly the input's bytes in order (nothing lost, nothing
- * invented - "copied through, best effort").
+ * invented - "copied through, best effort"); jsonfmt_pretty_len predicts
+ * the length exactly; jsonfmt_array_elements(.., "data", ..) returns spans
+ * in order and in bounds, and on valid JSON exactly the elements json-c
+ * sees under "data".
  * Valid JSON (strict json-c parse of the whole input): the output parses to
  * an equal value, formatting is idempotent, and formatting json-c's compact
  * form gives exactly the json.dumps(indent=2) layout, built here from the
@@ -157,6 +160,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(!sb_failed(&out), "buffer failed");
 	FUZZ_CHECK(out.len >= 1 && out.data[out.len - 1] == '\n', "no final newline");
 	FUZZ_CHECK(out.data[out.len] == '\0', "not NUL-terminated");
+	size_t predicted = jsonfmt_pretty_len(in, size);
+	FUZZ_CHECK(predicted == out.len, "jsonfmt_pretty_len %zu, jsonfmt_pretty wrote %zu",
+		   predicted, out.len);
+
+	/* the element splitter: in bounds and in order on any bytes */
+	struct jsonfmt_span spans[32];
+	size_t count = jsonfmt_array_elements(in, size, "data", spans, 32);
+	if (count != SIZE_MAX) {
+		size_t prev_end = 0;
+		for (size_t i = 0; i < count && i < 32; i++) {
+			FUZZ_CHECK(spans[i].start >= prev_end && spans[i].len > 0 &&
+					   spans[i].start + spans[i].len <= size,
+				   "span %zu out of order or bounds", i);
+			prev_end = spans[i].start + spans[i].len;
+		}
+	}
 
 	size_t a_len, b_len;
 	char *a = strip_ws(in, size, &a_len);
@@ -170,6 +189,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(b);
 
 	struct json_object *obj = parse_strict(in, size);
+	struct json_object *arr;
+	if (obj && json_object_is_type(obj, json_type_object) &&
+	    json_object_object_get_ex(obj, "data", &arr) &&
+	    json_object_is_type(arr, json_type_array) && count != SIZE_MAX) {
+		/* valid JSON: the spans are exactly the elements of "data" */
+		size_t n = json_object_array_length(arr);
+		FUZZ_CHECK(count == n, "jsonfmt_array_elements found %zu elements, json-c %zu",
+			   count, n);
+		for (size_t i = 0; i < n && i < 32; i++) {
+			struct json_object *el = parse_strict(in + spans[i].start, spans[i].len);
+			struct json_object *want = json_object_array_get_idx(arr, i);
+			/* json-c represents a JSON null as a NULL object */
+			bool null_ok = !el && !want && spans[i].len == 4 &&
+				       memcmp(in + spans[i].start, "null", 4) == 0;
+			if (!null_ok && (!el || !fuzz_json_equal(el, want))) {
+				fuzz_dump("span", in + spans[i].start, spans[i].len);
+				FUZZ_CHECK(0, "span %zu is not element %zu of \"data\"", i, i);
+			}
+			json_object_put(el);
+		}
+	}
 	if (obj) {
 		check_parses_back("input", out.data, out.len, obj);
 

@@ -2,6 +2,11 @@
  * fuzz_person.c - bytes as a persons page -> person_from_json for every
  * element of "data" (or the top-level value itself) -> the person's files.
  *
+ * Pages are also split like walker.c does (jsonfmt_array_elements on the
+ * raw text) and, when the split agrees with json-c, each element is built
+ * from its own text (person_from_json_text): its .json file must still parse
+ * back to the element json-c parsed.
+ *
  * Checks: person_from_json accepts exactly the objects with an integer id in
  * 1..2^53-1; base is "<name> (<id>)"; compact is json-c's compact text of
  * the element; person_json (the .json file) is json_len bytes every time,
@@ -58,11 +63,20 @@ static bool expect_valid(struct json_object *obj)
 	return id > 0 && id <= NAMES_MAX_ID;
 }
 
-static void check_one(struct json_object *obj, const struct person_render *r,
-		      const char *org)
+/* raw: the element's text as sent (person_from_json_text, as the walker
+ * does when jsonfmt_array_elements splits the page), or NULL. */
+static struct person *build(struct json_object *obj, const char *raw, size_t raw_len,
+			    const struct person_render *r, const char *org, int *err)
+{
+	return raw ? person_from_json_text(obj, raw, raw_len, r, org, err)
+		   : person_from_json(obj, r, org, err);
+}
+
+static void check_one(struct json_object *obj, const char *raw, size_t raw_len,
+		      const struct person_render *r, const char *org)
 {
 	int err = 12345;
-	struct person *p = person_from_json(obj, r, org, &err);
+	struct person *p = build(obj, raw, raw_len, r, org, &err);
 	if (!expect_valid(obj)) {
 		FUZZ_CHECK(!p && err == -EINVAL, "invalid person: p=%p err=%d", (void *)p, err);
 		return;
@@ -89,12 +103,14 @@ static void check_one(struct json_object *obj, const struct person_render *r,
 	FUZZ_CHECK(strlen(p->base) == p->base_len, "NUL inside the base");
 	sb_free(&want);
 
-	/* compact: json-c's own compact text */
-	size_t compact_len;
-	const char *compact = json_object_to_json_string_length(
-		obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &compact_len);
+	/* compact: the text as sent, or json-c's own compact text */
+	size_t compact_len = raw_len;
+	const char *compact = raw;
+	if (!raw)
+		compact = json_object_to_json_string_length(
+			obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &compact_len);
 	FUZZ_CHECK(p->compact_len == compact_len && !memcmp(p->compact, compact, compact_len),
-		   "compact differs from json-c's serialization");
+		   "compact differs from %s", raw ? "the element's text" : "json-c's serialization");
 
 	/* The .json file: json_len bytes on every read, parses back. */
 	struct strbuf j1 = STRBUF_INIT, j2 = STRBUF_INIT;
@@ -123,13 +139,16 @@ static void check_one(struct json_object *obj, const struct person_render *r,
 
 	/* The same element again, and the element as re-read from the .json
 	 * file: same bytes, same sizes. */
-	struct person *q = person_from_json(obj, r, org, &err);
+	struct person *q = build(obj, raw, raw_len, r, org, &err);
 	FUZZ_CHECK(q && err == 0 && person_same(p, q) && q->json_len == p->json_len,
 		   "second person_from_json differs");
 	person_unref(q);
 	q = person_from_json(back, r, org, &err);
 	FUZZ_CHECK(q && err == 0, "re-read person refused: %d", err);
-	if (!person_same(p, q) || q->json_len != p->json_len || strcmp(q->base, p->base)) {
+	/* (with raw text the JSON bytes differ - json-c re-serialises) */
+	if ((raw ? q->vcf_len != p->vcf_len || memcmp(q->vcf, p->vcf, p->vcf_len)
+		 : !person_same(p, q) || q->json_len != p->json_len) ||
+	    strcmp(q->base, p->base)) {
 		fuzz_dump("vcf", p->vcf, p->vcf_len);
 		fuzz_dump("re-read vcf", q->vcf, q->vcf_len);
 		FUZZ_CHECK(0, "person built from its own .json file differs");
@@ -166,6 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct json_tokener *tok = json_tokener_new();
 	if (!tok)
 		return 0;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT); /* as api.c parses pages */
 	struct json_object *page = json_tokener_parse_ex(tok, (const char *)data, (int)size);
 	json_tokener_free(tok);
 	if (!page)
@@ -189,18 +209,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct person_render *r = &renders[size % 2];
 	const char *org = size % 2 ? org_names[size % 5] : NULL;
 
+	/* The walker's split of the page text into elements (any bytes). */
+	const char *text = (const char *)data;
+	struct jsonfmt_span spans[64];
+	size_t count = jsonfmt_array_elements(text, size, "data", spans, 64);
+	if (count != SIZE_MAX) {
+		size_t prev_end = 0;
+		for (size_t i = 0; i < count && i < 64; i++) {
+			FUZZ_CHECK(spans[i].start >= prev_end && spans[i].len > 0 &&
+					   spans[i].start + spans[i].len <= size,
+				   "span %zu [%zu,+%zu) out of order/bounds (size %zu)", i,
+				   spans[i].start, spans[i].len, size);
+			prev_end = spans[i].start + spans[i].len;
+		}
+	}
+
 	struct json_object *items;
 	if (json_object_is_type(page, json_type_object) &&
 	    json_object_object_get_ex(page, "data", &items)) {
 		if (json_object_is_type(items, json_type_array)) {
 			size_t n = json_object_array_length(items);
+			/* as build_page() in walker.c: raw text only if the split
+			 * finds the same number of elements */
+			bool use_raw = n > 0 && n <= 64 && count == n;
 			for (size_t i = 0; i < n; i++)
-				check_one(json_object_array_get_idx(items, i), r, org);
+				check_one(json_object_array_get_idx(items, i),
+					  use_raw ? text + spans[i].start : NULL,
+					  use_raw ? spans[i].len : 0, r, org);
 		} else {
-			check_one(items, r, org);
+			check_one(items, NULL, 0, r, org);
 		}
 	} else {
-		check_one(page, r, org);
+		check_one(page, NULL, 0, r, org);
 	}
 	json_object_put(page);
 	meta_free(own);

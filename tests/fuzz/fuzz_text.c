@@ -258,8 +258,15 @@ static void check_group_link(const char *s, size_t n)
 		for (size_t i = 0; i < gn; i++)
 			bad = bad || g[i] == '/' || (unsigned char)g[i] < 0x20 || g[i] == 0x7F;
 		/* content: the reference, possibly cut at a character boundary */
-		bad = bad || gn > e - b || memcmp(g, want.data + b, gn) != 0 ||
-		      (gn < e - b && gn + 4 <= NAMES_NAME_MAX);
+		bad = bad || gn > e - b || memcmp(g, want.data + b, gn) != 0;
+		if (!bad && gn < e - b) {
+			/* cut: at the last character boundary within NAME_MAX, then
+			 * trailing spaces dropped */
+			size_t cut = utf8_boundary(want.data + b, e - b, NAMES_NAME_MAX);
+			for (size_t i = gn; i < cut; i++)
+				bad = bad || want.data[b + i] != ' ';
+			bad = bad || cut < gn;
+		}
 		if (bad) {
 			fuzz_dump("name", s, n);
 			fuzz_dump("got", g, gn);

@@ -307,6 +307,10 @@ def write_corpus(root):
           b'{"data":[' + compact(BASE) + b'],"x_fuzz_person_fields":'
           + compact(json.loads(fields)["data"]) + b"}")
     w.put("fuzz_person", "page-empty", b'{"success":true,"data":[]}')
+    w.put("fuzz_person", "page-nonstrict",
+          b'{"data":[{"id":1,"name":"A" /* c */ },{"id":2,"name":\'single\'}]}')
+    w.put("fuzz_jsonfmt", "page-trailing", b'{"data":[{"id":1,"name":"A",},{"id":2,"n":NaN}]}')
+    w.put("fuzz_jsonfmt", "page", b'{"success":true,"data":[{"id":1},2,"x",[3]],"x":{"data":[]}}')
     w.put("fuzz_person", "page-nulldata", b'{"success":true,"data":null}')
 
     for t in text_seeds(persons + [json.loads(b) for _, b in nasty

@@ -37,6 +37,9 @@ static void test_array_elements(void)
 	check_elements("{\"other\":[1]}", "data", SIZE_MAX, "", "");
 	check_elements("{\"data\":[1,2", "data", SIZE_MAX, "", "");
 	check_elements("[1]", "data", SIZE_MAX, "", "");
+	/* json-c keeps the last of duplicate keys: refuse to guess. */
+	check_elements("{\"data\":[1],\"data\":[2]}", "data", SIZE_MAX, "", "");
+	check_elements("{\"data\":[1],\"x\":", "data", SIZE_MAX, "", "");
 }
 
 int main(void)

@@ -114,6 +114,9 @@ static void test_group_links(void)
 	check_link("42", NULL);      /* would shadow the id directory 42 */
 	check_link("42 Ltd", "42 Ltd");
 	check_link("007", NULL);     /* digits are reserved for ids */
+	check_link(". x", "x");
+	check_link(". 123", NULL);
+	check_link(" . .hidden ", "hidden");
 }
 
 int main(void)

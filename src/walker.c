@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1046,7 +1047,12 @@ static void run_job(struct walker *w, struct api_conn *conn, uint64_t key)
 			count_stat(w, &w->stats.failed_walks);
 		}
 	}
+	bool big = l && l->count > 1000;
 	cache_listing_finish(w->cache, key, l, rc ? -rc : 0, now_monotonic());
+	/* A big walk parsed megabytes of pages that are free now: give them
+	 * back to the system instead of keeping them as heap. */
+	if (big)
+		malloc_trim(0);
 }
 
 static void *worker_main(void *arg)

@@ -16,7 +16,6 @@ test failed.  Teardown fails the test if a daemon died from a signal, had to
 be killed, or printed a sanitizer report.
 """
 
-import errno
 import json
 import os
 import shutil

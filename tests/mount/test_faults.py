@@ -34,6 +34,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from naming import expected_names, listdir_b, safe_base
+
 PERSONS = "GET /api/v2/persons"
 PERSONS_PATH = "/api/v2/persons"
 
@@ -50,7 +52,6 @@ SLACK = 1.0                       # scheduling / processing slack on upper bound
 TRANSIENT_KINDS = ["500", "502", "503", "drop", "cut", "malformed",
                    "success-false"]
 
-NAME_MAX = 255
 LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} pipedrivefs "
                       r"(error|warn|info|debug): (.*)$")
 
@@ -58,41 +59,8 @@ LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} pipedrivefs "
 # --------------------------------------------------------------------------
 # helpers
 
-def safe_base(name, pid):
-    """b"<safe name> (<id>)": the file naming rule (see test_foundation)."""
-    raw = (name or "").encode("utf-8", "surrogatepass")
-    text = raw.decode("utf-8", "replace")
-    text = "".join("_" if (c == "/" or ord(c) < 0x20 or ord(c) == 0x7F)
-                   else c for c in text)
-    text = text.lstrip(".")
-    if text == "":
-        text = "Unnamed"
-    suffix = f" ({pid})".encode()
-    budget = NAME_MAX - len(b".json") - len(suffix)
-    out = b""
-    for ch in text:
-        b = ch.encode("utf-8")
-        if len(out) + len(b) > budget:
-            break
-        out += b
-    return out + suffix
-
-
-def expected_names(persons):
-    names = set()
-    for p in persons:
-        base = safe_base(p.get("name"), p["id"])
-        names.add(base + b".json")
-        names.add(base + b".vcf")
-    return names
-
-
 def owner_dir(mount, owner):
     return mount.path / "by-owner" / str(owner)
-
-
-def listdir_b(path):
-    return set(os.listdir(os.fsencode(path)))
 
 
 def listdir_errno(path):

@@ -16,6 +16,8 @@ import time
 
 import pytest
 
+from naming import NAME_MAX, expected_names, listdir_b, safe_base
+
 # Small company with the tricky persons (ids 1..31) present.
 SMALL = dict(persons=120, owners=3, orgs=10, rate_limit=0, quiet=True)
 
@@ -25,44 +27,9 @@ DOCUMENTED_PERSON_PARAMS = {
     "custom_fields", "include_option_labels", "include_labels", "limit",
     "cursor"}
 
-NAME_MAX = 255
-
 
 # --------------------------------------------------------------------------
-# the naming rule, implemented independently of the daemon
-
-def safe_base(name, pid):
-    """b"<safe name> (<id>)" for a person; see the contract."""
-    raw = (name or "").encode("utf-8", "surrogatepass")
-    text = raw.decode("utf-8", "replace")              # invalid -> U+FFFD
-    text = "".join("_" if (c == "/" or ord(c) < 0x20 or ord(c) == 0x7F)
-                   else c for c in text)
-    text = text.lstrip(".")
-    if text == "":
-        text = "Unnamed"
-    suffix = f" ({pid})".encode()
-    budget = NAME_MAX - len(b".json") - len(suffix)
-    out = b""
-    for ch in text:                                     # whole characters only
-        b = ch.encode("utf-8")
-        if len(out) + len(b) > budget:
-            break
-        out += b
-    return out + suffix
-
-
-def expected_names(persons):
-    names = set()
-    for p in persons:
-        base = safe_base(p.get("name"), p["id"])
-        names.add(base + b".json")
-        names.add(base + b".vcf")
-    return names
-
-
-def listdir_b(path):
-    return set(os.listdir(os.fsencode(path)))
-
+# helpers (the naming rule itself is in naming.py)
 
 def ordered(obj):
     """JSON value with dicts turned into key-ordered lists (order matters)."""

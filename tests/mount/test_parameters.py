@@ -24,45 +24,17 @@ from pathlib import Path
 
 import pytest
 
+from naming import expected_names, safe_base
+
 REPO = Path(__file__).resolve().parents[2]
 
 SMALL = dict(persons=120, owners=3, orgs=10, rate_limit=0, quiet=True)
 PERSONS = "GET /api/v2/persons"
-NAME_MAX = 255
 RFC3339_WHOLE_SECOND = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
 # --------------------------------------------------------------------------
 # expectations computed independently of the daemon
-
-def safe_base(name, pid):
-    """b"<safe name> (<id>)": the person file naming rule."""
-    raw = (name or "").encode("utf-8", "surrogatepass")
-    text = raw.decode("utf-8", "replace")
-    text = "".join("_" if (c == "/" or ord(c) < 0x20 or ord(c) == 0x7F)
-                   else c for c in text)
-    text = text.lstrip(".")
-    if text == "":
-        text = "Unnamed"
-    suffix = f" ({pid})".encode()
-    budget = NAME_MAX - len(b".json") - len(suffix)
-    out = b""
-    for ch in text:
-        b = ch.encode("utf-8")
-        if len(out) + len(b) > budget:
-            break
-        out += b
-    return out + suffix
-
-
-def expected_names(persons):
-    names = set()
-    for p in persons:
-        base = safe_base(p.get("name"), p["id"])
-        names.add(base + b".json")
-        names.add(base + b".vcf")
-    return names
-
 
 def link_name(name):
     """The /by-owner|/by-org|/by-filter link name for a name, or None."""
@@ -87,6 +59,7 @@ def expected_links(items):
 
 
 def listdir_b(path):
+    """A directory's names as bytes, in readdir order."""
     return os.listdir(os.fsencode(path))
 
 

@@ -10,7 +10,6 @@ import errno
 import os
 import pwd
 import shutil
-import signal
 import socket
 import stat
 import subprocess

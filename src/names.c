@@ -59,7 +59,7 @@ bool names_group_link(struct strbuf *out, const char *name, size_t n)
 {
 	size_t from = out->len;
 	size_t written = name ? append_clean_name(out, name, n, SIZE_MAX) : 0;
-	if (sb_failed(out))
+	if (sb_failed(out) || written == 0)
 		return false;
 	/* No leading dots or spaces (in any mix), no trailing spaces. */
 	char *text = out->data + from;

@@ -130,7 +130,8 @@ struct person *person_from_json_text(struct json_object *obj, const char *raw, s
 			obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &compact_len);
 	p->compact = compact ? malloc(compact_len + 1) : NULL;
 	if (p->compact) {
-		memcpy(p->compact, compact, compact_len + 1);
+		memcpy(p->compact, compact, compact_len); /* raw text: not NUL-terminated */
+		p->compact[compact_len] = '\0';
 		p->compact_len = compact_len;
 		p->json_len = jsonfmt_pretty_len(p->compact, p->compact_len);
 	}

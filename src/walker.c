@@ -653,7 +653,8 @@ static int cmp_person_id(const void *a, const void *b)
 /* Sort the set by id so set_contains can bisect. */
 static void person_set_sort(struct person_set *ps)
 {
-	qsort(ps->items, ps->count, sizeof(*ps->items), cmp_person_id);
+	if (ps->count > 1)
+		qsort(ps->items, ps->count, sizeof(*ps->items), cmp_person_id);
 }
 
 static bool set_contains(const struct person_set *ps, int64_t id)

@@ -45,7 +45,11 @@ int64_t person_parse_time(const char *s)
 			;
 	long offset = 0;
 	if (*p == '+' || *p == '-') {
-		int oh = digits(p + 1, 2), om = p[3] == ':' ? digits(p + 4, 2) : digits(p + 3, 2);
+		/* "+HH:MM" or "+HHMM"; read no further than the string goes */
+		size_t rest = strlen(p + 1);
+		int oh = rest >= 2 ? digits(p + 1, 2) : -1;
+		bool colon = rest >= 5 && p[3] == ':';
+		int om = colon ? digits(p + 4, 2) : rest >= 4 ? digits(p + 3, 2) : -1;
 		if (oh < 0 || om < 0)
 			return 0;
 		offset = (*p == '+' ? 1 : -1) * (oh * 3600L + om * 60L);

@@ -1,4 +1,5 @@
-"""The person file naming rule, written independently of the daemon (names.c).
+"""What the mount tests expect, written independently of the daemon: the
+person file naming rule (names.c), and JSON compared with its key order.
 
 Shared by the mount tests: a test that compares a listing with the fake
 server's persons computes the expected names here.
@@ -43,3 +44,12 @@ def expected_names(persons):
 def listdir_b(path):
     """A directory's names as bytes (names need not be valid UTF-8)."""
     return set(os.listdir(os.fsencode(path)))
+
+
+def ordered(obj):
+    """JSON value with dicts turned into key-ordered lists (order matters)."""
+    if isinstance(obj, dict):
+        return [(k, ordered(v)) for k, v in obj.items()]
+    if isinstance(obj, list):
+        return [ordered(v) for v in obj]
+    return obj

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from naming import NAME_MAX, expected_names, listdir_b, safe_base
+from naming import NAME_MAX, expected_names, listdir_b, ordered, safe_base
 
 # Small company with the tricky persons (ids 1..31) present.
 SMALL = dict(persons=120, owners=3, orgs=10, rate_limit=0, quiet=True)
@@ -29,16 +29,7 @@ DOCUMENTED_PERSON_PARAMS = {
 
 
 # --------------------------------------------------------------------------
-# helpers (the naming rule itself is in naming.py)
-
-def ordered(obj):
-    """JSON value with dicts turned into key-ordered lists (order matters)."""
-    if isinstance(obj, dict):
-        return [(k, ordered(v)) for k, v in obj.items()]
-    if isinstance(obj, list):
-        return [ordered(v) for v in obj]
-    return obj
-
+# helpers (the naming rule and ordered() are in naming.py)
 
 def parse_time(text):
     dt = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))

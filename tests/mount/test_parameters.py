@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from naming import expected_names, safe_base
+from naming import expected_names, ordered, safe_base
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -67,14 +67,6 @@ def id_of(fname):
     m = re.search(rb" \((\d+)\)\.(json|vcf)$", fname)
     assert m, fname
     return int(m.group(1))
-
-
-def ordered(obj):
-    if isinstance(obj, dict):
-        return [(k, ordered(v)) for k, v in obj.items()]
-    if isinstance(obj, list):
-        return [ordered(v) for v in obj]
-    return obj
 
 
 def parse_time(text):

@@ -49,8 +49,9 @@ struct listing *listing_new_ids(size_t count, bool with_names);
 struct listing *listing_ref(struct listing *l);
 void listing_unref(struct listing *l);
 /* Sort by id and drop duplicate ids (a person seen twice across pages keeps its
- * last copy).  Call before handing the listing to the cache. */
-void listing_sort(struct listing *l);
+ * last copy).  Call before handing the listing to the cache.  False (and the
+ * listing unchanged) when out of memory. */
+bool listing_sort(struct listing *l);
 /* Index of id, or -1. */
 long listing_find(const struct listing *l, int64_t id);
 
@@ -64,6 +65,7 @@ enum cache_lookup {
 	CACHE_FRESH,       /* *out holds a reference; w untouched */
 	CACHE_START_FETCH, /* w queued; the caller must fetch and call finish */
 	CACHE_JOINED,      /* w queued; a fetch is already running */
+	CACHE_FAILED,      /* out of memory: w was already answered with ENOMEM */
 };
 
 struct cache_stats {
@@ -100,7 +102,8 @@ bool cache_listing_unchanged_since_last_open(struct cache *c, uint64_t key, uint
 void cache_listing_expire(struct cache *c, uint64_t key);
 /* Mark every listing expired and due for a full walk (SIGHUP, refresh file). */
 void cache_expire_all(struct cache *c);
-/* The current listing of key even if expired (for incremental refresh), or NULL. */
+/* The current listing of key even if expired (for incremental refresh), or
+ * NULL - also while a full walk is due (SIGHUP), until one succeeds. */
 struct listing *cache_listing_peek(struct cache *c, uint64_t key);
 
 /* Called (without the cache lock) when a stored person is replaced by one with

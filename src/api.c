@@ -63,11 +63,11 @@ struct api_client {
 	atomic_bool cancelled; /* read by transfers in flight, to abort them */
 	pthread_mutex_t counters_lock;
 	struct api_counters counters;
-	unsigned int jitter_seed;
 };
 
 struct api_conn {
 	struct api_client *client;
+	unsigned int jitter_seed; /* rand_r state: one per thread */
 	struct strbuf body; /* the last successful response's body */
 	time_t server_date; /* Date header of the last response, 0 if none */
 	CURL *curl;
@@ -241,7 +241,6 @@ struct api_client *api_client_new(const struct api_config *cfg)
 	pthread_mutex_init(&c->counters_lock, NULL);
 	c->counters.last_limit = c->counters.last_remaining = -1;
 	c->counters.last_reset = c->counters.last_daily_remaining = -1;
-	c->jitter_seed = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)c;
 	return c;
 }
 
@@ -295,6 +294,7 @@ struct api_conn *api_conn_new(struct api_client *client)
 	if (!conn)
 		return NULL;
 	conn->client = client;
+	conn->jitter_seed = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)conn;
 	conn->curl = curl_easy_init();
 	struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
 	if (h)
@@ -548,7 +548,7 @@ static void record_rate_headers(struct api_client *c, const struct attempt *a)
 		gate_pause_all(c, (double)a->rl_reset);
 }
 
-static double burst_wait_seconds(struct api_client *c, const struct attempt *a)
+static double burst_wait_seconds(struct api_conn *conn, const struct attempt *a)
 {
 	double wait = BURST_WAIT_MIN_S;
 	if (a->retry_after > wait)
@@ -557,7 +557,7 @@ static double burst_wait_seconds(struct api_client *c, const struct attempt *a)
 		wait = (double)a->rl_reset;
 	if (wait > BURST_WAIT_CAP_S)
 		wait = BURST_WAIT_CAP_S;
-	unsigned int r = rand_r(&c->jitter_seed);
+	unsigned int r = rand_r(&conn->jitter_seed);
 	return wait + (double)(r % 500) / 1000.0;
 }
 
@@ -673,10 +673,10 @@ static void count_request(struct api_client *c, enum api_endpoint ep, bool retry
 	pthread_mutex_unlock(&c->counters_lock);
 }
 
-static double backoff_seconds(struct api_client *c, int attempt_no)
+static double backoff_seconds(struct api_conn *conn, int attempt_no)
 {
 	double base = 0.5 * (double)(1 << (attempt_no < 5 ? attempt_no : 5));
-	unsigned int r = rand_r(&c->jitter_seed);
+	unsigned int r = rand_r(&conn->jitter_seed);
 	return base + (double)(r % 250) / 1000.0;
 }
 
@@ -734,8 +734,8 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 			rc = 0;
 			break;
 		}
-		double wait = o == OUTCOME_RETRY_BURST ? burst_wait_seconds(c, &a)
-						       : backoff_seconds(c, attempt_no);
+		double wait = o == OUTCOME_RETRY_BURST ? burst_wait_seconds(conn, &a)
+						       : backoff_seconds(conn, attempt_no);
 		attempt_free(&a);
 		rc = -err->err;
 		/* Every burst 429 holds every thread back, the last one too. */

@@ -89,25 +89,45 @@ static int cmp_id_slot(const void *a, const void *b)
 	return (x->index > y->index) - (x->index < y->index);
 }
 
-/* Reorder the parallel arrays of l by perm (perm[i] = old index of new i). */
-static bool listing_permute(struct listing *l, const struct id_slot *perm, size_t n)
+bool listing_sort(struct listing *l)
 {
-	void *persons = NULL, *ids = NULL, *names = NULL;
-	if ((l->persons && !(persons = malloc(n * sizeof(*l->persons)))) ||
-	    (l->ids && !(ids = malloc(n * sizeof(*l->ids)))) ||
-	    (l->names && !(names = malloc(n * sizeof(*l->names))))) {
+	size_t n = l->count;
+	if (n < 2)
+		return true;
+	struct id_slot *perm = malloc(n * sizeof(*perm));
+	struct person **persons = l->persons ? malloc(n * sizeof(*persons)) : NULL;
+	int64_t *ids = l->ids ? malloc(n * sizeof(*ids)) : NULL;
+	char **names = l->names ? malloc(n * sizeof(*names)) : NULL;
+	if (!perm || (l->persons && !persons) || (l->ids && !ids) || (l->names && !names)) {
+		free(perm);
 		free(persons);
 		free(ids);
 		free(names);
-		return false;
+		return false; /* nothing changed */
 	}
 	for (size_t i = 0; i < n; i++) {
+		perm[i].id = listing_id_at(l, i);
+		perm[i].index = i;
+	}
+	qsort(perm, n, sizeof(*perm), cmp_id_slot);
+	/* Of duplicate ids (a person seen twice across pages) keep the last copy. */
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t from = perm[i].index;
+		if (i + 1 < n && perm[i + 1].id == perm[i].id) {
+			if (l->persons)
+				person_unref(l->persons[from]);
+			if (l->names)
+				free(l->names[from]);
+			continue;
+		}
 		if (persons)
-			((struct person **)persons)[i] = l->persons[perm[i].index];
+			persons[kept] = l->persons[from];
 		if (ids)
-			((int64_t *)ids)[i] = l->ids[perm[i].index];
+			ids[kept] = l->ids[from];
 		if (names)
-			((char **)names)[i] = l->names[perm[i].index];
+			names[kept] = l->names[from];
+		kept++;
 	}
 	if (persons) {
 		free(l->persons);
@@ -121,37 +141,9 @@ static bool listing_permute(struct listing *l, const struct id_slot *perm, size_
 		free(l->names);
 		l->names = names;
 	}
-	return true;
-}
-
-void listing_sort(struct listing *l)
-{
-	size_t n = l->count;
-	if (n < 2)
-		return;
-	struct id_slot *perm = malloc(n * sizeof(*perm));
-	if (!perm)
-		return; /* unsorted stays correct for readdir; lookups use a scan below */
-	for (size_t i = 0; i < n; i++) {
-		perm[i].id = listing_id_at(l, i);
-		perm[i].index = i;
-	}
-	qsort(perm, n, sizeof(*perm), cmp_id_slot);
-	/* Of duplicate ids (a person seen twice across pages) keep the last copy. */
-	size_t kept = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (i + 1 < n && perm[i + 1].id == perm[i].id) {
-			if (l->persons)
-				person_unref(l->persons[perm[i].index]);
-			if (l->names)
-				free(l->names[perm[i].index]);
-			continue;
-		}
-		perm[kept++] = perm[i];
-	}
-	if (listing_permute(l, perm, kept))
-		l->count = kept;
+	l->count = kept;
 	free(perm);
+	return true;
 }
 
 long listing_find(const struct listing *l, int64_t id)
@@ -181,6 +173,10 @@ struct slot {
 	bool fetching;
 	bool expired_by_request;
 	bool force_full_walk;
+	/* Expiry requests are counted; a walk that began before the last one
+	 * does not make the listing fresh again. */
+	uint64_t expiries;
+	uint64_t expiries_at_fetch;
 	struct listing_waiter *waiters;
 	uint64_t last_opened_generation;
 };
@@ -281,27 +277,30 @@ enum cache_lookup cache_listing_lookup(struct cache *c, uint64_t key, double now
 	enum cache_lookup result;
 	pthread_mutex_lock(&c->lock);
 	struct slot *s = slot_get_or_create(c, key);
-	if (s)
+	if (!s) {
+		result = CACHE_FAILED;
+	} else if (slot_is_fresh(c, s, now)) {
 		s->last_used = now;
-	if (s && slot_is_fresh(c, s, now)) {
 		*out = listing_ref(s->current);
 		c->stats.hits++;
 		result = CACHE_FRESH;
-	} else if (!s) {
-		*out = NULL;
-		result = CACHE_START_FETCH; /* no slot: fetch without sharing */
-		w->next = NULL;
 	} else {
+		s->last_used = now;
 		w->next = s->waiters;
 		s->waiters = w;
 		c->stats.misses++;
 		result = s->fetching ? CACHE_JOINED : CACHE_START_FETCH;
 		if (result == CACHE_START_FETCH) {
 			s->fetching = true;
+			s->expiries_at_fetch = s->expiries;
 			c->stats.walks++;
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
+	if (result == CACHE_FAILED) {
+		log_error("out of memory for a directory listing");
+		w->done(w, NULL, ENOMEM);
+	}
 	return result;
 }
 
@@ -366,11 +365,17 @@ static void enforce_bound(struct cache *c, const struct slot *keep)
 		idtable_each(&c->slots, pick_lru, &pick);
 		if (!pick.oldest)
 			break;
-		listing_unref(pick.oldest->current);
-		pick.oldest->current = NULL;
+		struct slot *victim = idtable_remove(&c->slots, pick.oldest->key);
+		free_slot_value(victim);
 		c->stats.evictions++;
 		purge_unused_persons(c);
 	}
+}
+
+/* True if the slot must stay: someone still waits on it or fetches it. */
+static bool waiters_kept(const struct slot *s)
+{
+	return s->waiters != NULL || s->fetching;
 }
 
 void cache_listing_finish(struct cache *c, uint64_t key, struct listing *fresh, int err,
@@ -393,7 +398,10 @@ void cache_listing_finish(struct cache *c, uint64_t key, struct listing *fresh, 
 			s->fetched_at = now;
 			if (!s->last_used)
 				s->last_used = now;
-			s->expired_by_request = false;
+			/* Still expired if a refresh was asked for after this walk began. */
+			s->expired_by_request = s->expiries != s->expiries_at_fetch;
+			if (!s->expired_by_request)
+				s->force_full_walk = false;
 		}
 		serve = fresh;
 		enforce_bound(c, s);
@@ -401,6 +409,9 @@ void cache_listing_finish(struct cache *c, uint64_t key, struct listing *fresh, 
 		s->current->stale = true;
 		serve = listing_ref(s->current);
 		c->stats.stale_served++;
+	} else if (s && !waiters_kept(s)) {
+		/* A failed first walk leaves nothing worth a slot. */
+		free_slot_value(idtable_remove(&c->slots, key));
 	}
 	pthread_mutex_unlock(&c->lock);
 
@@ -443,8 +454,10 @@ void cache_listing_expire(struct cache *c, uint64_t key)
 {
 	pthread_mutex_lock(&c->lock);
 	struct slot *s = slot_find(c, key);
-	if (s)
+	if (s) {
 		s->expired_by_request = true;
+		s->expiries++;
+	}
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -454,6 +467,7 @@ static void expire_slot(struct idtable_entry *e, void *ctx)
 	struct slot *s = e->value;
 	s->expired_by_request = true;
 	s->force_full_walk = true;
+	s->expiries++;
 }
 
 void cache_expire_all(struct cache *c)
@@ -468,9 +482,8 @@ struct listing *cache_listing_peek(struct cache *c, uint64_t key)
 	struct listing *l = NULL;
 	pthread_mutex_lock(&c->lock);
 	struct slot *s = slot_find(c, key);
-	if (s && s->force_full_walk)
-		s->force_full_walk = false;
-	else if (s && s->current)
+	/* The flag stays until a walk succeeds: a failed full walk is retried. */
+	if (s && !s->force_full_walk && s->current)
 		l = listing_ref(s->current);
 	pthread_mutex_unlock(&c->lock);
 	return l;

@@ -396,6 +396,7 @@ static void with_listing(struct fs *fs, struct parked *pk, uint64_t key)
 		walker_fetch(fs->walker, key);
 		break;
 	case CACHE_JOINED:
+	case CACHE_FAILED: /* already answered */
 		break;
 	}
 }

@@ -263,7 +263,8 @@ static int run(struct options *opts, struct fuse_args *args)
 		snprintf(err, sizeof(err), "out of memory");
 		goto out;
 	}
-	meta = meta_new(opts->ttl);
+	/* Organization names outlive a page even with cache_ttl=0. */
+	meta = meta_new(opts->ttl > 60 ? opts->ttl : 60);
 	if (!meta) {
 		snprintf(err, sizeof(err), "out of memory");
 		goto out;

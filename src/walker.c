@@ -169,6 +169,7 @@ static void resolve_org_names(struct walker *w, struct api_conn *conn, struct js
 struct person_set {
 	struct walker *w;
 	struct api_conn *conn;
+	char first_page_time[32]; /* the server's time at the first page, "" before */
 	struct person **items;
 	size_t count, cap;
 	size_t skipped;
@@ -249,9 +250,13 @@ static int build_page(struct person_set *ps, const struct api_page *page)
 	return rc;
 }
 
+static void sync_point(struct api_conn *conn, int64_t newest_seen, char out[32]);
+
 static int add_page(void *ctx, struct api_page *page)
 {
 	struct person_set *ps = ctx;
+	if (!ps->first_page_time[0]) /* before any other request on conn */
+		sync_point(ps->conn, 0, ps->first_page_time);
 	resolve_org_names(ps->w, ps->conn, page->data);
 	return build_page(ps, page);
 }
@@ -354,7 +359,10 @@ static struct listing *listing_from_set(struct person_set *ps)
 	if (ps->count)
 		memcpy(l->persons, ps->items, ps->count * sizeof(*ps->items));
 	ps->count = 0;
-	listing_sort(l);
+	if (!listing_sort(l)) {
+		listing_unref(l);
+		return NULL;
+	}
 	return l;
 }
 
@@ -681,7 +689,8 @@ static struct listing *merge_changes(const struct listing *prev, struct person_s
 	person_set_sort(changed);
 	if (filter_matches)
 		person_set_sort(filter_matches);
-	struct listing *l = listing_new_persons(prev->count + changed->count);
+	size_t most = prev->count + changed->count + (filter_matches ? filter_matches->count : 0);
+	struct listing *l = listing_new_persons(most);
 	if (!l)
 		return NULL;
 	size_t n = 0;
@@ -698,7 +707,10 @@ static struct listing *merge_changes(const struct listing *prev, struct person_s
 		for (size_t i = 0; i < filter_matches->count; i++)
 			l->persons[n++] = person_ref(filter_matches->items[i]);
 	l->count = n;
-	listing_sort(l);
+	if (!listing_sort(l)) {
+		listing_unref(l);
+		return NULL;
+	}
 	return l;
 }
 
@@ -727,7 +739,7 @@ static int walk_changes_since(struct walker *w, struct api_conn *conn, uint64_t 
 	bool is_filter = tree_kind(key) == NODE_FILTER_DIR;
 	int rc = api_walk(conn, "/persons", &q, add_page, &changed, err);
 	if (rc == 0)
-		sync_point(conn, changed.newest_update, synced);
+		snprintf(synced, sizeof(synced), "%s", changed.first_page_time);
 	if (rc == 0 && is_filter && changed.count > 0) {
 		q.filter_id = tree_id(key);
 		rc = api_walk(conn, "/persons", &q, add_page, &matches, err);
@@ -899,9 +911,13 @@ static int walk_group(struct walker *w, struct api_conn *conn, uint64_t key, str
 				memcpy(l->names, gs.names, gs.count * sizeof(*gs.names));
 			}
 			gs.count = 0; /* names moved */
-			listing_sort(l);
-			drop_ambiguous_names(l);
-			*out = l;
+			if (listing_sort(l)) {
+				drop_ambiguous_names(l);
+				*out = l;
+			} else {
+				listing_unref(l);
+				rc = -ENOMEM;
+			}
 		}
 	}
 	for (size_t i = 0; i < gs.count; i++)
@@ -1028,17 +1044,18 @@ int walker_load_person_fields(struct api_conn *conn, struct meta *meta, struct a
 
 static void run_job(struct walker *w, struct api_conn *conn, uint64_t key)
 {
+	if (!conn) {
+		cache_listing_finish(w->cache, key, NULL, ENOMEM, now_monotonic());
+		return;
+	}
 	if (tree_kind(key) == NODE_BY_ID_PERSON) {
 		run_id_batch(w, conn, key);
 		return;
 	}
 	struct listing *l = NULL;
 	struct api_error err = { 0 };
-	int rc = -ENOMEM;
-	if (conn && tree_is_group_root(key))
-		rc = walk_group(w, conn, key, &l, &err);
-	else if (conn)
-		rc = walk_person_dir(w, conn, key, &l, &err);
+	int rc = tree_is_group_root(key) ? walk_group(w, conn, key, &l, &err)
+					  : walk_person_dir(w, conn, key, &l, &err);
 	if (rc) {
 		char where[64];
 		tree_describe(key, where, sizeof(where));

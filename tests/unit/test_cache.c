@@ -230,14 +230,54 @@ static void test_expire_all_forces_full_walk(void)
 	CHECK(peek != NULL);
 	listing_unref(peek);
 	cache_expire_all(c);
-	CHECK(cache_listing_peek(c, 9) == NULL); /* once: a full walk is due */
-	peek = cache_listing_peek(c, 9);
-	CHECK(peek != NULL);
-	listing_unref(peek);
+	/* A full walk is due until one succeeds: a failed one does not cancel it. */
+	CHECK(cache_listing_peek(c, 9) == NULL);
 	struct recorder r = recorder();
 	CHECK(cache_listing_lookup(c, 9, 2.0, &l, &r.w) == CACHE_START_FETCH);
 	cache_listing_finish(c, 9, NULL, ECANCELED, 2.0);
+	CHECK(r.got && r.got->stale); /* stale-if-error meanwhile */
 	listing_unref(r.got);
+	CHECK(cache_listing_peek(c, 9) == NULL);
+	struct recorder r2 = recorder();
+	CHECK(cache_listing_lookup(c, 9, 3.0, &l, &r2.w) == CACHE_START_FETCH);
+	cache_listing_finish(c, 9, listing_of(c, 2), 0, 3.0);
+	listing_unref(r2.got);
+	peek = cache_listing_peek(c, 9);
+	CHECK(peek != NULL && peek->count == 2);
+	listing_unref(peek);
+	cache_free(c);
+}
+
+static void test_expiry_during_a_walk_keeps_it_expired(void)
+{
+	struct cache *c = cache_new(60, 0);
+	struct listing *l = NULL;
+	struct recorder a = recorder(), b = recorder();
+	CHECK(cache_listing_lookup(c, 4, 0.0, &l, &a.w) == CACHE_START_FETCH);
+	cache_listing_expire(c, 4); /* SIGHUP while the walk is in flight */
+	cache_listing_finish(c, 4, listing_of(c, 1), 0, 1.0);
+	CHECK(a.got && a.got->count == 1); /* the waiter is served */
+	/* but the listing is not fresh: the walk began before the request */
+	CHECK(cache_listing_lookup(c, 4, 2.0, &l, &b.w) == CACHE_START_FETCH);
+	cache_listing_finish(c, 4, listing_of(c, 1), 0, 2.0);
+	CHECK(cache_listing_lookup(c, 4, 3.0, &l, NULL) == CACHE_FRESH);
+	listing_unref(l);
+	listing_unref(a.got);
+	listing_unref(b.got);
+	cache_free(c);
+}
+
+static void test_failed_first_walk_leaves_no_slot(void)
+{
+	struct cache *c = cache_new(60, 0);
+	struct listing *l = NULL;
+	struct recorder a = recorder();
+	CHECK(cache_listing_lookup(c, 5, 0.0, &l, &a.w) == CACHE_START_FETCH);
+	cache_listing_finish(c, 5, NULL, EIO, 0.0);
+	CHECK(a.got == NULL && a.err == EIO);
+	struct cache_stats st;
+	cache_get_stats(c, &st);
+	CHECK(st.listings == 0);
 	cache_free(c);
 }
 
@@ -246,6 +286,8 @@ int main(void)
 	test_replace_hook();
 	test_size_bound_evicts_least_recently_used();
 	test_expire_all_forces_full_walk();
+	test_expiry_during_a_walk_keeps_it_expired();
+	test_failed_first_walk_leaves_no_slot();
 	test_ttl_and_sharing();
 	test_ttl_zero_never_serves_cached();
 	test_expire_on_demand_and_generations();

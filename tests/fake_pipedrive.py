@@ -38,7 +38,12 @@ Command line
                            (default 0 = unlimited).  Costs: list persons 10,
                            get person 1, list orgs 10, get org 1, users 20,
                            users/me 2, filters 20, v2 personFields 10,
-                           v1 personFields 20, anything else 0
+                           v1 personFields 20, persons/search 20, anything
+                           else 0
+  --search-rate-limit N    Search API burst limit: searches per rolling 2 s
+                           window per token, on top of --rate-limit
+                           (default 10 as on every Pipedrive plan; 0 =
+                           unlimited); see "Person search" below
   --no-ratelimit-headers   omit x-ratelimit-* and x-daily-ratelimit-* headers
   --latency-ms MS          delay added to every API answer (default 0)
   --no-tricky              do not install the tricky persons/orgs
@@ -57,6 +62,7 @@ one ~1 ms.  HEAD is not supported (501 from http.server).
 API routes (host-agnostic; v1 routes also answer under /v1/...)
 ================================================================
   GET /api/v2/persons             cursor paged list (see "Lists" below)
+  GET /api/v2/persons/search      person search (see "Person search" below)
   GET /api/v2/persons/{id}        one person; unknown/permanently deleted id ->
                                   404 {"success":false,"error":"Person not
                                   found",...}; soft-deleted -> 200 with
@@ -107,6 +113,39 @@ Filters (GET /api/v1/filters?type=people and /persons?filter_id=)
   5 "EMEA/DACH, Tier 1 (org 1)"     org_id == 1
 Unknown filter_id -> 400 generic error "Filter not found" (this fake's
 choice).  /organizations has no filters: any filter_id -> 400.
+
+Person search (GET /api/v2/persons/search)
+------------------------------------------
+Parameters as in the v2 spec; any other -> 400 (generic schema error).
+term (required; stripped; at least 2 characters, 1 with exact_match),
+fields (comma list of custom_fields, email, notes, phone, name; default all),
+exact_match (true|false), organization_id (int; at most the first 2,000 hits),
+include_fields (only person.picture), limit 1..500 (default 100), cursor
+(opaque: base64url JSON {"offset": N}; anything else -> 400).  Matching is
+case-insensitive (casefold): a field value equal to the term scores 1,
+a word of it starting with the term 0.75, containing it elsewhere 0.5 (with
+exact_match only equality counts); phones also match on digits only ("5551234" finds "+1 (555)
+123-4"); custom_fields searches the searchable types (varchar, monetary
+value, ...: here Nickname and Budget); notes only with contact sync.
+result_score = max over matches of field weight (name 1, email 0.8, phone
+0.7, custom_fields 0.5, notes 0.3) x that factor, 4 decimals; results by
+score desc, then id asc.  Deleted persons are never found.  Answer:
+{"success":true,"data":{"items":[{"result_score":S,"item":{"id","type":
+"person","name","phones":[str],"emails":[str],"visible_to":int,"owner":
+{"id"},"organization":{"id","name","address":str|null}|null,
+"custom_fields":[matched values as str],"notes":[matched notes]}}]},
+"additional_data":{"next_cursor":str|null}} (+ "picture": null|{"id"} with
+include_fields=person.picture).  Cost 20 tokens.  The data is scanned
+linearly (fine for test sizes, slow for 1M persons).
+Search burst limit: its own rolling 2 s window per token (--search-rate-limit,
+default 10), checked after auth and before the general limits; when it is
+full the answer is the general burst 429 (same body, retry-after,
+x-ratelimit-remaining: 0 plus x-ratelimit-limit/-reset of the search window)
+and the request neither enters the general window nor spends tokens nor feeds
+the abuse escalation (this fake's choice).  A search that passes it counts in
+the general window and the budget like any request.  Successful search
+answers carry x-ratelimit-limit/-remaining/-reset of the SEARCH window
+(limit 10), not of the general one (the spec leaves open which it is).
 
 Auth, rate limits, abuse
 ------------------------
@@ -208,6 +247,10 @@ Control interface (no auth, not counted in stats, no faults/latency)
                                     returns it; POST /_control/organizations
                                     creates; DELETE works as for persons
   GET    /_control/users            {"data":[...]}
+  GET    /_control/search?term=T[&fields=&exact_match=&organization_id=]
+                                    {"data":[ids]}: every person the search
+                                    API finds, in its order, all pages (no
+                                    rate limit; 400 as the API for bad terms)
   GET    /_control/faults           current rules with remaining skip/count
   POST   /_control/faults           {"rules":[{"path":"/api/v2/persons",
                                     "kind":K,"skip":0,"count":1,
@@ -222,7 +265,8 @@ Control interface (no auth, not counted in stats, no faults/latency)
   GET    /_control/config           current runtime config
   POST   /_control/config           any of {"rate_limit","latency_ms",
                                     "ratelimit_headers","daily_budget","gzip",
-                                    "deleted_get":"soft"|"404"}
+                                    "deleted_get":"soft"|"404",
+                                    "search_rate_limit"}
 """
 
 import argparse
@@ -296,6 +340,7 @@ COSTS = {
     "/api/v2/organizations": 10, "/api/v2/organizations/{id}": 1,
     "/api/v1/users": 20, "/api/v1/users/me": 2, "/api/v1/filters": 20,
     "/api/v2/personFields": 10, "/api/v1/personFields": 20,
+    "/api/v2/persons/search": 20,
 }
 FAULT_KINDS = ("429", "429-daily", "500", "502", "503", "401", "html403",
                "drop", "cut", "slow", "stall", "success-false", "malformed")
@@ -1542,6 +1587,228 @@ def list_body(texts, cursor):
 
 
 # --------------------------------------------------------------------------
+# person search (GET /api/v2/persons/search) and the Search API burst limit
+# --------------------------------------------------------------------------
+
+SEARCH_ROUTE = "/api/v2/persons/search"
+SEARCH_PARAMS = frozenset(("term", "fields", "exact_match", "organization_id",
+                           "include_fields", "limit", "cursor"))
+SEARCH_FIELDS = ("custom_fields", "email", "notes", "phone", "name")
+SEARCH_WEIGHTS = {"name": 1.0, "email": 0.8, "phone": 0.7,
+                  "custom_fields": 0.5, "notes": 0.3}
+SEARCHABLE_CUSTOM_TYPES = frozenset(("address", "varchar", "text",
+                                     "varchar_auto", "double", "monetary",
+                                     "phone"))
+SEARCH_ORG_CAP = 2000          # "upper limit of found persons" per org
+_PHONE_TERM = re.compile(r"[0-9+()./ -]*[0-9][0-9+()./ -]*")
+
+
+class SearchQuery:
+    """Validated /persons/search parameters (also used by /_control/search,
+    which ignores limit and cursor)."""
+
+    def __init__(self, params):
+        unknown = sorted(set(params) - SEARCH_PARAMS)
+        if unknown:
+            raise bad_request("unknown query parameter '%s'" % unknown[0])
+        if "term" not in params:
+            raise bad_request("parameter 'term' is required")
+        self.exact = parse_bool(params, "exact_match")
+        self.term = params["term"].strip()
+        if len(self.term) < (1 if self.exact else 2):
+            raise bad_request("parameter 'term' must be at least %d "
+                              "characters" % (1 if self.exact else 2))
+        self.fields = (parse_enum_list(params, "fields", SEARCH_FIELDS)
+                       or list(SEARCH_FIELDS))
+        self.org_id = parse_int(params, "organization_id")
+        self.picture = bool(parse_enum_list(params, "include_fields",
+                                            ("person.picture",)))
+        self.limit = parse_int(params, "limit", 1, 500) or 100
+        self.offset = 0
+        if "cursor" in params:
+            cur = b64url_decode(params["cursor"])
+            off = cur.get("offset") if isinstance(cur, dict) else None
+            if not isinstance(off, int) or isinstance(off, bool) or off < 0:
+                raise bad_request("parameter 'cursor' is malformed")
+            self.offset = off
+
+
+def _match_kind(value, term, exact):
+    """Score factor of one field value for the term: 1 equal, 0.75 at the
+    start of a word, 0.5 elsewhere inside (both never with exact_match),
+    0 no match; case-insensitive."""
+    v, t = value.casefold(), term.casefold()
+    if v == t:
+        return 1.0
+    if exact or t not in v:
+        return 0.0
+    return 0.75 if re.search(r"(?<!\w)" + re.escape(t), v) else 0.5
+
+
+def _phone_kind(value, term, exact):
+    kind = _match_kind(value, term, exact)
+    if kind or exact or not _PHONE_TERM.fullmatch(term):
+        return kind
+    digits = re.sub(r"[^0-9]", "", term)            # "555 1234" ~ "5551234"
+    return 0.5 if digits in re.sub(r"[^0-9]", "", value) else 0.0
+
+
+def _custom_text(value, ftype):
+    if ftype == "monetary" and isinstance(value, dict):
+        value = value.get("value")
+    elif ftype == "address" and isinstance(value, dict):
+        value = value.get("value")
+    if value is None or isinstance(value, (bool, dict, list)):
+        return None
+    return str(value)
+
+
+def search_match(store, obj, q):
+    """(score, matched custom field texts, matched notes) or None."""
+    score, customs, notes = 0.0, [], []
+
+    def take(field, kind):
+        nonlocal score
+        score = max(score, SEARCH_WEIGHTS[field] * kind)
+        return kind > 0
+
+    for field in q.fields:
+        if field == "name" and isinstance(obj.get("name"), str):
+            take("name", _match_kind(obj["name"], q.term, q.exact))
+        elif field in ("email", "phone"):
+            kinds = _phone_kind if field == "phone" else _match_kind
+            for c in obj.get(field + "s") or ():
+                if isinstance(c, dict) and isinstance(c.get("value"), str):
+                    take(field, kinds(c["value"], q.term, q.exact))
+        elif field == "notes" and store.contact_sync \
+                and isinstance(obj.get("notes"), str):
+            if take("notes", _match_kind(obj["notes"], q.term, q.exact)):
+                notes.append(obj["notes"])
+        elif field == "custom_fields":
+            cf = obj.get("custom_fields") or {}
+            for code, _, ftype, _ in CUSTOM_FIELDS:
+                text = _custom_text(cf.get(code), ftype)
+                if ftype in SEARCHABLE_CUSTOM_TYPES and text is not None \
+                        and take("custom_fields",
+                                 _match_kind(text, q.term, q.exact)):
+                    customs.append(text)
+    return (round(score, 4), customs, notes) if score > 0 else None
+
+
+def search_results(persons, q):
+    """Every hit as (score, id, customs, notes), best score first, then id."""
+    hits = []
+    with persons.lock:
+        for i in range(1, persons.table.max_id() + 1):
+            if persons.table.state[i] != 1:
+                continue
+            if q.org_id is not None and persons.table.cols["org"][i] != q.org_id:
+                continue
+            m = search_match(persons, persons.get(i), q)
+            if m is not None:
+                hits.append((m[0], i, m[1], m[2]))
+    hits.sort(key=lambda h: (-h[0], h[1]))
+    return hits[:SEARCH_ORG_CAP] if q.org_id is not None else hits
+
+
+def search_item(persons, orgs, hit, q):
+    score, i, customs, notes = hit
+    p = persons.get(i)
+    org = orgs.get(p["org_id"]) if p.get("org_id") else None
+    item = {"id": i, "type": "person", "name": p.get("name"),
+            "phones": [c["value"] for c in p.get("phones") or ()],
+            "emails": [c["value"] for c in p.get("emails") or ()],
+            "visible_to": int(p.get("visible_to") or 3),
+            "owner": {"id": p.get("owner_id")},
+            "organization": None if org is None else {
+                "id": org["id"], "name": org.get("name"),
+                "address": (org.get("address") or {}).get("value")},
+            "custom_fields": customs, "notes": notes}
+    if q.picture:
+        item["picture"] = (None if p.get("picture_id") is None
+                           else {"id": p["picture_id"]})
+    return {"result_score": score, "item": item}
+
+
+def search_response(persons, orgs, params):
+    q = SearchQuery(params)
+    with persons.lock, orgs.lock:
+        hits = search_results(persons, q)
+        items = [search_item(persons, orgs, h, q)
+                 for h in hits[q.offset:q.offset + q.limit]]
+    nxt = None
+    if q.offset + q.limit < len(hits):
+        nxt = b64url_encode({"offset": q.offset + q.limit})
+    return Response(200, {"success": True, "data": {"items": items},
+                          "additional_data": {"next_cursor": nxt}})
+
+
+def control_search(persons, params):
+    """/_control/search: the ids the API finds, in its order, all pages."""
+    q = SearchQuery({k: v for k, v in params.items()
+                     if k not in ("limit", "cursor")})
+    return Response(200, {"data": [h[1] for h in search_results(persons, q)]})
+
+
+def install_search_config(config, args):
+    """Adds the search_rate_limit switch to the runtime config."""
+    config.TYPES = dict(config.TYPES, search_rate_limit=int)
+    with config.lock:
+        config.values["search_rate_limit"] = args.search_rate_limit
+
+
+class SearchLimiter:
+    """The Search API's own rolling 2 s window per token (search_rate_limit,
+    default 10), checked before the general limits; a search that passes it
+    is then counted like any request (general window, daily budget)."""
+
+    WINDOW = 2.0
+
+    def __init__(self, config):
+        self.config = config
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.windows = collections.defaultdict(collections.deque)
+
+    def check(self, token, is_search, general_check):
+        """(verdict, headers) like RateLimiter.check; general_check() runs
+        the general limits.  Search answers carry the search window's
+        x-ratelimit-* headers instead of the general window's."""
+        if not is_search:
+            return general_check()
+        limit = self.config.get("search_rate_limit")
+        headers_on = self.config.get("ratelimit_headers")
+        now = time.time()
+        with self.lock:
+            win = self.windows[token]
+            while win and win[0] <= now - self.WINDOW:
+                win.popleft()
+            if limit > 0 and len(win) >= limit:
+                retry = max(1, math.ceil(win[0] + self.WINDOW - now))
+                h = {"retry-after": str(retry)}
+                if headers_on:
+                    h.update(self._headers(win, now, limit))
+                return "burst", h
+            verdict, h = general_check()
+            if verdict == "ok":
+                win.append(now)
+                if headers_on and limit > 0:
+                    h.update(self._headers(win, now, limit))
+            return verdict, h
+
+    def _headers(self, win, now, limit):
+        reset = 0
+        if win:
+            reset = min(2, max(0, math.ceil(win[0] + self.WINDOW - now)))
+        return {"x-ratelimit-limit": str(limit),
+                "x-ratelimit-remaining": str(max(0, limit - len(win))),
+                "x-ratelimit-reset": str(reset)}
+
+
+# --------------------------------------------------------------------------
 # the application (routing; independent of the HTTP plumbing)
 # --------------------------------------------------------------------------
 
@@ -1553,6 +1820,8 @@ def canonical_path(path):
     """Map /v1/... to /api/v1/... and return the route pattern for stats."""
     if path.startswith("/v1/"):
         path = "/api" + path
+    if path == SEARCH_ROUTE:
+        return path, path
     if _PERSON_ID.match(path):
         return path, "/api/v2/persons/{id}"
     if _ORG_ID.match(path):
@@ -1565,6 +1834,8 @@ class App:
         self.args = args
         self.config = Config(args)
         self.limiter = RateLimiter(self.config)
+        install_search_config(self.config, args)
+        self.search_limiter = SearchLimiter(self.config)
         self.faults = Faults()
         self.stats = Stats()
         self.persons = PersonStore(args.persons, args.owners, args.orgs,
@@ -1581,6 +1852,7 @@ class App:
             "/api/v1/filters": self.filters,
             "/api/v2/personFields": self.person_fields_v2,
             "/api/v1/personFields": self.person_fields_v1,
+            SEARCH_ROUTE: self.search_persons,
         }
 
     # ---- auth & dispatch ----------------------------------------------------
@@ -1606,7 +1878,9 @@ class App:
         if method != "GET":
             handler = None
         cost = COSTS.get(route, 0) if handler else 0
-        verdict, rl_headers = self.limiter.check(token, cost)
+        verdict, rl_headers = self.search_limiter.check(
+            token, handler is not None and route == SEARCH_ROUTE,
+            lambda: self.limiter.check(token, cost))
         if verdict == "abuse":
             return r_403_html()
         if verdict in ("burst", "daily"):
@@ -1661,6 +1935,9 @@ class App:
 
     def get_org(self, path, params):
         return self._get_one(self.orgs, _ORG_ID, path, params)
+
+    def search_persons(self, path, params):
+        return search_response(self.persons, self.orgs, params)
 
     # ---- users ------------------------------------------------------------------
     def user_objects(self):
@@ -1856,6 +2133,7 @@ class App:
             self.stats.reset()
             self.faults.set([])
             self.limiter.reset()
+            self.search_limiter.reset()
             return Response(200, {"ok": True})
         if key == ("GET", "faults", False):
             return Response(200, {"rules": self.faults.snapshot()})
@@ -1872,6 +2150,8 @@ class App:
             return Response(200, self.config.snapshot())
         if key == ("GET", "users", False):
             return Response(200, {"data": self.user_objects()})
+        if key == ("GET", "search", False):
+            return control_search(self.persons, params)
         if head in ("persons", "organizations"):
             return self._control_entity(method, head, arg, params, body)
         return Response(404, {"error": "unknown control endpoint"})
@@ -2085,6 +2365,7 @@ def parse_args(argv):
     p.add_argument("--company", default="acme")
     p.add_argument("--rate-limit", type=int, default=20)
     p.add_argument("--daily-budget", type=int, default=0)
+    p.add_argument("--search-rate-limit", type=int, default=10)
     p.add_argument("--no-ratelimit-headers", action="store_true")
     p.add_argument("--latency-ms", type=int, default=0)
     p.add_argument("--no-tricky", action="store_true")

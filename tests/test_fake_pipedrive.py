@@ -510,3 +510,319 @@ def test_orgs_and_v1_fields(c):
     assert body["additional_data"]["pagination"]["more_items_in_collection"]
     st, _, body = c.get("/api/v1/filters?type=deals")
     assert st == 200 and body["data"] == []
+
+
+# ---------------------------------------------------------------------------
+# person search (GET /api/v2/persons/search)
+
+SEARCH = "/api/v2/persons/search?"
+ITEM_KEYS = ["id", "type", "name", "phones", "emails", "visible_to", "owner",
+             "organization", "custom_fields", "notes"]
+NICKNAME = None     # the Nickname custom field's key, looked up once
+
+
+@pytest.fixture
+def sc(c):
+    """The client with the search limit at its default (10 per 2 s)."""
+    c.control("POST", "/config", {"search_rate_limit": 10})
+    return c
+
+
+def q(**params):
+    from urllib.parse import urlencode
+    return SEARCH + urlencode(params)
+
+
+def search_ids(c, **params):
+    """Every id the API finds (all pages, in order) and the last body."""
+    ids, cursor = [], None
+    while True:
+        p = dict(params, **({"cursor": cursor} if cursor else {}))
+        status, _, body = c.get(q(**p))
+        assert status == 200, body
+        ids += [it["item"]["id"] for it in body["data"]["items"]]
+        cursor = body["additional_data"]["next_cursor"]
+        if cursor is None:
+            return ids
+
+
+def control_search(c, **params):
+    from urllib.parse import urlencode
+    status, body = c.control("GET", "/search?" + urlencode(params))
+    assert status == 200, body
+    return body["data"]
+
+
+def persons_matching(c, term, fields=("name", "email", "phone", "notes",
+                                      "custom_fields")):
+    """Ids whose searched fields contain term, case-insensitively: written
+    from the spec, independently of the server's search code."""
+    _, body = c.control("GET", "/persons")
+    t = term.casefold()
+    nick = nickname_key(c)
+    out = set()
+    for p in body["data"]:
+        texts = []
+        if "name" in fields:
+            texts.append(p.get("name") or "")
+        if "email" in fields:
+            texts += [e["value"] for e in p.get("emails") or ()]
+        if "phone" in fields:
+            texts += [e["value"] for e in p.get("phones") or ()]
+        if "notes" in fields:
+            texts.append(p.get("notes") or "")
+        if "custom_fields" in fields:
+            cf = p.get("custom_fields") or {}
+            texts.append(cf.get(nick) or "")
+        if any(t in x.casefold() for x in texts):
+            out.add(p["id"])
+    return out
+
+
+def nickname_key(c):
+    global NICKNAME
+    if NICKNAME is None:
+        _, _, body = c.get("/api/v2/personFields?limit=500")
+        NICKNAME = next(f["field_code"] for f in body["data"]
+                        if f["field_name"] == "Nickname")
+    return NICKNAME
+
+
+def test_search_shape_and_results(sc):
+    status, headers, body = sc.get(q(term="smith", limit=500))
+    assert status == 200 and body["success"] is True
+    assert set(body) == {"success", "data", "additional_data"}
+    assert body["additional_data"] == {"next_cursor": None}
+    items = body["data"]["items"]
+    ids = [it["item"]["id"] for it in items]
+    assert set(ids) == persons_matching(sc, "smith") and len(ids) == len(set(ids))
+    assert {29, 30} <= set(ids)                         # the two John Smiths
+    scores = [it["result_score"] for it in items]
+    assert scores == sorted(scores, reverse=True)
+    assert all(isinstance(s, float) and 0 < s <= 1 for s in scores)
+    _, orgs = sc.control("GET", "/organizations")
+    org_by_id = {o["id"]: o for o in orgs["data"]}
+    for it in items:
+        item = it["item"]
+        assert list(item) == ITEM_KEYS
+        _, p = sc.control("GET", "/persons/%d" % item["id"])
+        assert item["type"] == "person" and item["name"] == p["name"]
+        assert item["emails"] == [e["value"] for e in p["emails"]]
+        assert item["phones"] == [e["value"] for e in p["phones"]]
+        assert item["owner"] == {"id": p["owner_id"]}
+        assert isinstance(item["visible_to"], int)
+        if p["org_id"] is None:
+            assert item["organization"] is None
+        else:
+            o = org_by_id[p["org_id"]]
+            assert item["organization"] == {
+                "id": o["id"], "name": o["name"],
+                "address": (o["address"] or {}).get("value")}
+    assert headers["content-type"] == "application/json"
+
+
+def test_search_is_case_insensitive_and_fields_restrict(sc):
+    for fields in (["name"], ["email"], ["phone"], ["notes"],
+                   ["custom_fields"], ["name", "email"]):
+        got = search_ids(sc, term="SmItH", fields=",".join(fields))
+        assert set(got) == persons_matching(sc, "smith", fields), fields
+    assert set(search_ids(sc, term="SMITH")) == set(search_ids(sc, term="smith"))
+    assert search_ids(sc, term="smith", fields="phone") == []
+
+
+def test_search_ranks_exact_then_word_start_then_inside(sc):
+    created = sc.control("POST", "/persons", {"name": "Qwertz"})[1]["id"]
+    word = sc.control("POST", "/persons", {"name": "Anna Qwertzer"})[1]["id"]
+    inside = sc.control("POST", "/persons", {"name": "Xqwertzy"})[1]["id"]
+    try:
+        _, _, body = sc.get(q(term="qwertz", fields="name"))
+        got = [(it["item"]["id"], it["result_score"])
+               for it in body["data"]["items"]]
+        assert got == [(created, 1.0), (word, 0.75), (inside, 0.5)]
+    finally:
+        for i in (created, word, inside):
+            sc.control("DELETE", "/persons/%d" % i)
+    assert search_ids(sc, term="qwertz") == []          # deleted: not found
+
+
+def test_search_exact_match(sc):
+    assert set(search_ids(sc, term="JOHN SMITH", exact_match="true")) == {29, 30}
+    assert search_ids(sc, term="john smit", exact_match="true") == []
+    assert search_ids(sc, term=".", exact_match="true") == [31]  # 1 char ok
+    email = "john.smith@example.com"
+    assert search_ids(sc, term=email.upper(), exact_match="true",
+                      fields="email") == [29]
+
+
+@pytest.mark.parametrize("query", [
+    "", "term=a", "term=%20a%20", "term=ab&bogus=1", "term=ab&fields=title",
+    "term=ab&fields=name,", "term=ab&limit=0", "term=ab&limit=501",
+    "term=ab&cursor=xyz", "term=ab&exact_match=maybe",
+    "term=ab&organization_id=x", "term=ab&include_fields=person.owner",
+    "term=&exact_match=true"])
+def test_search_bad_parameters_400(sc, query):
+    status, _, body = sc.get(SEARCH + query)
+    assert status == 400, query
+    assert body["success"] is False
+    assert body["error"].startswith("ERR_SCHEMA_VALIDATION_FAILED")
+    assert set(body) == {"success", "error", "error_info", "data",
+                         "additional_data"}
+
+
+def test_search_cursor_pages_cover_every_result_once(sc):
+    everything = control_search(sc, term="an")
+    assert len(everything) > 20
+    pages, cursor, ids = 0, None, []
+    while True:
+        params = {"term": "an", "limit": 7}
+        if cursor:
+            params["cursor"] = cursor
+        _, _, body = sc.get(q(**params))
+        assert len(body["data"]["items"]) <= 7
+        ids += [it["item"]["id"] for it in body["data"]["items"]]
+        pages += 1
+        cursor = body["additional_data"]["next_cursor"]
+        if cursor is None:
+            break
+        sc.control("POST", "/reset")        # keep under the search limit
+    assert ids == everything
+    assert pages == (len(everything) + 6) // 7
+
+
+def test_search_organization_filter(sc):
+    got = search_ids(sc, term="an", organization_id=1)
+    _, body = sc.control("GET", "/persons?org_id=1")
+    in_org = {p["id"] for p in body["data"]}
+    assert got and set(got) == persons_matching(sc, "an") & in_org
+
+
+def test_search_notes_custom_fields_and_phone_digits(sc):
+    _, body = sc.control("GET", "/persons")
+    nick = nickname_key(sc)
+    noted = next(p for p in body["data"] if (p.get("notes") or "")
+                 .startswith("Met ") and "fair" in p["notes"])
+    _, _, res = sc.get(q(term="FAIR", fields="notes", limit=500))
+    hit = next(it["item"] for it in res["data"]["items"]
+               if it["item"]["id"] == noted["id"])
+    assert hit["notes"] == [noted["notes"]] and hit["custom_fields"] == []
+    nicked = next(p for p in body["data"]
+                  if p["custom_fields"].get(nick) == "The Boss")
+    _, _, res = sc.get(q(term="the boss", fields="custom_fields", limit=500))
+    hit = next(it["item"] for it in res["data"]["items"]
+               if it["item"]["id"] == nicked["id"])
+    assert hit["custom_fields"] == ["The Boss"] and hit["notes"] == []
+    phoned = next(p for p in body["data"] if p["phones"]
+                  and p["phones"][0]["value"].startswith("+1 (555) "))
+    digits = "".join(ch for ch in phoned["phones"][0]["value"] if ch.isdigit())
+    assert phoned["id"] in search_ids(sc, term=digits[-7:], fields="phone")
+
+
+def test_search_picture_include_field(sc):
+    _, _, body = sc.get(q(term="smith", include_fields="person.picture"))
+    for it in body["data"]["items"]:
+        _, p = sc.control("GET", "/persons/%d" % it["item"]["id"])
+        want = None if p["picture_id"] is None else {"id": p["picture_id"]}
+        assert it["item"]["picture"] == want
+
+
+def test_search_costs_20_tokens(sc):
+    sc.control("POST", "/config", {"daily_budget": 50})
+    for expect in (30, 10):
+        status, headers, _ = sc.get(q(term="smith"))
+        assert status == 200
+        assert headers["x-daily-ratelimit-token-remaining"] == str(expect)
+    status, _, body = sc.get(q(term="smith"))
+    assert status == 429 and body["error"] == "daily request budget exceeded"
+    _, stats = sc.control("GET", "/stats")
+    assert stats["by_route"] == {"GET /api/v2/persons/search": 3}
+
+
+def test_search_burst_limit_is_10_per_2s_and_separate(sc):
+    sc.control("POST", "/config", {"rate_limit": 20})
+    for i in range(10):
+        status, headers, _ = sc.get(q(term="smith"))
+        assert status == 200
+        assert headers["x-ratelimit-limit"] == "10"       # the search window
+        assert headers["x-ratelimit-remaining"] == str(9 - i)
+        assert 0 <= int(headers["x-ratelimit-reset"]) <= 2
+    for _ in range(8):                  # more than the abuse strikes (5)
+        status, headers, body = sc.get(q(term="smith"))
+        assert status == 429
+        assert body == {"success": False, "error": "Request over limit",
+                        "errorCode": 429}
+        assert headers["x-ratelimit-remaining"] == "0"
+        assert headers["x-ratelimit-limit"] == "10"
+        assert 1 <= int(headers["retry-after"]) <= 2
+    # other requests are not held back, and the search 429s neither entered
+    # the general window (10 searches + this one) nor fed the abuse block
+    status, headers, _ = sc.get("/api/v2/persons/1")
+    assert status == 200
+    assert headers["x-ratelimit-limit"] == "20"
+    assert headers["x-ratelimit-remaining"] == "9"
+    time.sleep(2.1)
+    status, headers, _ = sc.get(q(term="smith"))
+    assert status == 200 and headers["x-ratelimit-remaining"] == "9"
+
+
+def test_search_counts_in_the_general_window(sc):
+    sc.control("POST", "/config", {"rate_limit": 3})
+    for _ in range(3):
+        assert sc.get(q(term="smith"))[0] == 200
+    status, headers, _ = sc.get(q(term="smith"))
+    assert status == 429 and headers["x-ratelimit-limit"] == "3"
+    status, _, _ = sc.get("/api/v2/persons/1")
+    assert status == 429
+
+
+def test_search_rate_limit_switch(sc, tmp_path):
+    sc.control("POST", "/config", {"search_rate_limit": 0})
+    for _ in range(12):
+        status, headers, _ = sc.get(q(term="smith"))
+        assert status == 200
+        assert not any(h.startswith("x-ratelimit") for h in headers)
+    status, body = sc.control("POST", "/config", {"search_rate_limit": "x"})
+    assert status == 400
+    proc, port = start_server("--persons", "40", "--search-rate-limit", "2")
+    try:
+        other = Client(port)
+        codes = [other.get(q(term="smith"))[0] for _ in range(3)]
+        assert codes == [200, 200, 429]
+        other.conn.close()
+    finally:
+        stop_server(proc)
+
+
+def test_search_headers_switch_off(sc):
+    sc.control("POST", "/config", {"ratelimit_headers": False})
+    status, headers, _ = sc.get(q(term="smith"))
+    assert status == 200
+    assert not any(h.startswith("x-ratelimit") for h in headers)
+    for _ in range(9):
+        sc.get(q(term="smith"))
+    status, headers, _ = sc.get(q(term="smith"))
+    assert status == 429 and "retry-after" in headers
+    assert not any(h.startswith("x-ratelimit") for h in headers)
+
+
+def test_control_search_matches_the_api_and_is_free(sc):
+    sc.control("POST", "/config", {"daily_budget": 1})
+    for params in ({"term": "smith"}, {"term": "an", "fields": "name"},
+                   {"term": "john smith", "exact_match": "true"},
+                   {"term": "an", "organization_id": "2"}):
+        assert control_search(sc, **params)
+    sc.control("POST", "/config", {"daily_budget": 0})
+    for params in ({"term": "smith"}, {"term": "an", "fields": "name"},
+                   {"term": "john smith", "exact_match": "true"},
+                   {"term": "an", "organization_id": "2"}):
+        assert control_search(sc, **params) == search_ids(
+            sc, limit=500, **params)
+        sc.control("POST", "/reset")
+    _, stats = sc.control("GET", "/stats")
+    assert stats["total"] == 0
+    status, body = sc.control("GET", "/search?term=a")
+    assert status == 400 and "term" in body["error"]
+
+
+def test_search_unauthenticated_is_401(sc):
+    status, headers, body = sc.get(q(term="smith"), token="wrong")
+    assert status == 401 and headers.get("x-401-by-gw") == "true"

@@ -772,6 +772,10 @@ def test_search_counts_in_the_general_window(sc):
     assert status == 429 and headers["x-ratelimit-limit"] == "3"
     status, _, _ = sc.get("/api/v2/persons/1")
     assert status == 429
+    # the search the general window refused took no search slot either
+    sc.control("POST", "/config", {"rate_limit": 0})
+    status, headers, _ = sc.get(q(term="smith"))
+    assert status == 200 and headers["x-ratelimit-remaining"] == "6"
 
 
 def test_search_rate_limit_switch(sc, tmp_path):

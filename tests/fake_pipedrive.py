@@ -1765,13 +1765,12 @@ class SearchLimiter:
     WINDOW = 2.0
 
     def __init__(self, config):
-        self.config = config
-        self.lock = threading.Lock()
-        self.reset()
+        self.config, self.lock = config, threading.Lock()
+        self.windows = collections.defaultdict(collections.deque)
 
     def reset(self):
         with self.lock:
-            self.windows = collections.defaultdict(collections.deque)
+            self.windows.clear()
 
     def check(self, token, is_search, general_check):
         """(verdict, headers) like RateLimiter.check; general_check() runs

@@ -17,12 +17,10 @@ and would shadow the real `radicale` package.
 """
 
 import base64
-import os
 import re
 import shutil
 import subprocess
 import time
-import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
 from pathlib import Path

@@ -2377,8 +2377,9 @@ def parse_args(argv):
     return args
 
 
-class _Stop(Exception):
-    pass
+class _Stop(BaseException):
+    """Raised by SIGTERM/SIGINT; a BaseException so that socketserver's
+    `except Exception` around a request cannot swallow it."""
 
 
 def _raise_stop(signum, frame):

@@ -47,7 +47,8 @@ void token_command_free_words(char **words);
  * it, wipes it and frees it), or NULL with a message in err saying what to
  * fix when the command cannot be split, is not found, cannot be started,
  * exits with a non-zero status, is killed, prints nothing, prints a first
- * line longer than TOKEN_COMMAND_MAX_LINE, or does not finish in time.  The
+ * line longer than TOKEN_COMMAND_MAX_LINE or holding a NUL byte, or does not
+ * finish in time.  The
  * message names the program (argv[0]), never its arguments or output. */
 char *token_command_run(const char *cmdline, int timeout_ms, char *err, size_t errlen);
 

@@ -78,8 +78,15 @@ static char *read_token_file(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "token_file %s is empty or unreadable", path);
 		return NULL;
 	}
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
+	const char *newline = memchr(buf, '\n', (size_t)n);
+	size_t len = newline ? (size_t)(newline - buf) : (size_t)n;
+	if (memchr(buf, '\0', len)) {
+		explicit_bzero(buf, sizeof(buf));
+		snprintf(err, errlen, "token_file %s holds a NUL byte on its first line: is it a "
+				      "text file with the token?", path);
+		return NULL;
+	}
+	buf[len] = '\0';
 	char *token = strdup(buf);
 	explicit_bzero(buf, sizeof(buf));
 	if (!token)

@@ -350,6 +350,9 @@ static bool judge(enum outcome outcome, int status, const struct output *o, cons
 	} else if (o->total == 0) {
 		snprintf(err, errlen, "token_command (%s) printed nothing: it must print the API "
 				      "token on the first line of its standard output", name);
+	} else if (memchr(o->line, '\0', o->len)) {
+		snprintf(err, errlen, "token_command (%s) printed a NUL byte in its first line, "
+				      "which is no API token; check the command", name);
 	} else if (o->too_long) {
 		snprintf(err, errlen, "token_command (%s) printed a first line longer than %d "
 				      "bytes, which is no API token; check the command", name,

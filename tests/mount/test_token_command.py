@@ -337,8 +337,10 @@ def test_timeout_kills_the_command_and_its_children(
     ("printf '\\n'\n", "no token on its first line"),
     ("printf ' \\t\\r\\n%s\\n' TOKEN\n", "no token on its first line"),
     ("printf 'TOK\\001EN\\n'\n", "control character"),
+    ("printf 'TOK\\000EN\\n'\n", "NUL byte"),
     ("head -c 5000 /dev/zero | tr '\\0' x\n", "longer than 4096 bytes"),
-], ids=["nothing", "empty-line", "blank-line", "control-char", "too-long"])
+], ids=["nothing", "empty-line", "blank-line", "control-char", "nul-byte",
+        "too-long"])
 def test_unusable_output_exits_1(fake_server, run_pipedrivefs, tmp_path,
                                  mountpoint, clean_env, body, message):
     server = fake_server(token=SECRET, **SMALL)
@@ -370,6 +372,18 @@ def test_token_command_timeout_range(fake_server, run_pipedrivefs, mountpoint,
     res = start_failure(run_pipedrivefs, server, mountpoint, clean_env,
                         "token_command=true", f"token_command_timeout={value}")
     assert f"token_command_timeout={value}" in res.stderr
+
+
+def test_token_file_with_a_nul_byte_exits_1(fake_server, run_pipedrivefs,
+                                             tmp_path, mountpoint, clean_env):
+    """The file source gets the same check (a NUL would cut the token)."""
+    server = fake_server(token=SECRET, **SMALL)
+    tf = tmp_path / "tok"
+    tf.write_bytes(SECRET.encode()[:6] + b"\0" + SECRET.encode()[6:] + b"\n")
+    tf.chmod(0o600)
+    res = start_failure(run_pipedrivefs, server, mountpoint, clean_env,
+                        f"token_file={tf}")
+    assert "NUL byte" in res.stderr and str(tf) in res.stderr, res.stderr
 
 
 # --------------------------------------------------------------------------

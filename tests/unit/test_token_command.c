@@ -170,6 +170,7 @@ static void test_run(void)
 		unlink(plain);
 	}
 	check_run_fails("sh -c 'head -c 5000 /dev/zero | tr \"\\\\0\" x'", 5000, "longer than");
+	check_run_fails("printf 'ab\\000cd\\n'", 5000, "NUL byte");
 	check_run_fails("pass show x | head", 5000, "'|'");
 
 	/* a timeout kills the whole process group, promptly */

@@ -3,8 +3,10 @@
  *
  * Options come from the command line (-o name=value, libfuse's fuse_opt);
  * FUSE's own options (-f, -d, -s, allow_other, ...) pass through untouched.
- * The token never comes from the command line: PIPEDRIVE_API_TOKEN or a
- * token_file that only its owner can read.
+ * The token never comes from the command line.  It comes from exactly one of
+ * PIPEDRIVE_API_TOKEN (set and not empty), a token_file that only its owner
+ * can read, or the first output line of token_command; two of them given is
+ * an error.
  */
 #ifndef PDFS_OPTIONS_H
 #define PDFS_OPTIONS_H
@@ -21,6 +23,7 @@ struct options {
 	char *mountpoint;
 	char *base_url;
 	char *token_file;
+	char *token_command;  /* run without a shell: token_command.h */
 	char *cache_ttl;     /* parsed into ttl */
 	char *vcard_version;
 	char *ca_file;
@@ -33,6 +36,7 @@ struct options {
 	int cache_max_mb;
 	int walk_windows;
 	int timeout;
+	int token_command_timeout; /* seconds */
 	int workers;
 	double ttl;
 	bool show_help;
@@ -57,8 +61,11 @@ int options_validate(struct options *opts, char *err, size_t errlen);
 void options_free(struct options *opts);
 void options_print_help(const char *progname);
 
-/* Read the token from the environment (then wipe it there) or the token
- * file.  Returns a malloc'd token or NULL with a message. */
+/* Read the token from its one source: the environment (then wiped there),
+ * the token file or the token command.  The token is trimmed of blanks and
+ * line ends; an empty token or one with control characters is refused.
+ * Returns a malloc'd token (the caller wipes and frees it) or NULL with a
+ * message that names the source but never holds the token. */
 char *options_read_token(const struct options *opts, char *err, size_t errlen);
 
 #endif

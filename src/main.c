@@ -28,6 +28,7 @@
 #include "log.h"
 #include "meta.h"
 #include "options.h"
+#include "token.h"
 #include "url.h"
 #include "walker.h"
 
@@ -237,7 +238,13 @@ static int run(struct options *opts, struct fuse_args *args)
 	base = resolve_base_url(opts, &v1, err, sizeof(err));
 	if (!base)
 		goto out;
-	token = options_read_token(opts, err, sizeof(err));
+	struct token_sources token_src = {
+		.file = opts->token_file,
+		.command = opts->token_command,
+		.command_timeout_ms = opts->token_command_timeout * 1000,
+		.config = opts->config_used,
+	};
+	token = token_read(&token_src, err, sizeof(err));
 	if (!token)
 		goto out;
 

@@ -2,15 +2,13 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "strbuf.h"
+#include "token.h"
 
 #define OPT(spec, field, value) { spec, offsetof(struct options, field), value }
 
@@ -23,6 +21,8 @@ enum {
 static const struct fuse_opt option_spec[] = {
 	OPT("base_url=%s", base_url, 0),
 	OPT("token_file=%s", token_file, 0),
+	OPT("token_command=%s", token_command, 0),
+	OPT("token_command_timeout=%d", token_command_timeout, 0),
 	OPT("cache_ttl=%s", cache_ttl, 0),
 	OPT("page_limit=%d", page_limit, 0),
 	OPT("timeout=%d", timeout, 0),
@@ -93,7 +93,8 @@ static int process_arg(void *data, const char *arg, int key, struct fuse_args *o
 		if (strncmp(arg, "token=", 6) == 0 || strncmp(arg, "api_token=", 10) == 0) {
 			snprintf(ps->err, ps->errlen,
 				 "the token is never given on the command line (other users can read "
-				 "it in ps); set PIPEDRIVE_API_TOKEN or use -o token_file=PATH");
+				 "it in ps); set PIPEDRIVE_API_TOKEN, or use -o token_file=PATH or "
+				 "-o token_command=CMD");
 			ps->failed = true;
 			return -1;
 		}
@@ -174,6 +175,7 @@ static int parse_once(int argc, char **argv, struct options *opts, struct fuse_a
 	ps.opts = &ps.parsed;
 	ps.parsed.page_limit = 500;
 	ps.parsed.timeout = 30;
+	ps.parsed.token_command_timeout = 60;
 	ps.parsed.workers = 4;
 	ps.parsed.recent_days = 7;
 	ps.parsed.full_refresh = 3600;
@@ -386,7 +388,8 @@ char *options_describe(const struct options *opts, const char *base_url, const c
 	sb_printf(&sb, "company: %s\n", company);
 	sb_printf(&sb, "base_url: %s\n", base_url);
 	sb_printf(&sb, "config_file: %s\n", opts->config_used ? opts->config_used : "none");
-	sb_printf(&sb, "token_source: %s\n", opts->token_file ? "token_file" : "PIPEDRIVE_API_TOKEN");
+	struct token_sources src = { .file = opts->token_file, .command = opts->token_command };
+	sb_printf(&sb, "token_source: %s\n", token_source_name(&src));
 	sb_printf(&sb, "cache_ttl: %g\n", opts->ttl);
 	sb_printf(&sb, "cache_max_mb: %d\n", opts->cache_max_mb);
 	sb_printf(&sb, "page_limit: %d\n", opts->page_limit);
@@ -457,6 +460,11 @@ int options_validate(struct options *opts, char *err, size_t errlen)
 		snprintf(err, errlen, "timeout=%d: must be 1..3600 seconds", opts->timeout);
 		return -1;
 	}
+	if (opts->token_command_timeout < 1 || opts->token_command_timeout > 3600) {
+		snprintf(err, errlen, "token_command_timeout=%d: must be 1..3600 seconds",
+			 opts->token_command_timeout);
+		return -1;
+	}
 	if (opts->workers < 1 || opts->workers > 64) {
 		snprintf(err, errlen, "workers=%d: must be 1..64", opts->workers);
 		return -1;
@@ -508,6 +516,7 @@ void options_free(struct options *opts)
 	free(opts->mountpoint);
 	free(opts->base_url);
 	free(opts->token_file);
+	free(opts->token_command);
 	free(opts->cache_ttl);
 	free(opts->vcard_version);
 	free(opts->ca_file);
@@ -522,13 +531,17 @@ void options_print_help(const char *progname)
 	       "Mount a Pipedrive company's persons as a read-only folder of .json and .vcf files.\n"
 	       "SOURCE is the company domain (NAME in NAME.pipedrive.com).\n"
 	       "\n"
-	       "The API token comes from PIPEDRIVE_API_TOKEN or -o token_file=PATH, never argv.\n"
+	       "The API token comes from one of PIPEDRIVE_API_TOKEN, -o token_file=PATH or\n"
+	       "-o token_command=CMD, never from the command line itself.\n"
 	       "\n"
 	       "pipedrivefs options:\n"
 	       "    -o base_url=URL        API base (default https://api.pipedrive.com/api/v2,\n"
 	       "                           or https://SOURCE.pipedrive.com/api/v2)\n"
 	       "    -o token_file=PATH     file holding the API token, mode 0600 or 0400\n"
 	       "                           (default: none, PIPEDRIVE_API_TOKEN is used)\n"
+	       "    -o token_command=CMD   run CMD (no shell) and use the first line it prints,\n"
+	       "                           e.g. token_command=pass show pipedrive\n"
+	       "    -o token_command_timeout=SECONDS  how long CMD may take (default 60)\n"
 	       "    -o cache_ttl=SECONDS   how long listings and files stay cached (default 60; 0 = off)\n"
 	       "    -o page_limit=N        persons per API page, 1..500 (default 500)\n"
 	       "    -o timeout=SECONDS     per-request timeout (default 30)\n"
@@ -549,81 +562,4 @@ void options_print_help(const char *progname)
 	       "    -V, --version          print the version\n"
 	       "\n",
 	       progname, progname);
-}
-
-static void trim_token(char *t)
-{
-	size_t n = strlen(t);
-	while (n > 0 && (t[n - 1] == '\n' || t[n - 1] == '\r' || t[n - 1] == ' ' || t[n - 1] == '\t'))
-		t[--n] = '\0';
-	size_t start = strspn(t, " \t");
-	if (start)
-		memmove(t, t + start, n - start + 1);
-}
-
-static char *read_token_file(const char *path, char *err, size_t errlen)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot open token_file %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	struct stat st;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "token_file %s is not a regular file", path);
-		close(fd);
-		return NULL;
-	}
-	if (st.st_uid != geteuid()) {
-		snprintf(err, errlen,
-			 "token_file %s belongs to uid %u, not to you (uid %u): a token file must be "
-			 "yours and readable only by you", path, (unsigned)st.st_uid, (unsigned)geteuid());
-		close(fd);
-		return NULL;
-	}
-	if (st.st_mode & 077) {
-		snprintf(err, errlen,
-			 "token_file %s is readable or writable by others (mode %04o); refusing it. "
-			 "Fix with: chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
-		close(fd);
-		return NULL;
-	}
-	char buf[512];
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0) {
-		snprintf(err, errlen, "token_file %s is empty or unreadable", path);
-		return NULL;
-	}
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	trim_token(buf);
-	char *token = buf[0] ? strdup(buf) : NULL;
-	explicit_bzero(buf, sizeof(buf));
-	if (!token)
-		snprintf(err, errlen, "token_file %s holds no token on its first line", path);
-	return token;
-}
-
-char *options_read_token(const struct options *opts, char *err, size_t errlen)
-{
-	if (opts->token_file)
-		return read_token_file(opts->token_file, err, errlen);
-	char *env = getenv("PIPEDRIVE_API_TOKEN");
-	if (!env || !*env) {
-		snprintf(err, errlen,
-			 "no API token: set PIPEDRIVE_API_TOKEN or pass -o token_file=PATH "
-			 "(find the token in Pipedrive under Personal preferences > API)");
-		return NULL;
-	}
-	char *token = strdup(env);
-	if (!token) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	trim_token(token);
-	/* Do not leave the secret readable in /proc/PID/environ. */
-	explicit_bzero(env, strlen(env));
-	unsetenv("PIPEDRIVE_API_TOKEN");
-	return token;
 }

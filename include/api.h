@@ -77,6 +77,16 @@ void api_client_free(struct api_client *client);
 /* Wake every waiting request and make new ones fail with ECANCELED (unmount). */
 void api_client_cancel(struct api_client *client);
 void api_client_counters(struct api_client *client, struct api_counters *out);
+
+/* What the link allows, for sizing parallel walks (Little's law: requests in
+ * flight = rate x latency). */
+struct api_link {
+	double rate_per_s;     /* the gate's pace: announced x-ratelimit-limit / 2 s,
+				* or the documented smallest, 20 / 2 s */
+	double page_latency_s; /* smoothed duration of a GET /persons answer (connection
+				* set-up excluded); 0 until one was measured */
+};
+void api_client_link(struct api_client *client, struct api_link *out);
 const char *api_endpoint_name(enum api_endpoint ep);
 
 struct api_conn *api_conn_new(struct api_client *client);

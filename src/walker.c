@@ -1080,7 +1080,7 @@ static void run_job(struct walker *w, struct api_conn *conn, uint64_t key)
 static void *worker_main(void *arg)
 {
 	struct walker *w = arg;
-	struct api_conn *conn = NULL;
+	struct api_conn *conn = api_conn_new(w->client);
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
 		while (!w->stopping && !w->head)

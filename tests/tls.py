@@ -1,4 +1,5 @@
-"""tls.py -- a real TLS front for the mount tests: certificates and nginx.
+"""tls.py -- the transport around the daemon in mount tests: certificates,
+an nginx TLS front, and a recording HTTP proxy.
 
 make_pki(directory)  makes, with openssl, a CA ("ca.pem") and a server
     certificate it signed ("server.pem"/"server.key", SAN IP:127.0.0.1 and
@@ -17,13 +18,21 @@ Nginx(directory, upstream_port, pki)  runs Debian's nginx as a child process
     (idempotent).  Raises RuntimeError with nginx's error log if it cannot
     start.
 
+RecordingProxy()  an HTTP proxy on 127.0.0.1 (a thread) that records every
+    byte clients send it.  CONNECT host:port is tunnelled (only to
+    127.0.0.1); any other request is answered 502 after being recorded.
+    .url, .connections (how many), .connects (the CONNECT targets),
+    .received() (all bytes clients sent, tunnelled ones included),
+    .stop().
+
 No test logic here: tests/mount/test_transport.py uses it.
 """
 
-import os
+import select
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -222,3 +231,93 @@ http {{
         if not self._out.closed:
             self._out.close()
         self.proc = None
+
+
+class RecordingProxy:
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.lock = threading.Lock()
+        self.data = bytearray()
+        self.connections = 0
+        self.connects = []
+        self.stopping = False
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def received(self):
+        with self.lock:
+            return bytes(self.data)
+
+    def _record(self, chunk):
+        with self.lock:
+            self.data += chunk
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,),
+                             daemon=True).start()
+
+    def _serve(self, conn):
+        try:
+            head = b""
+            while b"\r\n\r\n" not in head and len(head) < 65536:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                head += chunk
+                self._record(chunk)
+            first = head.split(b"\r\n", 1)[0].split()
+            if len(first) >= 2 and first[0] == b"CONNECT":
+                self._tunnel(conn, first[1].decode(errors="replace"),
+                             head.split(b"\r\n\r\n", 1)[1])
+            else:
+                conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\n"
+                             b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def _tunnel(self, conn, target, rest):
+        with self.lock:
+            self.connects.append(target)
+        host, _, port = target.rpartition(":")
+        if host not in ("127.0.0.1", "localhost"):
+            conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+            return
+        up = socket.create_connection(("127.0.0.1", int(port)), timeout=10)
+        try:
+            conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            if rest:
+                up.sendall(rest)
+            pair = {conn: up, up: conn}
+            while not self.stopping:
+                ready, _, _ = select.select(list(pair), [], [], 0.5)
+                for s in ready:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        return
+                    if s is conn:
+                        self._record(chunk)
+                    pair[s].sendall(chunk)
+        finally:
+            up.close()
+
+    def stop(self):
+        self.stopping = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        self.thread.join(5)

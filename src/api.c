@@ -11,7 +11,6 @@
 #include <ctype.h>
 #include <limits.h>
 #include <errno.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>

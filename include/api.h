@@ -5,14 +5,17 @@
  * gate shared by every thread.  Each worker thread owns one api_conn (one
  * libcurl easy handle, so its connection is kept alive across pages).
  *
- * Every request goes through the gate: it paces requests under the burst limit
- * (the announced x-ratelimit-limit per 2 s, 20 until announced), pauses every
- * thread after a burst 429, and stops asking altogether after a daily-budget
- * 429 or the CDN's HTML 403 until the block expires.  Transient failures (5xx,
- * network errors, timeouts, cut or malformed bodies, success:false) are retried
- * a bounded number of times with backoff; the final error is an errno plus a
- * message that says what to do.  The token is sent only in the x-api-token
- * header and never appears in URLs or messages.
+ * Every request goes through the rate gate (ratelimit.h): it paces requests
+ * under the burst limit (the announced x-ratelimit-limit per 2 s, else 20),
+ * pauses every thread after a burst 429 or x-ratelimit-remaining: 0 (never
+ * more than 30 s), and stops asking after a budget 429 (EAGAIN at once; one
+ * probe per 5 minutes) or the CDN's HTML 403 (15 minutes).  Transient
+ * failures (5xx, network errors, timeouts, cut or malformed bodies,
+ * success:false) are retried a bounded number of times with backoff; the
+ * final error is an errno plus a message that says what to do.  The token is
+ * sent only in the x-api-token header and never appears in URLs or messages;
+ * a plain http base never goes through a proxy (https honours https_proxy,
+ * all_proxy, no_proxy).  TLS certificates are always verified.
  */
 #ifndef PDFS_API_H
 #define PDFS_API_H
@@ -29,7 +32,8 @@ struct api_config {
 	const char *base_v2;     /* normalised, e.g. https://x.pipedrive.com/api/v2 */
 	const char *base_v1;     /* the v1 base beside it */
 	const char *token;       /* the secret; copied, wiped on free */
-	const char *ca_file;     /* extra CA bundle, or NULL */
+	const char *ca_file;     /* CA bundle instead of the system's (an absolute path:
+				  * every new connection reads it), or NULL */
 	long timeout_s;          /* whole-request timeout */
 	long connect_timeout_s;
 	int max_retries;         /* per request, for transient failures and burst 429s */
@@ -77,6 +81,16 @@ void api_client_free(struct api_client *client);
 /* Wake every waiting request and make new ones fail with ECANCELED (unmount). */
 void api_client_cancel(struct api_client *client);
 void api_client_counters(struct api_client *client, struct api_counters *out);
+
+/* What the link allows, for sizing parallel walks (Little's law: requests in
+ * flight = rate x latency). */
+struct api_link {
+	double rate_per_s;     /* the gate's pace: announced x-ratelimit-limit / 2 s,
+				* or the documented smallest, 20 / 2 s */
+	double page_latency_s; /* smoothed duration of a GET /persons answer (connection
+				* set-up excluded); 0 until one was measured */
+};
+void api_client_link(struct api_client *client, struct api_link *out);
 const char *api_endpoint_name(enum api_endpoint ep);
 
 struct api_conn *api_conn_new(struct api_client *client);

@@ -44,7 +44,7 @@ struct walker_config {
 	int workers;
 	int recent_days;
 	double full_refresh;        /* seconds between full walks of a directory */
-	int walk_windows;           /* 0: size from the announced rate limit; 1: one cursor walk */
+	int walk_windows;           /* 0: rate x page latency (api_client_link); 1: one cursor walk */
 	const char *custom_fields;  /* passed through, or NULL */
 	const char *include_fields; /* passed through, or NULL */
 	struct person_render render;

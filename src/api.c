@@ -1,15 +1,16 @@
 /*
  * api.c - the Pipedrive HTTP client (see api.h for the contract).
  *
- * Layout: the rate gate (shared pacing and blocking state), one request
- * attempt (curl + streaming JSON parse), classification of an attempt's
- * outcome, the retry loop (api_get), and the cursor walk (api_walk).
+ * Layout: client and connection (curl setup), one request attempt (curl +
+ * streaming JSON parse), classification of an attempt's outcome (rate-limit
+ * signals are read by ratelimit.c, which also holds the gate), the retry loop
+ * (api_get), and the cursor walk (api_walk).
  */
 #include "api.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <errno.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,48 +22,31 @@
 #include <curl/curl.h>
 
 #include "log.h"
+#include "ratelimit.h"
 #include "strbuf.h"
 
-#define BURST_WINDOW_S 2.0
-#define DEFAULT_BURST_LIMIT 20
-#define MAX_TRACKED_REQUESTS 512
-#define PACING_MARGIN_S 0.05
-#define BURST_WAIT_MIN_S 2.0
-#define BURST_WAIT_CAP_S 30.0
 #define CDN_BLOCK_S (15 * 60.0)
 #define ERROR_BODY_CAP 65536
 #define RESPONSE_CAP (512u << 20)
 #define MAX_PAGES 1000000
-
-/* ------------------------------------------------------------------ */
-/* The rate gate                                                       */
-
-struct rate_gate {
-	pthread_mutex_t lock;
-	pthread_cond_t changed;
-	double sent[MAX_TRACKED_REQUESTS]; /* ring of recent request start times */
-	size_t head;                       /* next slot to write */
-	size_t count;
-	int limit;                         /* requests per BURST_WINDOW_S */
-	double paused_until;               /* burst 429 or remaining == 0: everyone waits */
-	double blocked_until;              /* daily budget or CDN block: nobody asks */
-	int blocked_errno;
-	char blocked_reason[200];
-	bool cancelled;
-};
+#define LATENCY_WEIGHT 0.3 /* of the newest page in the smoothed latency */
+/* Test-only: the budget-probe interval in seconds (tests cannot wait 5 minutes). */
+#define PROBE_INTERVAL_ENV "PDFS_TEST_BUDGET_PROBE_S"
 
 struct api_client {
 	char *base_v2;
 	char *base_v1;
 	char *token_header; /* "x-api-token: ..." - the only copy of the token */
 	char *ca_file;
+	bool plain_http;    /* http:// (loopback only): never through a proxy */
 	long timeout_s;
 	long connect_timeout_s;
 	int max_retries;
-	struct rate_gate gate;
+	struct rl_gate gate;
 	atomic_bool cancelled; /* read by transfers in flight, to abort them */
 	pthread_mutex_t counters_lock;
 	struct api_counters counters;
+	double page_latency_s; /* smoothed duration of a persons page, 0 = none yet */
 };
 
 struct api_conn {
@@ -75,154 +59,33 @@ struct api_conn {
 	char curl_error[CURL_ERROR_SIZE];
 };
 
-static double now_monotonic(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static struct timespec realtime_after(double seconds)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	double whole = floor(seconds);
-	ts.tv_sec += (time_t)whole;
-	ts.tv_nsec += (long)((seconds - whole) * 1e9);
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return ts;
-}
-
-/* Wait on the gate's condition for at most `seconds`; lock held. */
-static void gate_wait(struct rate_gate *g, double seconds)
-{
-	if (seconds <= 0)
-		return;
-	struct timespec until = realtime_after(seconds);
-	pthread_cond_timedwait(&g->changed, &g->lock, &until);
-}
-
-/* Seconds until one more request fits the burst window, 0 if it fits now. */
-static double gate_burst_delay(const struct rate_gate *g, double now)
-{
-	size_t limit = (size_t)g->limit;
-	if (limit > MAX_TRACKED_REQUESTS)
-		limit = MAX_TRACKED_REQUESTS;
-	if (g->count < limit)
-		return 0;
-	/* The request `limit` places back must have left the window. */
-	size_t idx = (g->head + MAX_TRACKED_REQUESTS - limit) % MAX_TRACKED_REQUESTS;
-	double free_at = g->sent[idx] + BURST_WINDOW_S + PACING_MARGIN_S;
-	return free_at > now ? free_at - now : 0;
-}
-
-/* Take a slot for one request, waiting as the gate says; 0 or -errno. */
-static int gate_acquire(struct api_client *c, struct api_error *err)
-{
-	struct rate_gate *g = &c->gate;
-	int rc = 0;
-	pthread_mutex_lock(&g->lock);
-	for (;;) {
-		double now = now_monotonic();
-		if (g->cancelled) {
-			rc = -ECANCELED;
-			snprintf(err->message, sizeof(err->message), "the filesystem is shutting down");
-			break;
-		}
-		if (now < g->blocked_until) {
-			rc = -g->blocked_errno;
-			snprintf(err->message, sizeof(err->message), "%s (%.0f s left)",
-				 g->blocked_reason, g->blocked_until - now);
-			break;
-		}
-		double wait = g->paused_until - now;
-		double burst = gate_burst_delay(g, now);
-		if (burst > wait)
-			wait = burst;
-		if (wait <= 0) {
-			g->sent[g->head] = now;
-			g->head = (g->head + 1) % MAX_TRACKED_REQUESTS;
-			if (g->count < MAX_TRACKED_REQUESTS)
-				g->count++;
-			break;
-		}
-		gate_wait(g, wait);
-	}
-	pthread_mutex_unlock(&g->lock);
-	if (rc)
-		err->err = -rc;
-	return rc;
-}
-
-/* Sleep for a backoff, waking early on cancel; false if cancelled. */
-static bool gate_sleep(struct api_client *c, double seconds)
-{
-	struct rate_gate *g = &c->gate;
-	double until = now_monotonic() + seconds;
-	bool ok;
-	pthread_mutex_lock(&g->lock);
-	for (;;) {
-		double left = until - now_monotonic();
-		if (g->cancelled || left <= 0)
-			break;
-		gate_wait(g, left);
-	}
-	ok = !g->cancelled;
-	pthread_mutex_unlock(&g->lock);
-	return ok;
-}
-
-static void gate_pause_all(struct api_client *c, double seconds)
-{
-	struct rate_gate *g = &c->gate;
-	pthread_mutex_lock(&g->lock);
-	double until = now_monotonic() + seconds;
-	if (until > g->paused_until)
-		g->paused_until = until;
-	pthread_mutex_unlock(&g->lock);
-}
-
-static void gate_block(struct api_client *c, double seconds, int err, const char *reason)
-{
-	struct rate_gate *g = &c->gate;
-	pthread_mutex_lock(&g->lock);
-	g->blocked_until = now_monotonic() + seconds;
-	g->blocked_errno = err;
-	snprintf(g->blocked_reason, sizeof(g->blocked_reason), "%s", reason);
-	pthread_cond_broadcast(&g->changed);
-	pthread_mutex_unlock(&g->lock);
-}
-
-static void gate_set_limit(struct api_client *c, long limit)
-{
-	if (limit <= 0)
-		return;
-	struct rate_gate *g = &c->gate;
-	pthread_mutex_lock(&g->lock);
-	g->limit = limit > MAX_TRACKED_REQUESTS ? MAX_TRACKED_REQUESTS : (int)limit;
-	pthread_mutex_unlock(&g->lock);
-}
-
 void api_client_cancel(struct api_client *c)
 {
-	pthread_mutex_lock(&c->gate.lock);
-	c->gate.cancelled = true;
 	atomic_store(&c->cancelled, true);
-	pthread_cond_broadcast(&c->gate.changed);
-	pthread_mutex_unlock(&c->gate.lock);
+	rl_gate_cancel(&c->gate);
 }
 
 /* ------------------------------------------------------------------ */
 /* Client and connection                                               */
+
+/* The budget-probe interval: RL_BUDGET_PROBE_S, or the test-only override. */
+static double probe_interval(void)
+{
+	const char *text = getenv(PROBE_INTERVAL_ENV);
+	char *end;
+	double v = text ? strtod(text, &end) : 0;
+	return text && end != text && v > 0 ? v : RL_BUDGET_PROBE_S;
+}
 
 struct api_client *api_client_new(const struct api_config *cfg)
 {
 	struct api_client *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
+	rl_gate_init(&c->gate, probe_interval());
+	pthread_mutex_init(&c->counters_lock, NULL);
+	c->counters.last_limit = c->counters.last_remaining = -1;
+	c->counters.last_reset = c->counters.last_daily_remaining = -1;
 	c->base_v2 = strdup(cfg->base_v2);
 	c->base_v1 = strdup(cfg->base_v1);
 	c->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
@@ -232,15 +95,10 @@ struct api_client *api_client_new(const struct api_config *cfg)
 		api_client_free(c);
 		return NULL;
 	}
+	c->plain_http = strncasecmp(c->base_v2, "http://", 7) == 0;
 	c->timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 30;
 	c->connect_timeout_s = cfg->connect_timeout_s > 0 ? cfg->connect_timeout_s : 10;
 	c->max_retries = cfg->max_retries >= 0 ? cfg->max_retries : 3;
-	pthread_mutex_init(&c->gate.lock, NULL);
-	pthread_cond_init(&c->gate.changed, NULL);
-	c->gate.limit = DEFAULT_BURST_LIMIT;
-	pthread_mutex_init(&c->counters_lock, NULL);
-	c->counters.last_limit = c->counters.last_remaining = -1;
-	c->counters.last_reset = c->counters.last_daily_remaining = -1;
 	return c;
 }
 
@@ -255,8 +113,7 @@ void api_client_free(struct api_client *c)
 	free(c->base_v2);
 	free(c->base_v1);
 	free(c->ca_file);
-	pthread_mutex_destroy(&c->gate.lock);
-	pthread_cond_destroy(&c->gate.changed);
+	rl_gate_destroy(&c->gate);
 	pthread_mutex_destroy(&c->counters_lock);
 	free(c);
 }
@@ -321,6 +178,11 @@ struct api_conn *api_conn_new(struct api_client *client)
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (client->ca_file)
 		curl_easy_setopt(e, CURLOPT_CAINFO, client->ca_file);
+	/* A proxy would see plain http, the token included: never use one then.
+	 * For https, libcurl honours https_proxy, all_proxy and no_proxy (the
+	 * token travels inside the CONNECT tunnel's TLS). */
+	if (client->plain_http)
+		curl_easy_setopt(e, CURLOPT_PROXY, "");
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, client->connect_timeout_s);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT, client->timeout_s);
@@ -359,17 +221,18 @@ struct attempt {
 	size_t received;
 	struct strbuf error_body; /* first bytes of a non-JSON or error body */
 	struct strbuf *body;      /* the whole JSON body, kept for the caller */
-	double retry_after;       /* -1 = absent */
+	char retry_after[64];     /* the Retry-After value as sent, "" = absent */
 	time_t date;              /* the Date header, 0 = absent */
-	long rl_limit, rl_remaining, rl_reset, daily_remaining;
+	long long rl_reset;       /* x-ratelimit-reset as sent, -1 = absent */
+	struct rl_signals sig;    /* the rate-limit signals, read by attempt_signals() */
 };
 
 static void attempt_init(struct attempt *a, CURL *curl)
 {
 	memset(a, 0, sizeof(*a));
 	a->curl = curl;
-	a->retry_after = -1;
-	a->rl_limit = a->rl_remaining = a->rl_reset = a->daily_remaining = -1;
+	a->rl_reset = -1;
+	a->sig.limit = a->sig.remaining = a->sig.daily_remaining = -1;
 	sb_init(&a->error_body);
 }
 
@@ -426,11 +289,17 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-static long header_long(const char *value)
+static long long header_number(const char *value)
 {
 	char *end;
-	long v = strtol(value, &end, 10);
+	long long v = strtoll(value, &end, 10);
 	return end == value ? -1 : v;
+}
+
+static long header_long(const char *value)
+{
+	long long v = header_number(value);
+	return v > LONG_MAX ? LONG_MAX : v < -1 ? -1 : (long)v;
 }
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
@@ -449,16 +318,15 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 	while (*value == ' ' || *value == '\t')
 		value++;
 	if (strcasecmp(line, "retry-after") == 0) {
-		long v = header_long(value);
-		a->retry_after = v >= 0 ? (double)v : -1;
+		snprintf(a->retry_after, sizeof(a->retry_after), "%s", value);
 	} else if (strcasecmp(line, "x-ratelimit-limit") == 0) {
-		a->rl_limit = header_long(value);
+		a->sig.limit = header_long(value);
 	} else if (strcasecmp(line, "x-ratelimit-remaining") == 0) {
-		a->rl_remaining = header_long(value);
+		a->sig.remaining = header_long(value);
 	} else if (strcasecmp(line, "x-ratelimit-reset") == 0) {
-		a->rl_reset = header_long(value);
+		a->rl_reset = header_number(value);
 	} else if (strcasecmp(line, "x-daily-ratelimit-token-remaining") == 0) {
-		a->daily_remaining = header_long(value);
+		a->sig.daily_remaining = header_long(value);
 	} else if (strcasecmp(line, "date") == 0) {
 		struct tm tm;
 		memset(&tm, 0, sizeof(tm));
@@ -523,42 +391,57 @@ static void error_text(const struct attempt *a, char *buf, size_t len)
 			*p = ' ';
 }
 
-static bool is_daily_budget_429(const struct attempt *a, const char *text)
+/* Read the attempt's rate-limit signals, against the server's clock when it
+ * sent one (a moment in x-ratelimit-reset or Retry-After is its time). */
+static void attempt_signals(struct attempt *a, const char *error_message)
 {
-	return a->daily_remaining == 0 || strcasestr(text, "daily") != NULL;
+	time_t now = a->date ? a->date : time(NULL);
+	a->sig.status = a->status;
+	a->sig.reset_s = rl_reset_seconds(a->rl_reset, now);
+	a->sig.retry_after_s = a->retry_after[0] ? rl_retry_after_seconds(a->retry_after, now) : -1;
+	a->sig.says_daily = strcasestr(error_message, "daily") != NULL;
 }
 
 static void record_rate_headers(struct api_client *c, const struct attempt *a)
 {
+	const struct rl_signals *sig = &a->sig;
 	pthread_mutex_lock(&c->counters_lock);
-	if (a->rl_limit >= 0)
-		c->counters.last_limit = a->rl_limit;
-	if (a->rl_remaining >= 0)
-		c->counters.last_remaining = a->rl_remaining;
+	if (sig->limit >= 0)
+		c->counters.last_limit = sig->limit;
+	if (sig->remaining >= 0)
+		c->counters.last_remaining = sig->remaining;
 	if (a->rl_reset >= 0)
-		c->counters.last_reset = a->rl_reset;
-	if (a->daily_remaining >= 0)
-		c->counters.last_daily_remaining = a->daily_remaining;
+		c->counters.last_reset = a->rl_reset > LONG_MAX ? LONG_MAX : (long)a->rl_reset;
+	if (sig->daily_remaining >= 0)
+		c->counters.last_daily_remaining = sig->daily_remaining;
 	if (a->status == 429)
 		c->counters.rate_limited++;
 	pthread_mutex_unlock(&c->counters_lock);
-	if (a->rl_limit > 0)
-		gate_set_limit(c, a->rl_limit);
-	if (a->status != 429 && a->rl_remaining == 0 && a->rl_reset > 0)
-		gate_pause_all(c, (double)a->rl_reset);
+	if (sig->limit > 0)
+		rl_gate_set_limit(&c->gate, sig->limit);
+	rl_gate_pause(&c->gate, rl_pause_after_answer_s(sig));
 }
 
+/* The burst pause with up to half a second of jitter, never past the cap. */
 static double burst_wait_seconds(struct api_conn *conn, const struct attempt *a)
 {
-	double wait = BURST_WAIT_MIN_S;
-	if (a->retry_after > wait)
-		wait = a->retry_after;
-	if (a->rl_reset > wait)
-		wait = (double)a->rl_reset;
-	if (wait > BURST_WAIT_CAP_S)
-		wait = BURST_WAIT_CAP_S;
 	unsigned int r = rand_r(&conn->jitter_seed);
-	return wait + (double)(r % 500) / 1000.0;
+	double wait = rl_burst_pause_s(&a->sig) + (double)(r % 500) / 1000.0;
+	return wait > RL_PAUSE_CAP_S ? RL_PAUSE_CAP_S : wait;
+}
+
+/* A budget 429: block every request until the budget resets, but for one
+ * probe per probe interval. */
+static void block_for_budget(struct api_client *c, const struct attempt *a, struct api_error *e)
+{
+	double wait = rl_budget_block_s(&a->sig);
+	const char *reason = a->sig.daily_remaining == 0 || a->sig.says_daily
+				     ? "the company's daily Pipedrive API budget is used up (HTTP 429)"
+				     : "Pipedrive asked to wait long after an HTTP 429: the company's "
+				       "daily API budget is used up";
+	rl_gate_block(&c->gate, wait, EAGAIN, reason, "it resets", true);
+	e->err = EAGAIN;
+	rl_block_message(reason, "it resets", wait, e->message, sizeof(e->message));
 }
 
 static enum outcome classify(struct api_conn *conn, CURLcode code, struct attempt *a,
@@ -581,8 +464,9 @@ static enum outcome classify(struct api_conn *conn, CURLcode code, struct attemp
 		       code == CURLE_SSL_CACERT_BADFILE || code == CURLE_PEER_FAILED_VERIFICATION
 			       ? OUTCOME_FAIL : OUTCOME_RETRY;
 	}
-	record_rate_headers(c, a);
 	error_text(a, text, sizeof(text));
+	attempt_signals(a, text);
+	record_rate_headers(c, a);
 	long s = a->status;
 	if (s >= 200 && s < 300) {
 		struct json_object *ok;
@@ -609,13 +493,12 @@ static enum outcome classify(struct api_conn *conn, CURLcode code, struct attemp
 		return OUTCOME_FAIL;
 	}
 	if (s == 403 && a->html) {
-		gate_block(c, CDN_BLOCK_S, EIO,
-			   "Pipedrive's CDN blocked this token for sending requests after rate "
-			   "limiting (HTML 403); no requests until the block passes");
+		const char *reason = "Pipedrive's CDN blocked this token after rate limiting "
+				     "(HTML 403)";
+		rl_gate_block(&c->gate, CDN_BLOCK_S, EIO, reason, "the block ends", false);
 		e->err = EIO;
-		snprintf(e->message, sizeof(e->message),
-			 "Pipedrive's CDN blocked this token (HTML 403 after rate limiting); "
-			 "pipedrivefs stops asking for 15 minutes and serves its cache");
+		rl_block_message(reason, "the block ends", CDN_BLOCK_S, e->message,
+				 sizeof(e->message));
 		return OUTCOME_FAIL;
 	}
 	if (s == 403) {
@@ -631,15 +514,8 @@ static enum outcome classify(struct api_conn *conn, CURLcode code, struct attemp
 			 text[0] ? text : "no such item");
 		return OUTCOME_FAIL;
 	}
-	if (s == 429 && is_daily_budget_429(a, text)) {
-		double wait = a->retry_after > 0 ? a->retry_after : 3600;
-		char reason[200];
-		snprintf(reason, sizeof(reason),
-			 "the company's daily Pipedrive API budget is used up; it resets in about "
-			 "%.0f minutes; serving cached data only", wait / 60);
-		gate_block(c, wait, EAGAIN, reason);
-		e->err = EAGAIN;
-		snprintf(e->message, sizeof(e->message), "%s", reason);
+	if (s == 429 && rl_classify_429(&a->sig) == RL_BUDGET) {
+		block_for_budget(c, a, e);
 		return OUTCOME_FAIL;
 	}
 	if (s == 429) {
@@ -680,6 +556,43 @@ static double backoff_seconds(struct api_conn *conn, int attempt_no)
 	return base + (double)(r % 250) / 1000.0;
 }
 
+/* The outcome of a blocked gate's probe: any answer that is neither rate
+ * limited nor a server failure lifts the block. */
+static void probe_done(struct api_client *c, CURLcode code, const struct attempt *a)
+{
+	bool lifted = code == CURLE_OK && a->status != 429 && a->status < 500 &&
+		      !(a->status == 403 && a->html);
+	rl_gate_probe_done(&c->gate, lifted);
+	if (lifted)
+		log_info("Pipedrive answers again (HTTP %ld): requests resume", a->status);
+}
+
+/* Smooth the duration of a persons page into the client's latency: the
+ * transfer itself, without connection set-up (pages reuse the connection). */
+static void measure_latency(struct api_conn *conn)
+{
+	curl_off_t total = 0, pretransfer = 0;
+	if (curl_easy_getinfo(conn->curl, CURLINFO_TOTAL_TIME_T, &total) != CURLE_OK ||
+	    curl_easy_getinfo(conn->curl, CURLINFO_PRETRANSFER_TIME_T, &pretransfer) != CURLE_OK ||
+	    total <= pretransfer)
+		return;
+	double seconds = (double)(total - pretransfer) / 1e6;
+	struct api_client *c = conn->client;
+	pthread_mutex_lock(&c->counters_lock);
+	c->page_latency_s = c->page_latency_s > 0
+				    ? (1 - LATENCY_WEIGHT) * c->page_latency_s + LATENCY_WEIGHT * seconds
+				    : seconds;
+	pthread_mutex_unlock(&c->counters_lock);
+}
+
+void api_client_link(struct api_client *c, struct api_link *out)
+{
+	out->rate_per_s = rl_gate_rate(&c->gate);
+	pthread_mutex_lock(&c->counters_lock);
+	out->page_latency_s = c->page_latency_s;
+	pthread_mutex_unlock(&c->counters_lock);
+}
+
 int api_get(struct api_conn *conn, enum api_base base, const char *path_and_query,
 	    struct json_object **out, struct api_error *err)
 {
@@ -697,9 +610,12 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 	}
 	int rc = -EIO;
 	for (int attempt_no = 0;; attempt_no++) {
-		rc = gate_acquire(c, err);
-		if (rc)
+		bool probe;
+		rc = rl_gate_acquire(&c->gate, &probe, err->message, sizeof(err->message));
+		if (rc) {
+			err->err = -rc;
 			break;
+		}
 		struct attempt a;
 		attempt_init(&a, conn->curl);
 		sb_free(&conn->body); /* a failed attempt's bytes */
@@ -711,14 +627,14 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 		curl_easy_setopt(conn->curl, CURLOPT_HEADERDATA, &a);
 		conn->curl_error[0] = '\0';
 		count_request(c, ep, attempt_no > 0);
-		double started = now_monotonic();
+		double started = rl_now();
 		CURLcode code = curl_easy_perform(conn->curl);
 		if (log_get_level() >= LOG_LEVEL_DEBUG) {
 			long status = 0;
 			curl_easy_getinfo(conn->curl, CURLINFO_RESPONSE_CODE, &status);
 			log_debug("GET %s -> %ld%s%s (%.0f ms, %zu bytes)", url.data, status,
 				  code == CURLE_OK ? "" : ", ", code == CURLE_OK ? "" : curl_easy_strerror(code),
-				  (now_monotonic() - started) * 1000.0, a.received);
+				  (rl_now() - started) * 1000.0, a.received);
 		}
 		if (!a.checked_type && code == CURLE_OK)
 			attempt_check_type(&a);
@@ -727,6 +643,10 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 		if (a.date)
 			conn->server_date = a.date;
 		enum outcome o = classify(conn, code, &a, err);
+		if (probe)
+			probe_done(c, code, &a);
+		if (o == OUTCOME_OK && ep == API_EP_PERSONS)
+			measure_latency(conn);
 		if (o == OUTCOME_OK) {
 			*out = a.obj;
 			a.obj = NULL;
@@ -740,9 +660,10 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 		rc = -err->err;
 		/* Every burst 429 holds every thread back, the last one too. */
 		if (o == OUTCOME_RETRY_BURST)
-			gate_pause_all(c, wait);
-		if (o == OUTCOME_FAIL || attempt_no >= c->max_retries) {
-			if (o == OUTCOME_RETRY_BURST)
+			rl_gate_pause(&c->gate, wait);
+		/* A probe is one request: never retried. */
+		if (o == OUTCOME_FAIL || probe || attempt_no >= c->max_retries) {
+			if (o == OUTCOME_RETRY_BURST && !probe)
 				snprintf(err->message, sizeof(err->message),
 					 "Pipedrive's burst rate limit was hit (HTTP 429) %d times in a "
 					 "row; giving up on this request; try again in a few seconds",
@@ -751,7 +672,7 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 		}
 		log_warn("%s; retrying in %.1f s (attempt %d of %d)", err->message, wait,
 			 attempt_no + 2, c->max_retries + 1);
-		if (o != OUTCOME_RETRY_BURST && !gate_sleep(c, wait)) {
+		if (o != OUTCOME_RETRY_BURST && !rl_gate_sleep(&c->gate, wait)) {
 			rc = -ECANCELED;
 			err->err = ECANCELED;
 			snprintf(err->message, sizeof(err->message), "the filesystem is shutting down");

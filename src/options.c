@@ -443,6 +443,29 @@ static int validate_key_list(const char *list, int max, const char *what, char *
 	return 0;
 }
 
+/* The CA bundle as an absolute path, checked readable now: the daemon's
+ * working directory becomes / once it mounts (fuse_daemonize), and every new
+ * connection reads the file again. */
+static int resolve_ca_file(struct options *opts, char *err, size_t errlen)
+{
+	char *abs = realpath(opts->ca_file, NULL);
+	int fd = abs ? open(abs, O_RDONLY | O_CLOEXEC) : -1;
+	int saved = errno;
+	struct stat st;
+	bool regular = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	if (fd >= 0)
+		close(fd);
+	if (!regular) {
+		snprintf(err, errlen, "ca_file=%s: %s; give a readable PEM file of CA certificates",
+			 opts->ca_file, fd < 0 ? strerror(saved) : "not a regular file");
+		free(abs);
+		return -1;
+	}
+	free(opts->ca_file);
+	opts->ca_file = abs;
+	return 0;
+}
+
 int options_validate(struct options *opts, char *err, size_t errlen)
 {
 	opts->ttl = 60;
@@ -492,6 +515,8 @@ int options_validate(struct options *opts, char *err, size_t errlen)
 			 opts->cache_max_mb);
 		return -1;
 	}
+	if (opts->ca_file && resolve_ca_file(opts, err, errlen))
+		return -1;
 	if (opts->custom_fields && validate_key_list(opts->custom_fields, 15, "custom_fields",
 						     err, errlen))
 		return -1;
@@ -555,8 +580,8 @@ void options_print_help(const char *progname)
 	       "    -o custom_fields=KEY,..  only these custom fields (at most 15; default all)\n"
 	       "    -o include_fields=F,..   extra fields to include, e.g. notes_count (default: none)\n"
 	       "    -o cache_max_mb=N      bound the cache, evicting least recently used (default 0 = none)\n"
-	       "    -o walk_windows=N      parallel time windows for big cold listings: 0 = sized from\n"
-	       "                           the announced rate limit (default), 1 = one cursor walk\n"
+	       "    -o walk_windows=N      parallel time windows for big cold listings: 0 = rate limit\n"
+	       "                           x page latency (default), 1 = one cursor walk\n"
 	       "\n"
 	       "    -h, --help             print this help\n"
 	       "    -V, --version          print the version\n"

@@ -439,19 +439,23 @@ static bool window_kind_ok(uint64_t key)
 	return k == NODE_OWNER_DIR || k == NODE_ORG_DIR || k == NODE_FILTER_DIR || key == INO_BY_ID;
 }
 
-/* How many windows to walk side by side: from the announced burst limit
- * (about one walker per 20 requests per 2 s, at most 8), or as configured. */
+/* How many windows to walk side by side (as configured, or automatic): by
+ * Little's law, the requests the link can have in flight are the allowed
+ * rate times a page's latency, so a slow link gets more windows and loopback
+ * few; at least 1, at most 8.  The walk's first page has been measured. */
 static int window_count(const struct walker *w)
 {
 	if (w->cfg.walk_windows > 0)
 		return w->cfg.walk_windows;
-	struct api_counters c;
-	api_client_counters(w->client, &c);
-	long room = c.last_limit;
-	if (room <= 0)
-		return 1; /* no announced limit: stay sequential */
-	long n = room / 20;
-	return n < 1 ? 1 : n > 8 ? 8 : (int)n;
+	struct api_link link;
+	api_client_link(w->client, &link);
+	double in_flight = link.rate_per_s * link.page_latency_s;
+	if (!(in_flight > 1))
+		return 1;
+	if (in_flight >= 8)
+		return 8;
+	int n = (int)in_flight;
+	return n < in_flight ? n + 1 : n; /* rounded up */
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -1077,8 +1081,6 @@ static void *worker_main(void *arg)
 {
 	struct walker *w = arg;
 	struct api_conn *conn = api_conn_new(w->client);
-	if (!conn)
-		log_error("out of memory creating an HTTP connection; listings will fail");
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
 		while (!w->stopping && !w->head)
@@ -1090,6 +1092,10 @@ static void *worker_main(void *arg)
 		if (!w->head)
 			w->tail = NULL;
 		pthread_mutex_unlock(&w->lock);
+		/* Made per job when missing: one failure is not for ever. */
+		if (!conn && !(conn = api_conn_new(w->client)))
+			log_error("out of memory creating an HTTP connection; this listing fails, "
+				  "the next one tries again");
 		run_job(w, conn, job->key);
 		free(job);
 		pthread_mutex_lock(&w->lock);

@@ -45,6 +45,17 @@ Command line
                            (default 10 as on every Pipedrive plan; 0 =
                            unlimited); see "Person search" below
   --no-ratelimit-headers   omit x-ratelimit-* and x-daily-ratelimit-* headers
+  --ratelimit-reset-style S  what x-ratelimit-reset says: seconds (default,
+                           documented: 0..2 s until the window frees), epoch
+                           (the Unix time it frees), absurd (99999999) or
+                           negative (-1 - seconds)
+  --retry-after-style S    Retry-After of every 429: seconds (default), huge
+                           (999999 s) or http-date (an IMF-fixdate that far in
+                           the future)
+  --daily-429-style S      explicit (default: x-daily-ratelimit-token-* headers,
+                           body "daily request budget exceeded") or silent (no
+                           x-daily-* header on any answer, body "Too many
+                           requests", only the long Retry-After tells)
   --latency-ms MS          delay added to every API answer (default 0)
   --no-tricky              do not install the tricky persons/orgs
   --no-contact-sync        omit im, postal_address, notes, birthday, job_title
@@ -160,7 +171,13 @@ set).  Burst exceeded -> 429 {"success":false,"error":"Request over limit",
 "errorCode":429}, retry-after, x-ratelimit-remaining: 0.  Budget exhausted ->
 429 {"success":false,"error":"daily request budget exceeded","errorCode":429},
 retry-after = seconds to midnight UTC, x-daily-ratelimit-token-remaining: 0.
-With --no-ratelimit-headers a 429 carries only retry-after.  429/403-rejected
+With --no-ratelimit-headers a 429 carries only retry-after.  The variants the
+documentation leaves open are switches (flags above, /_control/config keys):
+ratelimit_reset_style changes x-ratelimit-reset on every answer,
+retry_after_style the Retry-After of every 429 (burst, daily, injected),
+daily_429_style=silent removes every x-daily-* header and the word "daily"
+from the budget 429 (Pipedrive's real budget 429 was seen with retry-after:
+3939).  429/403-rejected
 requests neither enter the burst window nor spend tokens; every other
 authenticated request (including 400/404 answers) does, at the route's cost
 (unknown routes cost 0).  The budget is one pool for the whole fake
@@ -266,7 +283,12 @@ Control interface (no auth, not counted in stats, no faults/latency)
   POST   /_control/config           any of {"rate_limit","latency_ms",
                                     "ratelimit_headers","daily_budget","gzip",
                                     "deleted_get":"soft"|"404",
-                                    "search_rate_limit"}
+                                    "search_rate_limit",
+                                    "ratelimit_reset_style":"seconds"|"epoch"|
+                                    "absurd"|"negative",
+                                    "retry_after_style":"seconds"|"huge"|
+                                    "http-date",
+                                    "daily_429_style":"explicit"|"silent"}
 """
 
 import argparse
@@ -276,6 +298,7 @@ import calendar
 import collections
 import copy
 import datetime
+import email.utils
 import functools
 import gzip as gzip_mod
 import hashlib
@@ -342,6 +365,9 @@ COSTS = {
     "/api/v2/personFields": 10, "/api/v1/personFields": 20,
     "/api/v2/persons/search": 20,
 }
+RESET_STYLES = ("seconds", "epoch", "absurd", "negative")
+RETRY_AFTER_STYLES = ("seconds", "huge", "http-date")
+DAILY_429_STYLES = ("explicit", "silent")
 FAULT_KINDS = ("429", "429-daily", "500", "502", "503", "401", "html403",
                "drop", "cut", "slow", "stall", "success-false", "malformed")
 LABELS = [  # person label options (label_ids)
@@ -1349,7 +1375,13 @@ class Config:
     """Runtime-changeable settings (POST /_control/config)."""
 
     TYPES = {"rate_limit": int, "latency_ms": int, "ratelimit_headers": bool,
-             "daily_budget": int, "gzip": bool, "deleted_get": str}
+             "daily_budget": int, "gzip": bool, "deleted_get": str,
+             "ratelimit_reset_style": str, "retry_after_style": str,
+             "daily_429_style": str}
+    CHOICES = {"deleted_get": ("soft", "404"),
+               "ratelimit_reset_style": RESET_STYLES,
+               "retry_after_style": RETRY_AFTER_STYLES,
+               "daily_429_style": DAILY_429_STYLES}
 
     def __init__(self, args):
         self.lock = threading.Lock()
@@ -1357,7 +1389,10 @@ class Config:
             "rate_limit": args.rate_limit, "latency_ms": args.latency_ms,
             "ratelimit_headers": not args.no_ratelimit_headers,
             "daily_budget": args.daily_budget, "gzip": args.gzip,
-            "deleted_get": "soft"}
+            "deleted_get": "soft",
+            "ratelimit_reset_style": args.ratelimit_reset_style,
+            "retry_after_style": args.retry_after_style,
+            "daily_429_style": args.daily_429_style}
 
     def get(self, name):
         with self.lock:
@@ -1373,8 +1408,9 @@ class Config:
             if typ is None or not isinstance(v, typ) or (
                     typ is int and isinstance(v, bool)):
                 raise ApiError(400, "bad config key or value: %s" % k)
-            if k == "deleted_get" and v not in ("soft", "404"):
-                raise ApiError(400, "deleted_get must be soft or 404")
+            if k in self.CHOICES and v not in self.CHOICES[k]:
+                raise ApiError(400, "%s must be one of %s"
+                               % (k, "|".join(self.CHOICES[k])))
         with self.lock:
             self.values.update(body)
 
@@ -1455,8 +1491,9 @@ class RateLimiter:
             h["x-ratelimit-limit"] = str(limit)
             h["x-ratelimit-remaining"] = str(
                 0 if verdict == "burst" else max(0, limit - len(st.window)))
-            h["x-ratelimit-reset"] = str(reset)
-        if budget > 0:
+            h["x-ratelimit-reset"] = reset_value(
+                reset, now, self.config.get("ratelimit_reset_style"))
+        if budget > 0 and self.config.get("daily_429_style") == "explicit":
             h["x-daily-ratelimit-token-limit"] = str(budget)
             h["x-daily-ratelimit-token-remaining"] = str(
                 0 if verdict == "daily" else max(0, budget - self.used))
@@ -1565,14 +1602,39 @@ def r_403_html():
     return Response(403, CLOUDFLARE_403, {}, "text/html; charset=UTF-8")
 
 
-def r_429(verdict, retry, headers=None, with_rl_headers=True):
+def reset_value(seconds, now, style):
+    """x-ratelimit-reset for `seconds` until the window frees, as styled."""
+    if style == "epoch":
+        return str(int(math.ceil(now)) + seconds)
+    if style == "absurd":
+        return "99999999"
+    if style == "negative":
+        return str(-1 - seconds)
+    return str(seconds)
+
+
+def retry_after_value(seconds, style):
+    """Retry-After for a wait of `seconds`, as styled."""
+    if style == "huge":
+        return "999999"
+    if style == "http-date":
+        return email.utils.formatdate(time.time() + seconds, usegmt=True)
+    return str(seconds)
+
+
+def r_429(verdict, retry, headers=None, with_rl_headers=True,
+          retry_style="seconds", daily_style="explicit"):
     """Burst ("burst") or daily-budget ("daily") 429 with retry-after."""
     h = dict(headers or {})
-    h["retry-after"] = str(retry)
+    h["retry-after"] = retry_after_value(int(retry), retry_style)
     if verdict == "burst":
         error = "Request over limit"
         if with_rl_headers:
             h["x-ratelimit-remaining"] = "0"
+    elif daily_style == "silent":
+        error = "Too many requests"
+        for k in [k for k in h if k.startswith("x-daily-")]:
+            del h[k]
     else:
         error = "daily request budget exceeded"
         if with_rl_headers:
@@ -1896,8 +1958,9 @@ class App:
         return resp
 
     def r_429(self, verdict, retry, headers=None):
-        return r_429(verdict, retry, headers,
-                     self.config.get("ratelimit_headers"))
+        cfg = self.config.snapshot()
+        return r_429(verdict, retry, headers, cfg["ratelimit_headers"],
+                     cfg["retry_after_style"], cfg["daily_429_style"])
 
     # ---- persons / orgs -------------------------------------------------------
     def list_persons(self, path, params):
@@ -2366,6 +2429,12 @@ def parse_args(argv):
     p.add_argument("--daily-budget", type=int, default=0)
     p.add_argument("--search-rate-limit", type=int, default=10)
     p.add_argument("--no-ratelimit-headers", action="store_true")
+    p.add_argument("--ratelimit-reset-style", choices=RESET_STYLES,
+                   default="seconds")
+    p.add_argument("--retry-after-style", choices=RETRY_AFTER_STYLES,
+                   default="seconds")
+    p.add_argument("--daily-429-style", choices=DAILY_429_STYLES,
+                   default="explicit")
     p.add_argument("--latency-ms", type=int, default=0)
     p.add_argument("--no-tricky", action="store_true")
     p.add_argument("--no-contact-sync", action="store_true")

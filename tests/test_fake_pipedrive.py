@@ -123,7 +123,10 @@ def c(server):
     cl.control("POST", "/config", {"rate_limit": 0, "daily_budget": 0,
                                     "gzip": False, "latency_ms": 0,
                                     "ratelimit_headers": True,
-                                    "deleted_get": "soft"})
+                                    "deleted_get": "soft",
+                                    "ratelimit_reset_style": "seconds",
+                                    "retry_after_style": "seconds",
+                                    "daily_429_style": "explicit"})
     yield cl
     cl.conn.close()
 
@@ -288,6 +291,71 @@ def test_no_ratelimit_headers(c):
                                   "rate_limit": 20})
     _, headers, _ = c.get("/api/v2/persons/1")
     assert not any(h.startswith("x-ratelimit") for h in headers)
+
+
+@pytest.mark.parametrize("style", ["seconds", "epoch", "absurd", "negative"])
+def test_ratelimit_reset_style(c, style):
+    c.control("POST", "/config", {"rate_limit": 5,
+                                  "ratelimit_reset_style": style})
+    before = time.time()
+    _, headers, _ = c.get("/api/v2/persons/1")
+    reset = int(headers["x-ratelimit-reset"])
+    if style == "seconds":
+        assert 0 <= reset <= 2
+    elif style == "epoch":
+        assert before - 1 <= reset <= time.time() + 3
+    elif style == "absurd":
+        assert reset == 99999999
+    else:
+        assert -3 <= reset <= -1
+
+
+def test_retry_after_styles_and_silent_daily_429(c):
+    import email.utils
+    c.control("POST", "/config", {"rate_limit": 1, "daily_budget": 0})
+    assert c.get("/api/v2/persons/1")[0] == 200
+    st, headers, _ = c.get("/api/v2/persons/1")
+    assert st == 429 and headers["retry-after"].isdigit()
+    c.control("POST", "/reset")
+    c.control("POST", "/config", {"retry_after_style": "huge"})
+    set_fault(c, "429", retry_after=3)
+    st, headers, _ = c.get("/api/v2/persons?limit=1")
+    assert st == 429 and headers["retry-after"] == "999999"
+    c.control("POST", "/config", {"retry_after_style": "http-date"})
+    set_fault(c, "429", retry_after=30)
+    st, headers, _ = c.get("/api/v2/persons?limit=1")
+    at = email.utils.parsedate_to_datetime(headers["retry-after"]).timestamp()
+    assert st == 429 and 28 <= at - time.time() <= 31
+    # silent daily: no x-daily-* header anywhere, no "daily" in the body
+    c.control("POST", "/config", {"retry_after_style": "seconds",
+                                  "rate_limit": 0, "daily_budget": 15,
+                                  "daily_429_style": "silent"})
+    st, headers, _ = c.get("/api/v2/persons?limit=1")
+    assert st == 200 and not any(h.startswith("x-daily") for h in headers)
+    st, headers, raw = c.request("GET", "/api/v2/persons?limit=1")
+    assert st == 429 and not any(h.startswith("x-daily") for h in headers)
+    assert b"daily" not in raw.lower()
+    assert int(headers["retry-after"]) > 0
+    set_fault(c, "429-daily", retry_after=3939)
+    st, headers, raw = c.request("GET", "/api/v2/persons/1")
+    assert st == 429 and headers["retry-after"] == "3939"
+    assert b"daily" not in raw.lower()
+    assert not any(h.startswith("x-daily") for h in headers)
+    st, body = c.control("POST", "/config", {"daily_429_style": "loud"})
+    assert st == 400
+
+
+def test_ratelimit_style_flags():
+    proc, port = start_server("--persons", "5", "--ratelimit-reset-style",
+                              "epoch", "--retry-after-style", "http-date",
+                              "--daily-429-style", "silent")
+    try:
+        status, cfg = Client(port).control("GET", "/config")
+        assert status == 200
+        assert (cfg["ratelimit_reset_style"], cfg["retry_after_style"],
+                cfg["daily_429_style"]) == ("epoch", "http-date", "silent")
+    finally:
+        stop_server(proc)
 
 
 def set_fault(c, kind, **kw):

@@ -25,7 +25,8 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-HARNESSES = ("fuzz_vcard", "fuzz_person", "fuzz_text", "fuzz_jsonfmt")
+HARNESSES = ("fuzz_vcard", "fuzz_person", "fuzz_text", "fuzz_jsonfmt",
+             "fuzz_ratelimit")
 TOKEN = "test-token"
 
 
@@ -319,7 +320,29 @@ def write_corpus(root):
 
     for tag, b in jsonfmt_seeds(pages, persons, nasty):
         w.put("fuzz_jsonfmt", tag, b)
+    write_ratelimit_corpus(w)
     return w.count
+
+
+def ratelimit_seeds():
+    """fuzz_ratelimit inputs: 8 bytes big-endian number (x-ratelimit-reset),
+    a flags byte, then a Retry-After value."""
+    now = 1790000000
+    numbers = [2, 0, -1, -5, now + 3, (now + 3) * 1000, 99999999, 45]
+    values = [b"3", b" 3939\r\n", b"999999", b"", b"soon", b"-5", b"1e999",
+              b"Sun, 21 Sep 2025 12:00:00 GMT", b"Sunday, 21-Sep-25 12:00:00 GMT",
+              b"Sun Sep 21 12:00:00 2025", b"0x10", b"3.5", b"60", b"61"]
+    out = []
+    for i, v in enumerate(values):
+        n = numbers[i % len(numbers)]
+        flags = [0, 1, 3, 9, 17, 33, 5][i % 7]
+        out.append((f"ra{i}", n.to_bytes(8, "big", signed=True) + bytes([flags]) + v))
+    return out
+
+
+def write_ratelimit_corpus(w):
+    for tag, b in ratelimit_seeds():
+        w.put("fuzz_ratelimit", tag, b)
 
 
 def _is_json(b):

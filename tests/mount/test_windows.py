@@ -5,7 +5,9 @@ A big cold listing is split into disjoint update_time windows
 closed with one updated_since=<walk start> request.  These tests check that
 the merged listing is exact (also while the server changes persons), that the
 walk stays within the announced burst limit and close to ceil(N/500)
-requests, and that walk_windows=1 / no announced limit stay sequential.
+requests, and that walk_windows=1 / too little room (rate x page latency
+<= 1) stay sequential.  How the window count grows with latency, also
+without rate-limit headers, is tested in test_ratelimit_variants.py.
 
 Run: /usr/bin/python3 -m pytest tests/mount/test_windows.py -q
 """
@@ -64,7 +66,8 @@ def check_windows_disjoint(reqs):
 
 def test_windowed_cold_listing_is_exact_and_within_limits(fake_server,
                                                           mount_fs):
-    server = fake_server(**BIG)
+    # 50 requests/s x >= 0.1 s a page: room for >= 5 windows
+    server = fake_server(latency_ms=100, **BIG)
     mount = mount_fs(server, "walk_windows=0", "cache_ttl=600")
     want = server.persons(owner_id=1)
     assert len(want) == N
@@ -185,14 +188,10 @@ def test_walk_windows_1_is_one_cursor_walk(fake_server, mount_fs):
     _sequential_case(fake_server, mount_fs, BIG, "walk_windows=1")
 
 
-def test_no_announced_limit_stays_sequential(fake_server, mount_fs):
-    kw = dict(BIG, ratelimit_headers=False)
-    _sequential_case(fake_server, mount_fs, kw, "walk_windows=0")
-
-
 def test_low_announced_limit_stays_sequential(fake_server, mount_fs):
-    """limit/20 < 2: no headroom for a second window."""
-    kw = dict(BIG, rate_limit=30)
+    """5 per 2 s x a loopback page (well under 0.4 s) < 1 request in
+    flight: no room for a second window."""
+    kw = dict(BIG, rate_limit=5)
     _sequential_case(fake_server, mount_fs, kw, "walk_windows=0")
 
 

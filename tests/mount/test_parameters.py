@@ -525,16 +525,18 @@ def test_full_refresh_period_drops_deleted_persons(fake_server, mount_fs):
     t0 = time.monotonic()
     mine = server.persons(owner_id=1)
     assert set(listdir_b(d)) == expected_names(mine)
+    # The walk ended (fetched_at, full_walk_at) between t0 and t_listed.
+    t_listed = time.monotonic()
     victim = mine[100]
     server.delete_person(victim["id"])
     gone = safe_base(victim["name"], victim["id"]) + b".json"
-    time.sleep(max(0.0, 1.5 - (time.monotonic() - t0)))
+    time.sleep(1.2)                        # past cache_ttl=1
     if time.monotonic() - t0 < 2.5:        # still inside the full_refresh period
         server.reset()
         assert gone in set(listdir_b(d))
         reqs = persons_requests(server)
         assert len(reqs) == 1 and "owner_id" not in reqs[0]["query"]
-    time.sleep(max(0.0, 4.0 - (time.monotonic() - t0)))
+    time.sleep(max(0.0, 3.3 - (time.monotonic() - t_listed)))
     server.reset()
     got = set(listdir_b(d))
     assert gone not in got, "a full walk after full_refresh=3 should drop it"

@@ -116,6 +116,15 @@ static void test_reset_keeps_one_chunk(void)
 	CHECK(arena_alloc(&a, 64) != NULL);
 	arena_free(&a);
 
+	/* ... also when the huge use was the very first chunk */
+	struct arena h;
+	arena_init(&h, 0);
+	CHECK(arena_alloc(&h, ARENA_KEEP_MAX + 1) != NULL);
+	arena_reset(&h);
+	CHECK(arena_capacity(&h) == 0);
+	CHECK(arena_alloc(&h, 64) != NULL);
+	arena_free(&h);
+
 	/* resetting an empty arena is harmless */
 	struct arena e = ARENA_INIT;
 	arena_reset(&e);

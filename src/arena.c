@@ -22,7 +22,7 @@ void arena_init(struct arena *a, size_t first_size)
 
 static struct arena_chunk *chunk_new(size_t size)
 {
-	if (size > SIZE_MAX - sizeof(struct arena_chunk))
+	if (size > PTRDIFF_MAX - sizeof(struct arena_chunk)) /* pointer differences must work */
 		return NULL;
 	struct arena_chunk *c = malloc(sizeof(*c) + size);
 	if (c)

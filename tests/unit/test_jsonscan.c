@@ -454,6 +454,7 @@ static char *read_file(const char *dir, const char *name, size_t *len)
 	fseek(f, 0, SEEK_SET);
 	char *buf = malloc((size_t)n + 1);
 	*len = fread(buf, 1, (size_t)n, f);
+	buf[*len] = '\0';
 	fclose(f);
 	return buf;
 }

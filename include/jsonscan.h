@@ -198,8 +198,23 @@ struct jsonscan_key {
 };
 #define JSONSCAN_KEY(literal) { (literal), sizeof(literal) - 1 }
 
-/* Several members in one pass over obj: values[i] = the value of keys[i]
- * (last one wins), 0 if absent.  The way to read many fields of a person. */
+/*
+ * Several members in one pass over obj: values[i] = the value of keys[i]
+ * (last one wins), 0 if absent.  The way to read many fields of a person,
+ * e.g. its e-mails ({value, primary, label}, or a bare string):
+ *
+ *   static const struct jsonscan_key entry[] = {
+ *       JSONSCAN_KEY("value"), JSONSCAN_KEY("primary"), JSONSCAN_KEY("label") };
+ *   JSONSCAN_FOREACH(d, jsonscan_get(d, person, "emails"), e) {
+ *       uint32_t v[3];
+ *       jsonscan_get_many(d, e, entry, 3, v);
+ *       size_t n;
+ *       const char *value = jsonscan_str(d, jsonscan_type(d, e) == JSONSCAN_STRING
+ *                                           ? e : v[0], scratch, &n);
+ *       bool primary = jsonscan_is_true(d, v[1]);
+ *       ...
+ *   }
+ */
 void jsonscan_get_many(const struct jsonscan_doc *d, uint32_t obj, const struct jsonscan_key *keys,
 		       size_t n, uint32_t *values);
 

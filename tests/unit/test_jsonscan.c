@@ -530,6 +530,57 @@ static void check_saved_page(const char *dir, const char *name, bool last)
 	arena_reset(&arena);
 }
 
+/* Reading contact lists the way a renderer would (the jsonscan.h example),
+ * against json-c: every e-mail, phone and IM value and primary flag. */
+static void check_contact_lists(const char *dir)
+{
+	size_t len = 0;
+	char *body = read_file(dir, "persons-page-first.json", &len);
+	if (!body)
+		return;
+	struct json_object *jc = json_tokener_parse(body), *jdata;
+	json_object_object_get_ex(jc, "data", &jdata);
+	struct jsonscan_page page;
+	CHECK(jsonscan_page_parse(&page, body, len, &arena, NULL) == JSONSCAN_OK);
+	const struct jsonscan_doc *d = &page.doc;
+	static const struct jsonscan_key entry[] = {
+		JSONSCAN_KEY("value"), JSONSCAN_KEY("primary"), JSONSCAN_KEY("label"),
+	};
+	static const char *const lists[] = { "emails", "phones", "im" };
+	size_t entries = 0, same = 0;
+	for (size_t i = 0; i < page.count; i++) {
+		uint32_t person = page.elements[i].token;
+		struct json_object *jp = json_object_array_get_idx(jdata, i);
+		for (size_t l = 0; l < 3; l++) {
+			struct json_object *jlist;
+			json_object_object_get_ex(jp, lists[l], &jlist);
+			size_t k = 0;
+			JSONSCAN_FOREACH(d, jsonscan_get(d, person, lists[l]), e)
+			{
+				uint32_t v[3];
+				jsonscan_get_many(d, e, entry, 3, v);
+				size_t n;
+				const char *value = jsonscan_str(
+					d, jsonscan_type(d, e) == JSONSCAN_STRING ? e : v[0], &arena, &n);
+				bool primary = jsonscan_is_true(d, v[1]);
+				struct json_object *je = json_object_array_get_idx(jlist, k++), *jv, *jprim;
+				json_object_object_get_ex(je, "value", &jv);
+				json_object_object_get_ex(je, "primary", &jprim);
+				entries++;
+				if (value && n == (size_t)json_object_get_string_len(jv) &&
+				    memcmp(value, json_object_get_string(jv), n) == 0 &&
+				    primary == (bool)json_object_get_boolean(jprim))
+					same++;
+			}
+			CHECK(k == (jlist ? json_object_array_length(jlist) : 0));
+		}
+	}
+	CHECK(entries > 100 && same == entries);
+	json_object_put(jc);
+	free(body);
+	arena_reset(&arena);
+}
+
 static void test_page_shapes(void)
 {
 	struct jsonscan_page page;
@@ -588,6 +639,7 @@ int main(int argc, char **argv)
 	test_growth_from_a_tiny_arena();
 	check_saved_page(data_dir, "persons-page-first.json", false);
 	check_saved_page(data_dir, "persons-page-last.json", true);
+	check_contact_lists(data_dir);
 	test_page_shapes();
 	arena_free(&arena);
 	return check_finish("test_jsonscan");

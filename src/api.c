@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "strbuf.h"
+#include "walkguard.h"
 
 #define BURST_WINDOW_S 2.0
 #define DEFAULT_BURST_LIMIT 20
@@ -32,7 +33,6 @@
 #define CDN_BLOCK_S (15 * 60.0)
 #define ERROR_BODY_CAP 65536
 #define RESPONSE_CAP (512u << 20)
-#define MAX_PAGES 1000000
 
 /* ------------------------------------------------------------------ */
 /* The rate gate                                                       */
@@ -836,46 +836,98 @@ void api_page_release(struct api_page *page)
 	memset(page, 0, sizeof(*page));
 }
 
+/* The identities of a page's items for the walk guard: ids, and in a walk
+ * that is not ascending a hash of the text of elements without one. */
+static size_t page_keys(struct json_object *data, bool ascending, uint64_t *keys)
+{
+	size_t n = json_object_array_length(data), k = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *item = json_object_array_get_idx(data, i), *id;
+		if (json_object_object_get_ex(item, "id", &id) && json_object_is_type(id, json_type_int)) {
+			keys[k++] = (uint64_t)json_object_get_int64(id);
+		} else if (!ascending) {
+			size_t len;
+			const char *text = json_object_to_json_string_length(item, JSON_C_TO_STRING_PLAIN, &len);
+			uint64_t h = UINT64_C(1469598103934665603); /* FNV-1a */
+			for (size_t b = 0; text && b < len; b++)
+				h = (h ^ (unsigned char)text[b]) * UINT64_C(1099511628211);
+			keys[k++] = h | UINT64_C(1) << 63; /* apart from ids */
+		}
+	}
+	return k;
+}
+
+static int walk_stopped(enum walkguard_verdict v, const char *path, const struct walkguard *g,
+			struct api_error *err)
+{
+	err->err = v == WALKGUARD_OUT_OF_MEMORY ? ENOMEM : EIO;
+	snprintf(err->message, sizeof(err->message),
+		 "Pipedrive's list %s did not end properly: %s (after %llu pages, %llu items); "
+		 "stopped the walk; try again later, and report it if it persists",
+		 path, walkguard_reason(v), (unsigned long long)g->pages,
+		 (unsigned long long)g->items);
+	return -err->err;
+}
+
+static bool query_ascending_by_id(const struct list_query *q)
+{
+	return q->sort_by && strcmp(q->sort_by, "id") == 0 && q->sort_direction &&
+	       strcmp(q->sort_direction, "asc") == 0;
+}
+
 int api_walk_from(struct api_conn *conn, const char *path, const struct list_query *q,
 		  const char *start_cursor, api_page_fn on_page, void *ctx, struct api_error *err)
 {
-	char *cursor = start_cursor ? strdup(start_cursor) : NULL;
-	if (start_cursor && !cursor)
-		return -ENOMEM;
+	struct walkguard guard;
+	walkguard_init(&guard, NULL, query_ascending_by_id(q), now_monotonic());
+	char *cursor = NULL;
 	int rc = 0;
-	for (long page = 0;; page++) {
-		if (page >= MAX_PAGES) {
-			err->err = EIO;
-			snprintf(err->message, sizeof(err->message),
-				 "listing %s did not end after %d pages; giving up", path, MAX_PAGES);
-			rc = -EIO;
-			break;
-		}
+	if (start_cursor) {
+		enum walkguard_verdict v = walkguard_start_cursor(&guard, start_cursor, strlen(start_cursor));
+		if (v != WALKGUARD_CONTINUE)
+			rc = walk_stopped(v, path, &guard, err);
+		else if (!(cursor = strdup(start_cursor)))
+			rc = -ENOMEM;
+	}
+	uint64_t *keys = NULL;
+	size_t keys_cap = 0;
+	while (rc == 0) {
 		struct api_page page;
 		char *next = NULL;
 		rc = api_list_page(conn, path, q, cursor, &page, &next, err);
 		if (rc)
 			break;
+		size_t n = json_object_array_length(page.data);
+		if (n > keys_cap) {
+			uint64_t *grown = realloc(keys, n * sizeof(*keys));
+			if (!grown) {
+				api_page_release(&page);
+				free(next);
+				rc = -ENOMEM;
+				break;
+			}
+			keys = grown;
+			keys_cap = n;
+		}
+		size_t nkeys = page_keys(page.data, guard.ascending, keys);
+		enum walkguard_verdict v = walkguard_page(&guard, keys, nkeys, n, next,
+							  next ? strlen(next) : 0, now_monotonic());
 		rc = on_page(ctx, &page);
 		api_page_release(&page);
-		if (rc) {
-			free(next);
-			break;
-		}
-		if (next && cursor && strcmp(next, cursor) == 0) {
-			free(next);
-			err->err = EIO;
-			snprintf(err->message, sizeof(err->message),
-				 "Pipedrive returned the same cursor twice for %s; stopping the walk", path);
-			rc = -EIO;
-			break;
-		}
+		if (rc == 0 && v != WALKGUARD_CONTINUE && v != WALKGUARD_DONE)
+			rc = walk_stopped(v, path, &guard, err);
 		free(cursor);
 		cursor = next;
-		if (!cursor)
+		if (rc || v == WALKGUARD_DONE)
 			break;
 	}
+	if (rc == -ENOMEM && !err->message[0]) {
+		err->err = ENOMEM;
+		snprintf(err->message, sizeof(err->message), "out of memory");
+	}
+	free(keys);
 	free(cursor);
+	walkguard_free(&guard);
 	return rc;
 }
 

@@ -1,0 +1,184 @@
+"""A hostile or buggy server never hurts the mount.
+
+Most tests run the daemon against tests/hostile_server.py, which answers the
+start-up requests minimally and misbehaves on GET /api/v2/persons in the way
+its --mode says; the torn-read test uses the fake server's control interface.
+Every listing runs in a child process with a bound, so a daemon that hangs a
+caller fails the test instead of hanging it.  See docs/testing.md
+("Hostile server") for the table of cases.
+"""
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HOSTILE = REPO / "tests" / "hostile_server.py"
+sys.path.insert(0, str(REPO / "tests"))
+import hostile_server  # noqa: E402  (the exact objects the server sends)
+
+PY = "/usr/bin/python3"
+CHILD_LISTDIR = ("import json, os, sys\n"
+                 "try:\n"
+                 "    print(json.dumps(sorted(os.listdir(sys.argv[1]))))\n"
+                 "except OSError as e:\n"
+                 "    print(json.dumps(e.errno)); sys.exit(1)\n")
+CHILD_READ = ("import json, os, sys\n"
+              "try:\n"
+              "    st = os.stat(sys.argv[1])\n"
+              "    data = open(sys.argv[1], 'rb').read()\n"
+              "    sys.stdout.buffer.write(b'%d\\n' % st.st_size + data)\n"
+              "except OSError as e:\n"
+              "    print(json.dumps(e.errno)); sys.exit(1)\n")
+
+
+class HostileServer:
+    """A running tests/hostile_server.py (duck-types FakeServer for mount_fs)."""
+
+    def __init__(self, workdir, mode, **kw):
+        self.token = "test-token"
+        port_file = Path(workdir) / "port"
+        args = [sys.executable, str(HOSTILE), "--port", "0", "--port-file",
+                str(port_file), "--token", self.token, "--mode", mode]
+        for key, value in kw.items():
+            args += ["--" + key.replace("_", "-"), str(value)]
+        self.log_path = Path(workdir) / "hostile.log"
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(args, stdout=self._log,
+                                     stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                self.port = int(port_file.read_text())
+                break
+            except (FileNotFoundError, ValueError):
+                time.sleep(0.05)
+        else:
+            self.stop()
+            pytest.fail("hostile server did not start: %s"
+                        % self.log_path.read_text(errors="replace"))
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.base_url = f"{self.url}/api/v2"
+
+    def requests(self, path="/api/v2/persons"):
+        import urllib.request
+        with urllib.request.urlopen(self.url + "/_stats", timeout=30) as r:
+            reqs = json.loads(r.read())["requests"]
+        return [r for r in reqs if r["path"] == path]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+
+
+@pytest.fixture
+def hostile_server(tmp_path_factory):
+    servers = []
+
+    def start(mode, **kw):
+        srv = HostileServer(tmp_path_factory.mktemp("hostile"), mode, **kw)
+        servers.append(srv)
+        return srv
+
+    yield start
+    for srv in servers:
+        srv.stop()
+
+
+class Child:
+    """A process working in the mount; never waited for without a bound."""
+
+    def __init__(self, args):
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE,
+                                     stdin=subprocess.DEVNULL)
+
+    def finish(self, timeout, what):
+        """Wait up to timeout s; fail (leaving the child to the mount's
+        teardown, which frees it) if it does not end."""
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            pytest.fail(f"{what} did not end within {timeout} s")
+        return self.proc.returncode, out, err
+
+
+def listdir_child(path, timeout=60.0):
+    """(names, None) or (None, errno) of os.listdir(path) in a child."""
+    rc, out, _ = Child([PY, "-c", CHILD_LISTDIR, str(path)]).finish(
+        timeout, f"listing {path}")
+    value = json.loads(out)
+    return (value, None) if rc == 0 else (None, value)
+
+
+def read_child(path, timeout=120.0):
+    """(st_size, bytes, None) or (None, None, errno), read in a child."""
+    rc, out, _ = Child([PY, "-c", CHILD_READ, str(path)]).finish(
+        timeout, f"reading {path}")
+    if rc != 0:
+        return None, None, json.loads(out)
+    size, _, data = out.partition(b"\n")
+    return int(size), data, None
+
+
+def log_lines(mount, *needles):
+    return [line for line in mount.log().splitlines()
+            if all(n.lower() in line.lower() for n in needles)]
+
+
+def show(mount):
+    return "\n--- daemon log ---\n" + mount.log()[-6000:]
+
+
+# --------------------------------------------------------------------------
+# 1. Walks that never end
+
+@pytest.mark.parametrize("mode,most_requests", [
+    ("cycle", 3),          # pages "", A, B; B hands out A again
+    ("same-ids", 12),      # 1 + 1 + 10 pages with nothing new
+    ("empty-pages", 11),
+    ("backwards", 12),
+    ("long-cursor", 1),    # a 100 KB cursor is never sent back
+])
+def test_walk_that_never_ends_fails_with_eio(hostile_server, mount_fs, mode,
+                                             most_requests):
+    srv = hostile_server(mode)
+    mount = mount_fs(srv, "walk_windows=1")
+    names, err = listdir_child(mount.path / "by-owner" / "1", timeout=60)
+    assert err == errno.EIO, (names, err, show(mount))
+    reqs = srv.requests()
+    assert 1 <= len(reqs) <= most_requests, (len(reqs), show(mount))
+    # One log line says what happened and that the walk was stopped.
+    lines = log_lines(mount, "did not end properly")
+    assert len(lines) == 1, show(mount)
+    assert "/by-owner/1" in lines[0] and "stopped" in lines[0]
+    # No request after the failure; the rest of the mount works.
+    time.sleep(0.5)
+    assert len(srv.requests()) == len(reqs)
+    names, err = listdir_child(mount.path / "by-owner")
+    assert err is None and "1" in names, show(mount)
+
+
+def test_cycle_reason_names_the_cycle(hostile_server, mount_fs):
+    srv = hostile_server("cycle")
+    mount = mount_fs(srv, "walk_windows=1")
+    _, err = listdir_child(mount.path / "by-owner" / "2")
+    assert err == errno.EIO
+    assert log_lines(mount, "did not end properly", "cycle"), show(mount)
+    cursors = [r["query"].get("cursor") for r in srv.requests()]
+    assert cursors == [None, "A", "B"], cursors

@@ -36,7 +36,8 @@ struct api_config {
 };
 
 struct api_error {
-	int err;           /* positive errno: EACCES, ENOENT, EIO, EAGAIN, EINVAL, ECANCELED */
+	int err;           /* positive errno: EACCES, ENOENT, EIO, EAGAIN, EINVAL, ECANCELED,
+			    * EFBIG (an answer over the size cap: final) */
 	long status;       /* HTTP status, 0 if no response */
 	char message[320]; /* for the log: what happened and what to do */
 };

@@ -32,7 +32,10 @@
 #define BURST_WAIT_CAP_S 30.0
 #define CDN_BLOCK_S (15 * 60.0)
 #define ERROR_BODY_CAP 65536
-#define RESPONSE_CAP (512u << 20)
+/* A page is a few MB; 128 MiB holds four persons at the largest size served
+ * (fs.c: 32 MiB files).  A bigger answer is refused, never retried. */
+#define RESPONSE_CAP (128u << 20)
+#define RESPONSE_CAP_TEXT "128 MiB"
 
 /* ------------------------------------------------------------------ */
 /* The rate gate                                                       */
@@ -357,6 +360,7 @@ struct attempt {
 	struct json_object *obj;
 	bool parse_failed;
 	size_t received;
+	bool over_cap;           /* the body passed RESPONSE_CAP: aborted */
 	struct strbuf error_body; /* first bytes of a non-JSON or error body */
 	struct strbuf *body;      /* the whole JSON body, kept for the caller */
 	double retry_after;       /* -1 = absent */
@@ -408,8 +412,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 	if (!a->checked_type)
 		attempt_check_type(a);
 	a->received += n;
-	if (a->received > RESPONSE_CAP)
+	if (a->received > RESPONSE_CAP) {
+		a->over_cap = true;
 		return 0; /* abort: CURLE_WRITE_ERROR */
+	}
 	if (!a->json_body) {
 		if (a->error_body.len < ERROR_BODY_CAP)
 			sb_append(&a->error_body, data, n);
@@ -561,12 +567,24 @@ static double burst_wait_seconds(struct api_conn *conn, const struct attempt *a)
 	return wait + (double)(r % 500) / 1000.0;
 }
 
+/* An answer over RESPONSE_CAP: the same request would bring it again. */
+static enum outcome refuse_over_cap(struct api_error *e)
+{
+	e->err = EFBIG;
+	snprintf(e->message, sizeof(e->message),
+		 "Pipedrive sent an answer larger than " RESPONSE_CAP_TEXT ", more than pipedrivefs "
+		 "accepts; not retried (a smaller page_limit helps if single persons are this big)");
+	return OUTCOME_FAIL;
+}
+
 static enum outcome classify(struct api_conn *conn, CURLcode code, struct attempt *a,
 			     struct api_error *e)
 {
 	struct api_client *c = conn->client;
 	char text[200];
 	e->status = a->status;
+	if (a->over_cap)
+		return refuse_over_cap(e);
 	if (code == CURLE_ABORTED_BY_CALLBACK) {
 		e->err = ECANCELED;
 		snprintf(e->message, sizeof(e->message), "the filesystem is shutting down");

@@ -182,3 +182,18 @@ def test_cycle_reason_names_the_cycle(hostile_server, mount_fs):
     assert log_lines(mount, "did not end properly", "cycle"), show(mount)
     cursors = [r["query"].get("cursor") for r in srv.requests()]
     assert cursors == [None, "A", "B"], cursors
+
+
+# --------------------------------------------------------------------------
+# 3. Huge bodies (see also the big persons below)
+
+def test_answer_over_the_size_cap_is_final(hostile_server, mount_fs):
+    srv = hostile_server("huge-body", body_mb=140)   # the cap is 128 MiB
+    mount = mount_fs(srv, "walk_windows=1")
+    _, err = listdir_child(mount.path / "by-owner" / "1", timeout=120)
+    assert err == errno.EFBIG, show(mount)
+    time.sleep(1.0)
+    assert len(srv.requests()) == 1, show(mount)      # never retried
+    lines = log_lines(mount, "larger than 128 MiB")
+    assert len(lines) == 1 and "not retried" in lines[0], show(mount)
+    assert not log_lines(mount, "retrying"), show(mount)

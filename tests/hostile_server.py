@@ -85,17 +85,14 @@ def person(i, owner=1, **extra):
 
 
 def big_person(i, mb):
-    """A person of about `mb` MB of JSON: half one long note, half many small
-    phone objects (so its pretty form is much longer than its compact one)."""
+    """A person of about `mb` MB of JSON: half one long note, half phone
+    objects (so its pretty form is longer than its compact one)."""
     size = int(mb * 1000 * 1000)
     unit = "Grüße aus Köln, 東京 und \"Zürich\"\\ "
-    note = (unit * (size // 2 // len(unit.encode()) + 1))
-    phones = []
-    per_phone = len(json.dumps({"value": "+49 30 1234567", "primary": False,
-                                "label": "work"}, separators=(",", ":")))
-    for k in range(size // 2 // (per_phone + 1)):
-        phones.append({"value": "+49 30 %07d" % k, "primary": k == 0,
-                       "label": "work"})
+    note = unit * (size // 2 // len(unit.encode()) + 1)
+    label = "Büro " * 40
+    phones = [{"value": "+49 30 %07d" % k, "primary": k == 0, "label": label}
+              for k in range(size // 2 // 250)]
     return person(i, notes=note, phones=phones)
 
 

@@ -22,7 +22,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 HOSTILE = REPO / "tests" / "hostile_server.py"
 sys.path.insert(0, str(REPO / "tests"))
-import hostile_server  # noqa: E402  (the exact objects the server sends)
+import hostile_server as hostile  # noqa: E402  (the objects it sends)
 
 PY = "/usr/bin/python3"
 CHILD_LISTDIR = ("import json, os, sys\n"
@@ -197,3 +197,154 @@ def test_answer_over_the_size_cap_is_final(hostile_server, mount_fs):
     lines = log_lines(mount, "larger than 128 MiB")
     assert len(lines) == 1 and "not retried" in lines[0], show(mount)
     assert not log_lines(mount, "retrying"), show(mount)
+
+
+def status(mount):
+    text = (mount.path / ".pipedrivefs" / "status").read_text()
+    return dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+
+
+def big_name(i):
+    return "Person %d (%d)" % (i, i)
+
+
+def pretty(obj):
+    return (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+@pytest.fixture
+def big_persons(hostile_server, mount_fs):
+    """Owner 1 holds person 1 (30 MB of .json, served) and person 2 (36 MB,
+    over the 32 MiB cap)."""
+    srv = hostile_server("big-persons", big="25,30")
+    mount = mount_fs(srv, "walk_windows=1")
+    names, err = listdir_child(mount.path / "by-owner" / "1", timeout=120)
+    assert err is None, show(mount)
+    assert set(names) == {big_name(i) + ext for i in (1, 2)
+                          for ext in (".json", ".vcf")}
+    return srv, mount
+
+
+def test_big_person_reads_completely_and_linearly(big_persons):
+    srv, mount = big_persons
+    want = pretty(hostile.big_person(1, 25))
+    assert len(want) < 32 << 20
+    path = mount.path / "by-owner" / "1" / (big_name(1) + ".json")
+    reader = Child([PY, "-c", CHILD_READ, str(path)])
+    # Meanwhile another directory answers promptly (never blocked by the read).
+    t0 = time.monotonic()
+    names, err = listdir_child(mount.path / "by-owner" / "2", timeout=30)
+    assert err is None and names == [big_name(1002) + ".json",
+                                     big_name(1002) + ".vcf"], show(mount)
+    assert time.monotonic() - t0 < 10, show(mount)
+    rc, out, _ = reader.finish(60, "reading a 30 MB .json file")
+    size, _, data = out.partition(b"\n")
+    assert rc == 0 and int(size) == len(want), show(mount)
+    assert data == want, "the .json file differs from the person's pretty JSON"
+    # Rendered once, however many READs it took, and again not at all.
+    assert status(mount)["json_renders"] == "1"
+    size2, data2, err = read_child(path)
+    assert err is None and data2 == want
+    assert status(mount)["json_renders"] == "1"
+    # Its .vcf is served too (below the cap) and says the same person.
+    size, vcf, err = read_child(path.with_suffix(".vcf"))
+    assert err is None and size == len(vcf) and vcf.startswith(b"BEGIN:VCARD")
+
+
+def test_person_over_the_cap_is_refused_with_efbig(big_persons):
+    srv, mount = big_persons
+    requests_before = len(srv.requests())
+    path = mount.path / "by-owner" / "1" / (big_name(2) + ".json")
+    st = os.stat(path)
+    assert st.st_size > 32 << 20                     # its size shows ...
+    for _ in range(2):
+        size, data, err = read_child(path)
+        assert err == errno.EFBIG, show(mount)      # ... reading says why not
+    lines = log_lines(mount, "person 2", "EFBIG")
+    assert len(lines) == 1 and "32 MiB" in lines[0], show(mount)
+    assert len(srv.requests()) == requests_before    # nothing was retried
+    assert status(mount)["json_renders"] == "0"
+
+
+# --------------------------------------------------------------------------
+# 2. Attributes and bytes from the same version of a person
+
+def test_size_and_bytes_agree_after_a_refresh_through_by_id(fake_server,
+                                                            mount_fs):
+    from naming import safe_base
+    srv = fake_server(persons=40, owners=2, rate_limit=0)
+    mount = mount_fs(srv, "cache_ttl=60")
+    victim = srv.persons(owner_id=1)[5]
+    pid = victim["id"]
+    directory = mount.path / "by-owner" / "1"
+    name = os.fsdecode(safe_base(victim["name"], pid) + b".json")
+    # Read it through the directory: LOOKUP of its name, then READ.
+    before = (directory / name).read_bytes()
+    json.loads(before)
+    # It changes on the server and grows; /by-id refreshes the store.
+    srv.update_person(pid, notes="Ä longer note. " * 400 + "the end")
+    fresh = json.loads((mount.path / "by-id" / f"{pid}.json").read_bytes())
+    assert fresh["notes"].endswith("the end")
+    # ls -l of the first directory (READDIRPLUS from its older listing) and
+    # cat must agree with each other and with the new version.
+    sizes = {e.name: e.stat().st_size for e in os.scandir(directory)}
+    data = (directory / name).read_bytes()
+    assert sizes[name] == len(data), "ls -l and cat disagree"
+    assert json.loads(data)["notes"].endswith("the end"), "torn or old .json"
+    vcf_name = name[:-5] + ".vcf"
+    vcf = (directory / vcf_name).read_bytes()
+    assert sizes[vcf_name] == len(vcf) and vcf.endswith(b"END:VCARD\r\n")
+    assert b"the end" in vcf.replace(b"\r\n ", b"")
+
+
+# --------------------------------------------------------------------------
+# 4. Interrupts free a request parked on a walk
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"{what} within {timeout} s")
+
+
+@pytest.mark.parametrize("sig,cmd", [
+    (signal.SIGINT, ["ls", "-l"]),
+    (signal.SIGKILL, ["ls", "-l"]),
+    (signal.SIGINT, ["stat"]),      # a LOOKUP parked on the listing
+])
+def test_interrupt_frees_a_request_parked_on_a_stalled_walk(
+        hostile_server, mount_fs, sig, cmd):
+    srv = hostile_server("stall", stall_seconds=12, persons=2)
+    mount = mount_fs(srv, "walk_windows=1", "timeout=60")
+    target = mount.path / "by-owner" / "1"
+    if cmd == ["stat"]:
+        target = target / "Person 1 (1).json"
+    child = subprocess.Popen(cmd + [str(target)], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: srv.requests(), 10, "the walk did not start")
+        time.sleep(0.5)
+        assert child.poll() is None, "the request should be waiting"
+        child.send_signal(sig)
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{cmd[0]} did not end within 5 s of {sig.name}"
+                        + show(mount))
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode != 0
+    # The daemon stays healthy: other requests answer ...
+    names, err = listdir_child(mount.path / "by-owner", timeout=10)
+    assert err is None and "1" in names, show(mount)
+    assert int(status(mount)["requests_interrupted"]) == 1
+    # ... and when the stalled walk ends, its listing is served (the
+    # interrupted request is not answered a second time).
+    names, err = listdir_child(mount.path / "by-owner" / "1", timeout=60)
+    assert err is None and names == [
+        "Person 1 (1).json", "Person 1 (1).vcf",
+        "Person 2 (2).json", "Person 2 (2).vcf"], show(mount)
+    assert len(srv.requests()) == 1

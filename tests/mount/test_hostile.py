@@ -348,3 +348,33 @@ def test_interrupt_frees_a_request_parked_on_a_stalled_walk(
         "Person 1 (1).json", "Person 1 (1).vcf",
         "Person 2 (2).json", "Person 2 (2).vcf"], show(mount)
     assert len(srv.requests()) == 1
+
+
+# --------------------------------------------------------------------------
+# 5. Cache slots are bounded
+
+@pytest.mark.slow
+def test_by_id_lookups_do_not_grow_the_cache_without_bound(fake_server,
+                                                          mount_fs):
+    n = 12000                      # the bound is 10,000 listings
+    srv = fake_server(persons=n, owners=3, rate_limit=0, tricky=False)
+    mount = mount_fs(srv)
+    by_id = mount.path / "by-id"
+    most = 0
+    for pid in range(1, n + 1):
+        os.stat(by_id / f"{pid}.json")
+        if pid % 1000 == 0:
+            st = status(mount)
+            most = max(most, int(st["cache_listings"]))
+    st = status(mount)
+    assert most <= 10000, st
+    assert int(st["cache_listings"]) <= 10000 and int(st["cache_evictions"]) > 0
+    # The persons of evicted listings left the store with them.
+    assert int(st["cache_persons"]) <= 10000, st
+    # Lookups of ids that do not exist are bounded the same way.
+    for pid in range(n + 1000, n + 1050):
+        with pytest.raises(FileNotFoundError):
+            os.stat(by_id / f"{pid}.json")
+    assert int(status(mount)["cache_listings"]) <= 10000
+    # Everything still reads: an evicted id is simply fetched again.
+    assert json.loads((by_id / "1.json").read_bytes())["id"] == 1

@@ -313,7 +313,7 @@ def wait_for(predicate, timeout, what):
     (signal.SIGINT, ["ls", "-l"]),
     (signal.SIGKILL, ["ls", "-l"]),
     (signal.SIGINT, ["stat"]),      # a LOOKUP parked on the listing
-])
+], ids=["SIGINT-ls", "SIGKILL-ls", "SIGINT-stat"])
 def test_interrupt_frees_a_request_parked_on_a_stalled_walk(
         hostile_server, mount_fs, sig, cmd):
     srv = hostile_server("stall", stall_seconds=12, persons=2)

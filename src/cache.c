@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlist.h"
 #include "idtable.h"
 #include "log.h"
 
@@ -166,7 +167,7 @@ long listing_find(const struct listing *l, int64_t id)
 /* The cache                                                            */
 
 struct slot {
-	struct slot *lru_prev, *lru_next; /* most recently used first */
+	struct dlist_node lru; /* on cache.lru, most recently used first */
 	uint64_t key;
 	struct listing *current;
 	double fetched_at;
@@ -188,7 +189,7 @@ struct cache {
 	uint64_t max_bytes;
 	struct idtable persons; /* id -> struct person * */
 	struct idtable slots;   /* key -> struct slot * */
-	struct slot *lru_head, *lru_tail;
+	struct dlist lru;       /* every slot, in order of use */
 	size_t max_listings;
 	uint64_t next_generation;
 	struct cache_stats stats;
@@ -261,39 +262,10 @@ static bool slot_is_fresh(const struct cache *c, const struct slot *s, double no
 	return s->current && !s->expired_by_request && c->ttl > 0 && now - s->fetched_at < c->ttl;
 }
 
-/* ---- the LRU list of slots; lock held ---- */
-
-static void lru_unlink(struct cache *c, struct slot *s)
-{
-	if (s->lru_prev)
-		s->lru_prev->lru_next = s->lru_next;
-	else
-		c->lru_head = s->lru_next;
-	if (s->lru_next)
-		s->lru_next->lru_prev = s->lru_prev;
-	else
-		c->lru_tail = s->lru_prev;
-	s->lru_prev = s->lru_next = NULL;
-}
-
-static void lru_push_front(struct cache *c, struct slot *s)
-{
-	s->lru_prev = NULL;
-	s->lru_next = c->lru_head;
-	if (c->lru_head)
-		c->lru_head->lru_prev = s;
-	c->lru_head = s;
-	if (!c->lru_tail)
-		c->lru_tail = s;
-}
-
 static void slot_touch(struct cache *c, struct slot *s, double now)
 {
 	s->last_used = now;
-	if (c->lru_head != s) {
-		lru_unlink(c, s);
-		lru_push_front(c, s);
-	}
+	dlist_move_front(&c->lru, &s->lru);
 }
 
 static struct slot *slot_find(struct cache *c, uint64_t key)
@@ -315,7 +287,7 @@ static struct slot *slot_get_or_create(struct cache *c, uint64_t key)
 		free(s);
 		return NULL;
 	}
-	lru_push_front(c, s);
+	dlist_push_front(&c->lru, &s->lru);
 	return s;
 }
 
@@ -410,7 +382,7 @@ static void release_listing(struct cache *c, struct listing *l)
 
 static void slot_remove(struct cache *c, struct slot *s)
 {
-	lru_unlink(c, s);
+	dlist_unlink(&c->lru, &s->lru);
 	idtable_remove(&c->slots, s->key);
 	release_listing(c, s->current);
 	free(s);
@@ -427,14 +399,15 @@ static bool waiters_kept(const struct slot *s)
 static void evict_from_tail(struct cache *c, const struct slot *keep,
 			    bool (*over_bound)(const struct cache *c, size_t target), size_t target)
 {
-	struct slot *s = c->lru_tail;
-	while (s && over_bound(c, target)) {
-		struct slot *prev = s->lru_prev;
+	struct dlist_node *n = c->lru.tail;
+	while (n && over_bound(c, target)) {
+		struct dlist_node *prev = n->prev;
+		struct slot *s = dlist_entry(n, struct slot, lru);
 		if (s != keep && !waiters_kept(s)) {
 			slot_remove(c, s);
 			c->stats.evictions++;
 		}
-		s = prev;
+		n = prev;
 	}
 }
 

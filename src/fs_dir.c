@@ -32,12 +32,7 @@ bool fs_root_entry(const char *name, fuse_ino_t *ino)
 static void open_dir_free(struct fs *fs, struct open_dir *od)
 {
 	pthread_mutex_lock(&fs->dirs_lock);
-	if (od->prev)
-		od->prev->next = od->next;
-	else
-		fs->dirs = od->next;
-	if (od->next)
-		od->next->prev = od->prev;
+	dlist_unlink(&fs->dirs, &od->node);
 	pthread_mutex_unlock(&fs->dirs_lock);
 	listing_unref(od->listing);
 	free(od);
@@ -45,8 +40,8 @@ static void open_dir_free(struct fs *fs, struct open_dir *od)
 
 void fs_free_open_dirs(struct fs *fs)
 {
-	while (fs->dirs)
-		open_dir_free(fs, fs->dirs);
+	while (fs->dirs.head)
+		open_dir_free(fs, dlist_entry(fs->dirs.head, struct open_dir, node));
 }
 
 void fs_reply_opendir(struct fs *fs, fuse_req_t req, fuse_ino_t dir, struct fuse_file_info *fi,
@@ -60,10 +55,7 @@ void fs_reply_opendir(struct fs *fs, fuse_req_t req, fuse_ino_t dir, struct fuse
 	}
 	od->listing = l;
 	pthread_mutex_lock(&fs->dirs_lock);
-	od->next = fs->dirs;
-	if (fs->dirs)
-		fs->dirs->prev = od;
-	fs->dirs = od;
+	dlist_push_front(&fs->dirs, &od->node);
 	pthread_mutex_unlock(&fs->dirs_lock);
 	fi->fh = (uint64_t)(uintptr_t)od;
 	fi->cache_readdir = fs->cfg.ttl > 0;

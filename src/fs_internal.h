@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "dlist.h"
 #include "fs.h"
 #include "prettycache.h"
 #include "strbuf.h"
@@ -46,7 +47,7 @@ struct invalidation {
 /* An open directory: its listing snapshot.  Kept on a list so that handles
  * the kernel never releases (a lazy unmount) are freed at exit. */
 struct open_dir {
-	struct open_dir *prev, *next;
+	struct dlist_node node; /* on fs.dirs */
 	struct listing *listing;
 };
 
@@ -72,7 +73,7 @@ struct fs {
 	bool inval_started;
 
 	pthread_mutex_t dirs_lock;
-	struct open_dir *dirs;
+	struct dlist dirs;
 
 	/* The status file's current text: getattr and read must agree. */
 	pthread_mutex_t status_lock;

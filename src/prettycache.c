@@ -10,12 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlist.h"
 #include "idtable.h"
 #include "log.h"
 #include "strbuf.h"
 
 struct entry {
-	struct entry *prev, *next; /* most recently used first */
+	struct dlist_node lru; /* on prettycache.lru, most recently used first */
 	struct pretty_text *text;
 };
 
@@ -30,7 +31,7 @@ struct prettycache {
 	pthread_cond_t wake;
 	size_t max_bytes;
 	struct idtable entries; /* person id -> struct entry * */
-	struct entry *head, *tail;
+	struct dlist lru;
 	struct job *jobs, *jobs_tail;
 	struct job *rendering; /* taken off the queue, still joinable */
 	bool stopping;
@@ -54,35 +55,11 @@ void pretty_text_unref(struct pretty_text *t)
 	free(t);
 }
 
-/* ---- the LRU list; lock held ---- */
-
-static void lru_unlink(struct prettycache *pc, struct entry *e)
-{
-	if (e->prev)
-		e->prev->next = e->next;
-	else
-		pc->head = e->next;
-	if (e->next)
-		e->next->prev = e->prev;
-	else
-		pc->tail = e->prev;
-	e->prev = e->next = NULL;
-}
-
-static void lru_push_front(struct prettycache *pc, struct entry *e)
-{
-	e->prev = NULL;
-	e->next = pc->head;
-	if (pc->head)
-		pc->head->prev = e;
-	pc->head = e;
-	if (!pc->tail)
-		pc->tail = e;
-}
+/* ---- texts held; lock held ---- */
 
 static void entry_drop(struct prettycache *pc, struct entry *e)
 {
-	lru_unlink(pc, e);
+	dlist_unlink(&pc->lru, &e->lru);
 	idtable_remove(&pc->entries, (uint64_t)e->text->person->id);
 	pc->stats.bytes -= e->text->len;
 	pc->stats.texts--;
@@ -96,8 +73,7 @@ static struct pretty_text *held_text(struct prettycache *pc, const struct person
 	struct entry *e = ie ? ie->value : NULL;
 	if (!e || e->text->person != p)
 		return NULL;
-	lru_unlink(pc, e);
-	lru_push_front(pc, e);
+	dlist_move_front(&pc->lru, &e->lru);
 	return pretty_text_ref(e->text);
 }
 
@@ -117,11 +93,11 @@ static void keep_text(struct prettycache *pc, struct pretty_text *t)
 		free(e);
 		return;
 	}
-	lru_push_front(pc, e);
+	dlist_push_front(&pc->lru, &e->lru);
 	pc->stats.bytes += t->len;
 	pc->stats.texts++;
-	while (pc->stats.bytes > pc->max_bytes && pc->tail && pc->tail != e)
-		entry_drop(pc, pc->tail);
+	while (pc->stats.bytes > pc->max_bytes && pc->lru.tail && pc->lru.tail != &e->lru)
+		entry_drop(pc, dlist_entry(pc->lru.tail, struct entry, lru));
 }
 
 /* ---- rendering ---- */
@@ -251,8 +227,8 @@ void prettycache_free(struct prettycache *pc)
 		person_unref(job->person);
 		free(job);
 	}
-	while (pc->head)
-		entry_drop(pc, pc->head);
+	while (pc->lru.head)
+		entry_drop(pc, dlist_entry(pc->lru.head, struct entry, lru));
 	idtable_destroy(&pc->entries, NULL);
 	pthread_mutex_destroy(&pc->lock);
 	pthread_cond_destroy(&pc->wake);

@@ -15,9 +15,12 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
+
+from conftest import FakeServer
 
 REPO = Path(__file__).resolve().parents[2]
 HOSTILE = REPO / "tests" / "hostile_server.py"
@@ -39,8 +42,9 @@ CHILD_READ = ("import json, os, sys\n"
               "    print(json.dumps(e.errno)); sys.exit(1)\n")
 
 
-class HostileServer:
-    """A running tests/hostile_server.py (duck-types FakeServer for mount_fs)."""
+class HostileServer(FakeServer):
+    """A running tests/hostile_server.py (for mount_fs like a FakeServer;
+    stop() and log() are FakeServer's)."""
 
     def __init__(self, workdir, mode, **kw):
         self.token = "test-token"
@@ -49,7 +53,7 @@ class HostileServer:
                 str(port_file), "--token", self.token, "--mode", mode]
         for key, value in kw.items():
             args += ["--" + key.replace("_", "-"), str(value)]
-        self.log_path = Path(workdir) / "hostile.log"
+        self.log_path = Path(workdir) / "server.log"
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(args, stdout=self._log,
                                      stderr=subprocess.STDOUT,
@@ -63,26 +67,14 @@ class HostileServer:
                 time.sleep(0.05)
         else:
             self.stop()
-            pytest.fail("hostile server did not start: %s"
-                        % self.log_path.read_text(errors="replace"))
+            pytest.fail("hostile server did not start: %s" % self.log())
         self.url = f"http://127.0.0.1:{self.port}"
         self.base_url = f"{self.url}/api/v2"
 
     def requests(self, path="/api/v2/persons"):
-        import urllib.request
         with urllib.request.urlopen(self.url + "/_stats", timeout=30) as r:
             reqs = json.loads(r.read())["requests"]
         return [r for r in reqs if r["path"] == path]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self._log.close()
 
 
 @pytest.fixture

@@ -107,7 +107,10 @@ void api_page_release(struct api_page *page);
 typedef int (*api_page_fn)(void *ctx, struct api_page *page);
 
 /* Walk a cursor-paged v2 list (path "/persons", "/organizations", ...) until
- * next_cursor is null.  Returns 0 only if every page arrived. */
+ * next_cursor is null.  Returns 0 only if every page arrived.  A walk that
+ * does not end properly (walkguard.h: a cursor given twice, pages with
+ * nothing new, the caps on items, pages, duration, cursor length) fails with
+ * EIO and a message saying why. */
 int api_walk(struct api_conn *conn, const char *path, const struct list_query *q,
 	     api_page_fn on_page, void *ctx, struct api_error *err);
 /* The same, starting at a cursor from api_list_page. */

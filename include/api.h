@@ -40,7 +40,8 @@ struct api_config {
 };
 
 struct api_error {
-	int err;           /* positive errno: EACCES, ENOENT, EIO, EAGAIN, EINVAL, ECANCELED */
+	int err;           /* positive errno: EACCES, ENOENT, EIO, EAGAIN, EINVAL, ECANCELED,
+			    * EFBIG (an answer over the size cap: final) */
 	long status;       /* HTTP status, 0 if no response */
 	char message[320]; /* for the log: what happened and what to do */
 };
@@ -120,7 +121,10 @@ void api_page_release(struct api_page *page);
 typedef int (*api_page_fn)(void *ctx, struct api_page *page);
 
 /* Walk a cursor-paged v2 list (path "/persons", "/organizations", ...) until
- * next_cursor is null.  Returns 0 only if every page arrived. */
+ * next_cursor is null.  Returns 0 only if every page arrived.  A walk that
+ * does not end properly (walkguard.h: a cursor given twice, pages with
+ * nothing new, the caps on items, pages, duration, cursor length) fails with
+ * EIO and a message saying why. */
 int api_walk(struct api_conn *conn, const char *path, const struct list_query *q,
 	     api_page_fn on_page, void *ctx, struct api_error *err);
 /* The same, starting at a cursor from api_list_page. */

@@ -15,6 +15,14 @@
  * cache_listing_finish() wakes every waiter with the new listing, or - if the
  * walk failed and an expired listing exists - with that stale copy
  * (stale-if-error), or with the error.  Waiters are called without the lock.
+ *
+ * Bounds: at most max_listings slots (default CACHE_DEFAULT_MAX_LISTINGS),
+ * so lookups of ever new ids (anyone may look up /by-id/<n>.json) cannot
+ * grow the daemon without end; and, with max_bytes, the bytes persons hold.
+ * Slots sit on a list in order of use; past a bound the least recently used
+ * go from its tail (a tenth of max_listings in one batch), never one that a
+ * walk or a waiter still uses.  An evicted listing takes along the persons
+ * only it and the store held.
  */
 #ifndef PDFS_CACHE_H
 #define PDFS_CACHE_H
@@ -71,7 +79,7 @@ enum cache_lookup {
 struct cache_stats {
 	uint64_t persons;
 	uint64_t person_bytes;   /* JSON + vCard + names held for persons */
-	uint64_t evictions;      /* listings dropped to stay under the size bound */
+	uint64_t evictions;      /* listings dropped to stay under a bound */
 	uint64_t listings;
 	uint64_t hits;
 	uint64_t misses;
@@ -86,6 +94,10 @@ struct cache;
  * bound): past it, the least recently used listings are dropped, and with
  * them the persons no listing uses any more. */
 struct cache *cache_new(double ttl, uint64_t max_bytes);
+/* 10,000 listings: every directory of a big company's daily use, and each
+ * about 300 bytes when empty. */
+#define CACHE_DEFAULT_MAX_LISTINGS 10000u
+void cache_set_max_listings(struct cache *c, size_t max_listings);
 void cache_free(struct cache *c);
 double cache_ttl(const struct cache *c);
 

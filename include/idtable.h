@@ -22,6 +22,8 @@ struct idtable {
 	size_t count;
 };
 
+/* False when out of memory; the table is then empty but safe to use (finds
+ * nothing, inserts fail until memory is back) and to destroy. */
 bool idtable_init(struct idtable *t);
 /* The entry for key, or NULL. */
 struct idtable_entry *idtable_find(const struct idtable *t, uint64_t key);

@@ -10,6 +10,7 @@
 
 #include "api.h"
 #include "cache.h"
+#include "prettycache.h"
 #include "strbuf.h"
 #include "walker.h"
 
@@ -18,6 +19,8 @@ struct status_input {
 	const char *config_text; /* "key: value" lines of the settings in effect */
 	long uptime_s;
 	struct cache_stats cache;
+	struct prettycache_stats pretty;
+	uint64_t interrupted; /* requests answered EINTR */
 	struct walker_stats walks;
 	struct api_counters api;
 };

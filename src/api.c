@@ -24,11 +24,14 @@
 #include "log.h"
 #include "ratelimit.h"
 #include "strbuf.h"
+#include "walkguard.h"
 
 #define CDN_BLOCK_S (15 * 60.0)
 #define ERROR_BODY_CAP 65536
-#define RESPONSE_CAP (512u << 20)
-#define MAX_PAGES 1000000
+/* A page is a few MB; 128 MiB holds four persons at the largest size served
+ * (fs.c: 32 MiB files).  A bigger answer is refused, never retried. */
+#define RESPONSE_CAP (128u << 20)
+#define RESPONSE_CAP_TEXT "128 MiB"
 #define LATENCY_WEIGHT 0.3 /* of the newest page in the smoothed latency */
 /* Test-only: the budget-probe interval in seconds (tests cannot wait 5 minutes). */
 #define PROBE_INTERVAL_ENV "PDFS_TEST_BUDGET_PROBE_S"
@@ -219,6 +222,7 @@ struct attempt {
 	struct json_object *obj;
 	bool parse_failed;
 	size_t received;
+	bool over_cap;           /* the body passed RESPONSE_CAP: aborted */
 	struct strbuf error_body; /* first bytes of a non-JSON or error body */
 	struct strbuf *body;      /* the whole JSON body, kept for the caller */
 	char retry_after[64];     /* the Retry-After value as sent, "" = absent */
@@ -271,8 +275,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 	if (!a->checked_type)
 		attempt_check_type(a);
 	a->received += n;
-	if (a->received > RESPONSE_CAP)
+	if (a->received > RESPONSE_CAP) {
+		a->over_cap = true;
 		return 0; /* abort: CURLE_WRITE_ERROR */
+	}
 	if (!a->json_body) {
 		if (a->error_body.len < ERROR_BODY_CAP)
 			sb_append(&a->error_body, data, n);
@@ -444,12 +450,24 @@ static void block_for_budget(struct api_client *c, const struct attempt *a, stru
 	rl_block_message(reason, "it resets", wait, e->message, sizeof(e->message));
 }
 
+/* An answer over RESPONSE_CAP: the same request would bring it again. */
+static enum outcome refuse_over_cap(struct api_error *e)
+{
+	e->err = EFBIG;
+	snprintf(e->message, sizeof(e->message),
+		 "Pipedrive sent an answer larger than " RESPONSE_CAP_TEXT ", more than pipedrivefs "
+		 "accepts; not retried (a smaller page_limit helps if single persons are this big)");
+	return OUTCOME_FAIL;
+}
+
 static enum outcome classify(struct api_conn *conn, CURLcode code, struct attempt *a,
 			     struct api_error *e)
 {
 	struct api_client *c = conn->client;
 	char text[200];
 	e->status = a->status;
+	if (a->over_cap)
+		return refuse_over_cap(e);
 	if (code == CURLE_ABORTED_BY_CALLBACK) {
 		e->err = ECANCELED;
 		snprintf(e->message, sizeof(e->message), "the filesystem is shutting down");
@@ -757,46 +775,98 @@ void api_page_release(struct api_page *page)
 	memset(page, 0, sizeof(*page));
 }
 
+/* The identities of a page's items for the walk guard: ids, and in a walk
+ * that is not ascending a hash of the text of elements without one. */
+static size_t page_keys(struct json_object *data, bool ascending, uint64_t *keys)
+{
+	size_t n = json_object_array_length(data), k = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *item = json_object_array_get_idx(data, i), *id;
+		if (json_object_object_get_ex(item, "id", &id) && json_object_is_type(id, json_type_int)) {
+			keys[k++] = (uint64_t)json_object_get_int64(id);
+		} else if (!ascending) {
+			size_t len;
+			const char *text = json_object_to_json_string_length(item, JSON_C_TO_STRING_PLAIN, &len);
+			uint64_t h = UINT64_C(1469598103934665603); /* FNV-1a */
+			for (size_t b = 0; text && b < len; b++)
+				h = (h ^ (unsigned char)text[b]) * UINT64_C(1099511628211);
+			keys[k++] = h | UINT64_C(1) << 63; /* apart from ids */
+		}
+	}
+	return k;
+}
+
+static int walk_stopped(enum walkguard_verdict v, const char *path, const struct walkguard *g,
+			struct api_error *err)
+{
+	err->err = v == WALKGUARD_OUT_OF_MEMORY ? ENOMEM : EIO;
+	snprintf(err->message, sizeof(err->message),
+		 "Pipedrive's list %s did not end properly: %s (after %llu pages, %llu items); "
+		 "stopped the walk; try again later, and report it if it persists",
+		 path, walkguard_reason(v), (unsigned long long)g->pages,
+		 (unsigned long long)g->items);
+	return -err->err;
+}
+
+static bool query_ascending_by_id(const struct list_query *q)
+{
+	return q->sort_by && strcmp(q->sort_by, "id") == 0 && q->sort_direction &&
+	       strcmp(q->sort_direction, "asc") == 0;
+}
+
 int api_walk_from(struct api_conn *conn, const char *path, const struct list_query *q,
 		  const char *start_cursor, api_page_fn on_page, void *ctx, struct api_error *err)
 {
-	char *cursor = start_cursor ? strdup(start_cursor) : NULL;
-	if (start_cursor && !cursor)
-		return -ENOMEM;
+	struct walkguard guard;
+	walkguard_init(&guard, NULL, query_ascending_by_id(q), now_monotonic());
+	char *cursor = NULL;
 	int rc = 0;
-	for (long page = 0;; page++) {
-		if (page >= MAX_PAGES) {
-			err->err = EIO;
-			snprintf(err->message, sizeof(err->message),
-				 "listing %s did not end after %d pages; giving up", path, MAX_PAGES);
-			rc = -EIO;
-			break;
-		}
+	if (start_cursor) {
+		enum walkguard_verdict v = walkguard_start_cursor(&guard, start_cursor, strlen(start_cursor));
+		if (v != WALKGUARD_CONTINUE)
+			rc = walk_stopped(v, path, &guard, err);
+		else if (!(cursor = strdup(start_cursor)))
+			rc = -ENOMEM;
+	}
+	uint64_t *keys = NULL;
+	size_t keys_cap = 0;
+	while (rc == 0) {
 		struct api_page page;
 		char *next = NULL;
 		rc = api_list_page(conn, path, q, cursor, &page, &next, err);
 		if (rc)
 			break;
+		size_t n = json_object_array_length(page.data);
+		if (n > keys_cap) {
+			uint64_t *grown = realloc(keys, n * sizeof(*keys));
+			if (!grown) {
+				api_page_release(&page);
+				free(next);
+				rc = -ENOMEM;
+				break;
+			}
+			keys = grown;
+			keys_cap = n;
+		}
+		size_t nkeys = page_keys(page.data, guard.ascending, keys);
+		enum walkguard_verdict v = walkguard_page(&guard, keys, nkeys, n, next,
+							  next ? strlen(next) : 0, now_monotonic());
 		rc = on_page(ctx, &page);
 		api_page_release(&page);
-		if (rc) {
-			free(next);
-			break;
-		}
-		if (next && cursor && strcmp(next, cursor) == 0) {
-			free(next);
-			err->err = EIO;
-			snprintf(err->message, sizeof(err->message),
-				 "Pipedrive returned the same cursor twice for %s; stopping the walk", path);
-			rc = -EIO;
-			break;
-		}
+		if (rc == 0 && v != WALKGUARD_CONTINUE && v != WALKGUARD_DONE)
+			rc = walk_stopped(v, path, &guard, err);
 		free(cursor);
 		cursor = next;
-		if (!cursor)
+		if (rc || v == WALKGUARD_DONE)
 			break;
 	}
+	if (rc == -ENOMEM && !err->message[0]) {
+		err->err = ENOMEM;
+		snprintf(err->message, sizeof(err->message), "out of memory");
+	}
+	free(keys);
 	free(cursor);
+	walkguard_free(&guard);
 	return rc;
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlist.h"
 #include "idtable.h"
 #include "log.h"
 
@@ -166,6 +167,7 @@ long listing_find(const struct listing *l, int64_t id)
 /* The cache                                                            */
 
 struct slot {
+	struct dlist_node lru; /* on cache.lru, most recently used first */
 	uint64_t key;
 	struct listing *current;
 	double fetched_at;
@@ -187,6 +189,8 @@ struct cache {
 	uint64_t max_bytes;
 	struct idtable persons; /* id -> struct person * */
 	struct idtable slots;   /* key -> struct slot * */
+	struct dlist lru;       /* every slot, in order of use */
+	size_t max_listings;
 	uint64_t next_generation;
 	struct cache_stats stats;
 	cache_replace_fn on_replace;
@@ -205,12 +209,14 @@ struct cache *cache_new(double ttl, uint64_t max_bytes)
 		return NULL;
 	if (!idtable_init(&c->persons) || !idtable_init(&c->slots)) {
 		idtable_destroy(&c->persons, NULL);
+		idtable_destroy(&c->slots, NULL);
 		free(c);
 		return NULL;
 	}
 	pthread_mutex_init(&c->lock, NULL);
 	c->ttl = ttl;
 	c->max_bytes = max_bytes;
+	c->max_listings = CACHE_DEFAULT_MAX_LISTINGS;
 	c->next_generation = 1;
 	return c;
 }
@@ -236,6 +242,13 @@ void cache_free(struct cache *c)
 
 double cache_ttl(const struct cache *c) { return c->ttl; }
 
+void cache_set_max_listings(struct cache *c, size_t max_listings)
+{
+	pthread_mutex_lock(&c->lock);
+	c->max_listings = max_listings ? max_listings : 1;
+	pthread_mutex_unlock(&c->lock);
+}
+
 void cache_set_replace_hook(struct cache *c, cache_replace_fn fn, void *ctx)
 {
 	pthread_mutex_lock(&c->lock);
@@ -247,6 +260,12 @@ void cache_set_replace_hook(struct cache *c, cache_replace_fn fn, void *ctx)
 static bool slot_is_fresh(const struct cache *c, const struct slot *s, double now)
 {
 	return s->current && !s->expired_by_request && c->ttl > 0 && now - s->fetched_at < c->ttl;
+}
+
+static void slot_touch(struct cache *c, struct slot *s, double now)
+{
+	s->last_used = now;
+	dlist_move_front(&c->lru, &s->lru);
 }
 
 static struct slot *slot_find(struct cache *c, uint64_t key)
@@ -268,6 +287,7 @@ static struct slot *slot_get_or_create(struct cache *c, uint64_t key)
 		free(s);
 		return NULL;
 	}
+	dlist_push_front(&c->lru, &s->lru);
 	return s;
 }
 
@@ -280,12 +300,12 @@ enum cache_lookup cache_listing_lookup(struct cache *c, uint64_t key, double now
 	if (!s) {
 		result = CACHE_FAILED;
 	} else if (slot_is_fresh(c, s, now)) {
-		s->last_used = now;
+		slot_touch(c, s, now);
 		*out = listing_ref(s->current);
 		c->stats.hits++;
 		result = CACHE_FRESH;
 	} else {
-		s->last_used = now;
+		slot_touch(c, s, now);
 		w->next = s->waiters;
 		s->waiters = w;
 		c->stats.misses++;
@@ -304,22 +324,7 @@ enum cache_lookup cache_listing_lookup(struct cache *c, uint64_t key, double now
 	return result;
 }
 
-/* ---- the size bound ---- */
-
-struct lru_pick {
-	struct slot *oldest;
-	const struct slot *keep;
-};
-
-static void pick_lru(struct idtable_entry *e, void *ctx)
-{
-	struct lru_pick *pick = ctx;
-	struct slot *s = e->value;
-	if (s == pick->keep || s->fetching || !s->current || s->waiters)
-		return;
-	if (!pick->oldest || s->last_used < pick->oldest->last_used)
-		pick->oldest = s;
-}
+/* ---- the bounds: bytes of persons, number of listings ---- */
 
 struct unused_persons {
 	int64_t *ids;
@@ -335,7 +340,17 @@ static void collect_unused(struct idtable_entry *e, void *ctx)
 	u->ids[u->count++] = p->id;
 }
 
-/* Drop persons only the store holds. Lock held. */
+static void forget_person(struct cache *c, int64_t id)
+{
+	struct person *p = idtable_remove(&c->persons, (uint64_t)id);
+	if (p) {
+		c->stats.persons--;
+		c->stats.person_bytes -= person_bytes(p);
+		person_unref(p);
+	}
+}
+
+/* Drop persons only the store holds (one pass over the store). Lock held. */
 static void purge_unused_persons(struct cache *c)
 {
 	struct unused_persons u = { .cap = c->persons.count };
@@ -343,39 +358,81 @@ static void purge_unused_persons(struct cache *c)
 	if (!u.ids)
 		return;
 	idtable_each(&c->persons, collect_unused, &u);
-	for (size_t i = 0; i < u.count; i++) {
-		struct person *p = idtable_remove(&c->persons, (uint64_t)u.ids[i]);
-		if (p) {
-			c->stats.persons--;
-			c->stats.person_bytes -= person_bytes(p);
-			person_unref(p);
-		}
-	}
+	for (size_t i = 0; i < u.count; i++)
+		forget_person(c, u.ids[i]);
 	free(u.ids);
 }
 
-/* Evict least recently used listings until under the bound. Lock held. */
-static void enforce_bound(struct cache *c, const struct slot *keep)
+/* Let go of an evicted listing; when it was the last holder, its persons
+ * that only the store still holds leave the store too (no pass over the
+ * whole store).  Lock held. */
+static void release_listing(struct cache *c, struct listing *l)
 {
-	if (!c->max_bytes || c->stats.person_bytes <= c->max_bytes)
-		return;
-	purge_unused_persons(c);
-	while (c->stats.person_bytes > c->max_bytes) {
-		struct lru_pick pick = { .keep = keep };
-		idtable_each(&c->slots, pick_lru, &pick);
-		if (!pick.oldest)
-			break;
-		struct slot *victim = idtable_remove(&c->slots, pick.oldest->key);
-		free_slot_value(victim);
-		c->stats.evictions++;
-		purge_unused_persons(c);
+	if (l && l->persons && atomic_load(&l->refs) == 1) {
+		for (size_t i = 0; i < l->count; i++) {
+			struct person *p = l->persons[i];
+			struct idtable_entry *e = idtable_find(&c->persons, (uint64_t)p->id);
+			/* held by this listing and the store, nobody else */
+			if (e && e->value == p && atomic_load(&p->refs) == 2)
+				forget_person(c, p->id);
+		}
 	}
+	listing_unref(l);
+}
+
+static void slot_remove(struct cache *c, struct slot *s)
+{
+	dlist_unlink(&c->lru, &s->lru);
+	idtable_remove(&c->slots, s->key);
+	release_listing(c, s->current);
+	free(s);
 }
 
 /* True if the slot must stay: someone still waits on it or fetches it. */
 static bool waiters_kept(const struct slot *s)
 {
 	return s->waiters != NULL || s->fetching;
+}
+
+/* Evict least recently used slots, from the tail of the list, while
+ * over_bound says so; `keep` and slots in use stay. */
+static void evict_from_tail(struct cache *c, const struct slot *keep,
+			    bool (*over_bound)(const struct cache *c, size_t target), size_t target)
+{
+	struct dlist_node *n = c->lru.tail;
+	while (n && over_bound(c, target)) {
+		struct dlist_node *prev = n->prev;
+		struct slot *s = dlist_entry(n, struct slot, lru);
+		if (s != keep && !waiters_kept(s)) {
+			slot_remove(c, s);
+			c->stats.evictions++;
+		}
+		n = prev;
+	}
+}
+
+static bool over_bytes(const struct cache *c, size_t target)
+{
+	(void)target;
+	return c->stats.person_bytes > c->max_bytes;
+}
+
+static bool over_count(const struct cache *c, size_t target)
+{
+	return c->slots.count > target;
+}
+
+/* Stay under max_bytes (cache_max_mb) and max_listings.  Past the count
+ * bound, a tenth of the slots go in one batch, so the walk from the tail is
+ * paid once per many new slots.  Lock held. */
+static void enforce_bounds(struct cache *c, const struct slot *keep)
+{
+	if (c->slots.count > c->max_listings)
+		evict_from_tail(c, keep, over_count, c->max_listings - c->max_listings / 10);
+	if (!c->max_bytes || c->stats.person_bytes <= c->max_bytes)
+		return;
+	purge_unused_persons(c);
+	evict_from_tail(c, keep, over_bytes, 0);
 }
 
 void cache_listing_finish(struct cache *c, uint64_t key, struct listing *fresh, int err,
@@ -404,14 +461,14 @@ void cache_listing_finish(struct cache *c, uint64_t key, struct listing *fresh, 
 				s->force_full_walk = false;
 		}
 		serve = fresh;
-		enforce_bound(c, s);
+		enforce_bounds(c, s);
 	} else if (s && s->current) {
 		s->current->stale = true;
 		serve = listing_ref(s->current);
 		c->stats.stale_served++;
 	} else if (s && !waiters_kept(s)) {
 		/* A failed first walk leaves nothing worth a slot. */
-		free_slot_value(idtable_remove(&c->slots, key));
+		slot_remove(c, s);
 	}
 	pthread_mutex_unlock(&c->lock);
 

@@ -10,16 +10,20 @@ static size_t bucket_of(uint64_t k, size_t nbuckets)
 	return (size_t)k & (nbuckets - 1);
 }
 
+#define INITIAL_BUCKETS 256
+
 bool idtable_init(struct idtable *t)
 {
-	t->nbuckets = 256;
 	t->count = 0;
-	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
+	t->buckets = calloc(INITIAL_BUCKETS, sizeof(*t->buckets));
+	t->nbuckets = t->buckets ? INITIAL_BUCKETS : 0;
 	return t->buckets != NULL;
 }
 
 struct idtable_entry *idtable_find(const struct idtable *t, uint64_t key)
 {
+	if (!t->nbuckets)
+		return NULL;
 	for (struct idtable_entry *e = t->buckets[bucket_of(key, t->nbuckets)]; e; e = e->next)
 		if (e->key == key)
 			return e;
@@ -28,7 +32,7 @@ struct idtable_entry *idtable_find(const struct idtable *t, uint64_t key)
 
 static void grow(struct idtable *t)
 {
-	size_t n = t->nbuckets * 2;
+	size_t n = t->nbuckets ? t->nbuckets * 2 : INITIAL_BUCKETS;
 	struct idtable_entry **b = calloc(n, sizeof(*b));
 	if (!b)
 		return; /* keep working with longer chains */
@@ -51,6 +55,8 @@ struct idtable_entry *idtable_insert(struct idtable *t, uint64_t key, void *valu
 {
 	if (t->count >= t->nbuckets)
 		grow(t);
+	if (!t->nbuckets)
+		return NULL; /* never had buckets, and still cannot get any */
 	struct idtable_entry *e = malloc(sizeof(*e));
 	if (!e)
 		return NULL;
@@ -65,6 +71,8 @@ struct idtable_entry *idtable_insert(struct idtable *t, uint64_t key, void *valu
 
 void *idtable_remove(struct idtable *t, uint64_t key)
 {
+	if (!t->nbuckets)
+		return NULL;
 	struct idtable_entry **link = &t->buckets[bucket_of(key, t->nbuckets)];
 	for (; *link; link = &(*link)->next) {
 		struct idtable_entry *e = *link;
@@ -93,6 +101,7 @@ void idtable_destroy(struct idtable *t, void (*free_value)(void *))
 	}
 	free(t->buckets);
 	t->buckets = NULL;
+	t->nbuckets = 0;
 	t->count = 0;
 }
 

@@ -44,6 +44,9 @@ void status_render(struct strbuf *out, const struct status_input *in)
 	sb_printf(out, "cache_hit_rate: %.3f\n", lookups ? (double)c->hits / (double)lookups : 0.0);
 	put_u64(out, "cache_stale_served", c->stale_served);
 	put_u64(out, "cache_evictions", c->evictions);
+	put_u64(out, "json_renders", in->pretty.renders);
+	put_u64(out, "json_render_bytes", in->pretty.bytes);
+	put_u64(out, "requests_interrupted", in->interrupted);
 
 	put_u64(out, "walks_full", in->walks.full_walks);
 	put_u64(out, "walks_incremental", in->walks.incremental_walks);

@@ -281,8 +281,97 @@ static void test_failed_first_walk_leaves_no_slot(void)
 	cache_free(c);
 }
 
+/* A by-id style listing of one person, stored without a lookup (fill-in). */
+static void store_one(struct cache *c, uint64_t key, int64_t id, double now)
+{
+	struct listing *l = listing_new_persons(1);
+	l->persons[0] = cache_person_put(c, make_person(id, "P", "2024-01-01T00:00:00Z"));
+	cache_listing_finish(c, key, l, 0, now);
+}
+
+static uint64_t listings_held(struct cache *c)
+{
+	struct cache_stats st;
+	cache_get_stats(c, &st);
+	return st.listings;
+}
+
+static void test_listing_count_is_bounded(void)
+{
+	struct cache *c = cache_new(60, 0);
+	cache_set_max_listings(c, 100);
+	for (uint64_t key = 1; key <= 1000; key++) {
+		store_one(c, key, (int64_t)key, (double)key);
+		CHECK(listings_held(c) <= 100);
+	}
+	struct cache_stats st;
+	cache_get_stats(c, &st);
+	/* Evicted in batches of a tenth: 1000 = 100 + 9 * 100 ... */
+	CHECK(st.listings >= 90 && st.evictions >= 900);
+	/* ... and the persons of evicted listings left the store with them. */
+	CHECK(st.persons == st.listings);
+	/* The newest stayed, the oldest went. */
+	struct listing *l = NULL;
+	struct recorder a = recorder(), b = recorder();
+	CHECK(cache_listing_lookup(c, 1000, 1000.5, &l, &a.w) == CACHE_FRESH);
+	listing_unref(l);
+	CHECK(cache_listing_lookup(c, 1, 1000.5, &l, &b.w) == CACHE_START_FETCH);
+	cache_listing_finish(c, 1, NULL, ECANCELED, 1000.6);
+	CHECK(b.calls == 1 && b.err == ECANCELED);
+	cache_free(c);
+}
+
+static void test_one_batch_per_overflow(void)
+{
+	struct cache *c = cache_new(60, 0);
+	cache_set_max_listings(c, 100);
+	for (uint64_t key = 1; key <= 100; key++)
+		store_one(c, key, (int64_t)key, (double)key);
+	CHECK(listings_held(c) == 100);
+	store_one(c, 101, 101, 101.0);
+	CHECK(listings_held(c) == 90); /* ten went at once, not one */
+	for (uint64_t key = 102; key <= 110; key++)
+		store_one(c, key, (int64_t)key, (double)key);
+	CHECK(listings_held(c) == 99); /* no eviction until the bound is passed again */
+	cache_free(c);
+}
+
+static void test_bound_spares_used_and_busy_slots(void)
+{
+	struct cache *c = cache_new(1e9, 0);
+	cache_set_max_listings(c, 10);
+	struct listing *l = NULL;
+	/* Key 1 is used again and again: it stays. */
+	store_one(c, 1, 1, 0.0);
+	/* Key 2 has a walk in flight and a waiter: it stays. */
+	struct recorder busy = recorder();
+	CHECK(cache_listing_lookup(c, 2, 0.0, &l, &busy.w) == CACHE_START_FETCH);
+	/* A person held elsewhere (an open file) stays in the store. */
+	store_one(c, 3, 3, 0.0);
+	struct person *held = cache_person_get(c, 3);
+	for (uint64_t key = 10; key < 200; key++) {
+		store_one(c, key, (int64_t)key, (double)key);
+		struct recorder r = recorder();
+		CHECK(cache_listing_lookup(c, 1, (double)key, &l, &r.w) == CACHE_FRESH);
+		listing_unref(l);
+	}
+	CHECK(listings_held(c) <= 10);
+	CHECK(busy.calls == 0);
+	cache_listing_finish(c, 2, listing_of(c, 2), 0, 300.0);
+	CHECK(busy.calls == 1 && busy.got && busy.got->count == 2);
+	struct person *again = cache_person_get(c, 3);
+	CHECK(again == held);
+	person_unref(again);
+	person_unref(held);
+	listing_unref(busy.got);
+	cache_free(c);
+}
+
 int main(void)
 {
+	test_listing_count_is_bounded();
+	test_one_batch_per_overflow();
+	test_bound_spares_used_and_busy_slots();
 	test_replace_hook();
 	test_size_bound_evicts_least_recently_used();
 	test_expire_all_forces_full_walk();

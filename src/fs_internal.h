@@ -1,0 +1,180 @@
+/*
+ * fs_internal.h - what the files of the filesystem layer share.  fs.h is the
+ * layer's contract; only src/fs*.c include this.
+ *
+ *   fs.c       lifecycle, the status file, the invalidation thread, the
+ *              callback table and the small callbacks
+ *   fs_attr.c  attributes and entry replies
+ *   fs_dir.c   open directories, READDIR(PLUS), names in a listing
+ *   fs_park.c  requests parked until a listing or a rendered file is ready;
+ *              FUSE interrupts; each request answered exactly once
+ *   fs_read.c  READ: the bytes of a person file
+ *
+ * Rule for attributes and bytes: both come from the person store's current
+ * version of a person (cache_person_get), never from an older copy a listing
+ * still holds, so `ls -l` and `cat` always agree; when the store's version is
+ * replaced, the invalidation thread drops the kernel's attributes and pages.
+ */
+#ifndef PDFS_FS_INTERNAL_H
+#define PDFS_FS_INTERNAL_H
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "dlist.h"
+#include "fs.h"
+#include "prettycache.h"
+#include "strbuf.h"
+#include "tree.h"
+
+/* Person files larger than this are refused with EFBIG (their size shows). */
+#define FS_FILE_MAX (32u << 20)
+/* A .json file up to this size is re-indented on every READ; bigger ones
+ * are rendered once by the pretty cache. */
+#define FS_PRETTY_INLINE_MAX (64u << 10)
+/* What the pretty cache may hold: two files of the largest size. */
+#define FS_PRETTY_CACHE_BYTES (2 * (size_t)FS_FILE_MAX)
+
+struct invalidation {
+	struct invalidation *next;
+	int64_t person_id;
+};
+
+/* An open directory: its listing snapshot.  Kept on a list so that handles
+ * the kernel never releases (a lazy unmount) are freed at exit. */
+struct open_dir {
+	struct dlist_node node; /* on fs.dirs */
+	struct listing *listing;
+};
+
+struct fs {
+	struct fs_config cfg;
+	char *config_text;
+	struct api_client *client;
+	struct cache *cache;
+	struct walker *walker;
+	struct prettycache *pretty;
+	struct fuse_session *se;
+	time_t mount_time;
+	uid_t uid;
+	gid_t gid;
+
+	/* The invalidation thread: person ids whose bytes changed, and SIGHUP. */
+	pthread_mutex_t inval_lock;
+	struct invalidation *inval_head;
+	sem_t inval_wake;
+	atomic_bool refresh_requested;
+	atomic_bool stopping;
+	pthread_t inval_thread;
+	bool inval_started;
+
+	pthread_mutex_t dirs_lock;
+	struct dlist dirs;
+
+	/* The status file's current text: getattr and read must agree. */
+	pthread_mutex_t status_lock;
+	struct strbuf status;
+	time_t status_time;
+
+	atomic_uint_fast64_t interrupted; /* requests answered EINTR */
+
+	/* Person ids whose too-big file was logged lately (one line each). */
+	pthread_mutex_t warn_lock;
+	int64_t warned[16];
+	unsigned warned_next;
+};
+
+static inline struct fs *fs_of(fuse_req_t req) { return fuse_req_userdata(req); }
+double fs_now(void);
+
+/* ---- fs.c ---- */
+void fs_status_refresh(struct fs *fs);
+void fs_status_attr(struct fs *fs, struct stat *st);
+
+/* ---- fs_attr.c ---- */
+bool fs_is_directory(fuse_ino_t ino);
+bool fs_is_link(fuse_ino_t ino);
+bool fs_is_person_file(fuse_ino_t ino);
+void fs_base_attr(const struct fs *fs, fuse_ino_t ino, mode_t mode, struct stat *st);
+void fs_dir_attr(const struct fs *fs, fuse_ino_t ino, struct stat *st);
+void fs_link_attr(const struct fs *fs, fuse_ino_t ino, struct stat *st);
+void fs_person_attr(const struct fs *fs, const struct person *p, enum node_kind kind,
+		    struct stat *st);
+void fs_entry_of(const struct fs *fs, const struct stat *st, double attr_timeout,
+		 struct fuse_entry_param *e);
+void fs_reply_dir_entry(fuse_req_t req, const struct fs *fs, fuse_ino_t ino);
+void fs_reply_person_entry(fuse_req_t req, struct fs *fs, const struct person *p,
+			   enum node_kind kind);
+/* The store's current version of p's person (a new reference); p itself
+ * when the store no longer holds one. */
+struct person *fs_current_version(struct fs *fs, const struct person *p);
+
+/* ---- fs_park.c ---- */
+enum parked_op {
+	PARKED_OPENDIR,
+	PARKED_LOOKUP,  /* a name in a directory */
+	PARKED_GETATTR, /* a person file the store no longer holds */
+	PARKED_READ,    /* the same, or a big .json file being rendered */
+};
+
+struct parked {
+	struct listing_waiter waiter; /* first: the cache hands this back */
+	struct pretty_waiter pretty;  /* a READ waiting for a rendered file */
+	struct fs *fs;
+	fuse_req_t req;
+	atomic_int state;             /* PARK_WAITING until someone answers */
+	bool interrupted_early;
+	enum parked_op op;
+	fuse_ino_t ino; /* the directory, or the file for getattr/read */
+	struct fuse_file_info fi;
+	size_t size;
+	off_t off;
+	char name[]; /* lookup only */
+};
+
+/* Park req: NULL if it was answered already (ENOMEM, or interrupted before
+ * it could be parked).  Interrupts answer a parked request with EINTR. */
+struct parked *park_new(struct fs *fs, fuse_req_t req, enum parked_op op, fuse_ino_t ino,
+			const char *name);
+/* The right to answer pk->req: true exactly once per request, false if an
+ * interrupt answered it.  Whoever holds pk frees it afterwards (park_free). */
+bool park_take(struct parked *pk);
+void park_free(struct parked *pk);
+/* Answer pk from the listing of key: now if cached, else when a walk ends. */
+void park_on_listing(struct fs *fs, struct parked *pk, uint64_t key);
+/* Park req (op, ino, name, fi) on the listing of key, or answer it. */
+void park_or_fail(struct fs *fs, fuse_req_t req, enum parked_op op, fuse_ino_t ino,
+		  const char *name, const struct fuse_file_info *fi, uint64_t key);
+
+/* ---- fs_dir.c ---- */
+/* The inode of a name in the root, false if there is none. */
+bool fs_root_entry(const char *name, fuse_ino_t *ino);
+/* Takes the reference l. */
+void fs_reply_opendir(struct fs *fs, fuse_req_t req, fuse_ino_t dir, struct fuse_file_info *fi,
+		      struct listing *l);
+void fs_lookup_person_file(struct fs *fs, fuse_req_t req, fuse_ino_t dir,
+			   const struct listing *l, const char *name);
+void fs_lookup_group_link(struct fs *fs, fuse_req_t req, fuse_ino_t root,
+			  const struct listing *l, const char *name);
+void fs_free_open_dirs(struct fs *fs);
+void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		   struct fuse_file_info *fi);
+void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi);
+
+/* ---- fs_read.c ---- */
+/* Answer a READ of p's file (kind) from p.  pk: the parked request being
+ * answered (consumed: answered and freed, or parked again until the file is
+ * rendered), or NULL for req answered from the dispatch thread. */
+void fs_read_person(struct fs *fs, fuse_req_t req, struct parked *pk, struct person *p,
+		    enum node_kind kind, size_t size, off_t off);
+void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi);
+
+#endif

@@ -818,7 +818,7 @@ int api_walk_from(struct api_conn *conn, const char *path, const struct list_que
 		  const char *start_cursor, api_page_fn on_page, void *ctx, struct api_error *err)
 {
 	struct walkguard guard;
-	walkguard_init(&guard, NULL, query_ascending_by_id(q), now_monotonic());
+	walkguard_init(&guard, NULL, query_ascending_by_id(q), rl_now());
 	char *cursor = NULL;
 	int rc = 0;
 	if (start_cursor) {
@@ -850,7 +850,7 @@ int api_walk_from(struct api_conn *conn, const char *path, const struct list_que
 		}
 		size_t nkeys = page_keys(page.data, guard.ascending, keys);
 		enum walkguard_verdict v = walkguard_page(&guard, keys, nkeys, n, next,
-							  next ? strlen(next) : 0, now_monotonic());
+							  next ? strlen(next) : 0, rl_now());
 		rc = on_page(ctx, &page);
 		api_page_release(&page);
 		if (rc == 0 && v != WALKGUARD_CONTINUE && v != WALKGUARD_DONE)

@@ -3,7 +3,8 @@
  * properties, the first step of mapping an edited .vcf back to Pipedrive.
  *
  * Pure: no I/O, no globals, no locale.  Everything a parsed card holds lives
- * in one arena freed by vcard_card_free().
+ * in one arena freed by vcard_card_free().  Implemented in vcard_parse.c
+ * (the parser and the arena) and vcard_prop.c (questions, the printer).
  *
  * What it accepts:
  *   - lines ended by CRLF, LF or a bare CR; a line starting with SPACE or TAB
@@ -93,11 +94,15 @@ struct vcard_parse_error {
 int vcard_parse(const char *data, size_t len, struct vcard_card **out,
 		struct vcard_parse_error *err);
 void vcard_card_free(struct vcard_card *card);
+/* An empty card (no properties, version 3.0) with its arena; NULL on ENOMEM. */
+struct vcard_card *vcard_card_new(void);
 
 /* Memory that lives as long as the card (for models built from it); NULL on
  * ENOMEM.  vcard_card_strndup copies s[0..n) and adds a NUL. */
 void *vcard_card_alloc(struct vcard_card *card, size_t n);
 char *vcard_card_strndup(struct vcard_card *card, const char *s, size_t n);
+/* The same with SPACE, TAB, CR and LF trimmed from both ends. */
+char *vcard_card_strtrim(struct vcard_card *card, const char *s, size_t n);
 
 /* ---- Questions about one property ---- */
 

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "utf8.h"
+#include "card_entry.h"
 
 struct builder {
 	struct vcard_card *card;
@@ -30,28 +30,6 @@ static int oom(struct builder *b)
 	return -ENOMEM;
 }
 
-static char ascii_lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-static bool is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* A trimmed copy of s[0..n) in the arena. */
-static const char *trimmed(struct builder *b, const char *s, size_t n)
-{
-	while (n && is_space(*s)) {
-		s++;
-		n--;
-	}
-	while (n && is_space(s[n - 1]))
-		n--;
-	return vcard_card_strndup(b->card, s, n);
-}
-
 /* The items of one component joined with "," (what the writer typed when it
  * did not escape its commas), trimmed. */
 static const char *component_text(struct builder *b, const struct vcard_prop *p, size_t c)
@@ -64,7 +42,7 @@ static const char *component_text(struct builder *b, const struct vcard_prop *p,
 			sb_putc(&sb, ',');
 		sb_puts(&sb, p->comps[c].items[i]);
 	}
-	const char *t = sb_failed(&sb) ? NULL : trimmed(b, sb.data ? sb.data : "", sb.len);
+	const char *t = sb_failed(&sb) ? NULL : vcard_card_strtrim(b->card, sb.data ? sb.data : "", sb.len);
 	sb_free(&sb);
 	return t;
 }
@@ -83,7 +61,7 @@ static int take_single(struct builder *b, const struct vcard_prop *p, const char
 		return -EINVAL;
 	}
 	*seen = true;
-	const char *t = trimmed(b, p->text, p->text_len);
+	const char *t = vcard_card_strtrim(b->card, p->text, p->text_len);
 	if (!t)
 		return oom(b);
 	*slot = *t ? t : NULL;
@@ -190,7 +168,7 @@ static int take_org(struct builder *b, const struct vcard_prop *p, bool *seen)
 			sb_putc(&sb, ';');
 		sb_puts(&sb, component_text(b, p, c));
 	}
-	const char *t = sb_failed(&sb) ? NULL : trimmed(b, sb.data ? sb.data : "", sb.len);
+	const char *t = sb_failed(&sb) ? NULL : vcard_card_strtrim(b->card, sb.data ? sb.data : "", sb.len);
 	sb_free(&sb);
 	if (!t)
 		return oom(b);
@@ -203,7 +181,7 @@ static int take_categories(struct builder *b, const struct vcard_prop *p, struct
 	for (size_t c = 0; c < p->n_comps; c++) {
 		for (size_t i = 0; i < p->comps[c].n_items; i++) {
 			const char *item = p->comps[c].items[i];
-			const char *t = trimmed(b, item, strlen(item));
+			const char *t = vcard_card_strtrim(b->card, item, strlen(item));
 			if (!t)
 				return oom(b);
 			if (*t)
@@ -258,222 +236,19 @@ static int drop_duplicates(const char **list, size_t *n)
 /* EMAIL, TEL, IMPP                                                         */
 /* ------------------------------------------------------------------------ */
 
-enum list_kind { LIST_EMAIL, LIST_TEL, LIST_IMPP };
-
-/* The X-ABLabel of the property's group, trimmed, or NULL.  Apple's own
- * names "_$!<Mobile>!$_" become "mobile". */
-static const char *group_label(struct builder *b, const struct vcard_prop *p)
-{
-	if (!p->group)
-		return NULL;
-	for (size_t i = 0; i < b->card->n_props; i++) {
-		const struct vcard_prop *q = &b->card->props[i];
-		if (!vcard_prop_is(q, "X-ABLABEL") || !vcard_prop_in_group(q, p->group))
-			continue;
-		const char *t = trimmed(b, q->text, q->text_len);
-		if (!t || !*t)
-			return t;
-		size_t n = strlen(t);
-		if (n > 8 && memcmp(t, "_$!<", 4) == 0 && memcmp(t + n - 4, ">!$_", 4) == 0) {
-			char *apple = vcard_card_strndup(b->card, t + 4, n - 8);
-			for (char *s = apple; s && *s; s++)
-				*s = ascii_lower(*s);
-			return apple;
-		}
-		return t;
-	}
-	return NULL;
-}
-
-/* A TYPE value "X-name" (khard writes the custom label so): "name". */
-static const char *x_type_label(struct builder *b, const struct vcard_prop *p)
-{
-	for (size_t k = 0; k < p->n_params; k++) {
-		if (strcmp(p->params[k].name, "TYPE") != 0)
-			continue;
-		for (size_t v = 0; v < p->params[k].n_values; v++) {
-			const char *s = p->params[k].values[v];
-			if ((s[0] == 'X' || s[0] == 'x') && s[1] == '-' && s[2] && !strchr(s, ','))
-				return trimmed(b, s + 2, strlen(s + 2));
-		}
-	}
-	return NULL;
-}
-
-struct type_label {
-	const char *type, *label;
-};
-
-static const struct type_label email_types[] = { { "work", "work" }, { "home", "home" } };
-static const struct type_label tel_types[] = {
-	{ "work", "work" }, { "home", "home" }, { "cell", "mobile" }, { "mobile", "mobile" },
-};
-
-/* IM services: the X-SERVICE-TYPE names and URI schemes our renderer writes. */
-static const struct type_label im_services[] = {
-	{ "skype", "skype" }, { "jabber", "jabber" }, { "xmpp", "jabber" }, { "aim", "aim" },
-	{ "icq", "icq" },     { "msn", "msn" },       { "msnim", "msn" },   { "yahoo", "yahoo" },
-	{ "ymsgr", "yahoo" }, { "sip", "sip" },       { "matrix", "matrix" },
-	{ "google", "google" },
-};
-
-static const char *lookup(const struct type_label *t, size_t n, const char *word)
-{
-	for (size_t i = 0; i < n; i++)
-		if (vcard_word_is(word, strlen(word), t[i].type))
-			return t[i].label;
-	return NULL;
-}
-
-/* The first known TYPE in parameter order (values also split on ","). */
-static const char *known_type_label(const struct vcard_prop *p, const struct type_label *t,
-				    size_t n)
-{
-	for (size_t k = 0; k < p->n_params; k++) {
-		if (strcmp(p->params[k].name, "TYPE") != 0)
-			continue;
-		for (size_t v = 0; v < p->params[k].n_values; v++) {
-			const char *s = p->params[k].values[v];
-			while (*s) {
-				size_t len = strcspn(s, ",");
-				for (size_t i = 0; i < n; i++)
-					if (vcard_word_is(s, len, t[i].type))
-						return t[i].label;
-				s += len + (s[len] == ',');
-			}
-		}
-	}
-	return NULL;
-}
-
-/* Length of the URI scheme of s including its ":", or 0. */
-static size_t scheme_length(const char *s)
-{
-	size_t i = 0;
-	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
-		return 0;
-	while (s[i] && (strchr("+.-", s[i]) || (s[i] >= '0' && s[i] <= '9') ||
-			(s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
-		i++;
-	return s[i] == ':' ? i + 1 : 0;
-}
-
-static int hex_value(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0'
-	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
-	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
-				      : -1;
-}
-
-/* %XX decoded in place, unless the result would not be clean text (then s
- * stays as written). */
-static void percent_decode(char *s)
-{
-	size_t n = strlen(s), o = 0;
-	char *d = malloc(n + 1);
-	if (!d)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		int hi, lo;
-		if (s[i] == '%' && i + 2 < n && (hi = hex_value(s[i + 1])) >= 0 &&
-		    (lo = hex_value(s[i + 2])) >= 0) {
-			d[o++] = (char)(hi * 16 + lo);
-			i += 2;
-		} else {
-			d[o++] = s[i];
-		}
-	}
-	bool clean = true;
-	for (size_t i = 0; i < o && clean;) {
-		unsigned char c = (unsigned char)d[i];
-		uint32_t cp;
-		size_t k = c < 0x80 ? 1 : utf8_decode(d + i, o - i, &cp);
-		clean = k && ((c >= 0x20 && c != 0x7F) || c == '\t' || c >= 0x80);
-		i += k ? k : 1;
-	}
-	if (clean) {
-		memcpy(s, d, o);
-		s[o] = '\0';
-	}
-	free(d);
-}
-
-static int entry_value(struct builder *b, const struct vcard_prop *p, enum list_kind kind,
-		       const char **value, const char **scheme_label)
-{
-	const char *t = trimmed(b, p->text, p->text_len);
-	if (!t)
-		return oom(b);
-	*scheme_label = NULL;
-	if (kind == LIST_TEL && vcard_word_is(t, strnlen(t, 4), "tel:"))
-		t = trimmed(b, t + 4, strlen(t + 4));
-	else if (kind == LIST_IMPP) {
-		size_t k = scheme_length(t);
-		if (k) {
-			char *scheme = vcard_card_strndup(b->card, t, k - 1);
-			char *rest = vcard_card_strndup(b->card, t + k, strlen(t + k));
-			if (!scheme || !rest)
-				return oom(b);
-			percent_decode(rest);
-			*scheme_label = lookup(im_services, sizeof im_services / sizeof im_services[0],
-					       scheme);
-			t = trimmed(b, rest, strlen(rest));
-		}
-	}
-	if (!t)
-		return oom(b);
-	*value = t;
-	return 0;
-}
-
-static const char *entry_label(struct builder *b, const struct vcard_prop *p, enum list_kind kind,
-			       const char *scheme_label)
-{
-	const char *l = group_label(b, p);
-	if (l && *l)
-		return l;
-	if ((l = x_type_label(b, p)) && *l)
-		return l;
-	switch (kind) {
-	case LIST_EMAIL:
-		l = known_type_label(p, email_types, sizeof email_types / sizeof email_types[0]);
-		break;
-	case LIST_TEL:
-		l = known_type_label(p, tel_types, sizeof tel_types / sizeof tel_types[0]);
-		break;
-	case LIST_IMPP: {
-		const char *service = vcard_prop_param(p, "X-SERVICE-TYPE");
-		if (service && *service) {
-			l = lookup(im_services, sizeof im_services / sizeof im_services[0], service);
-			if (!l)
-				l = trimmed(b, service, strlen(service));
-		} else {
-			l = scheme_label;
-		}
-		break;
-	}
-	}
-	return l ? l : "";
-}
-
 struct pending_list {
 	struct strbuf entries; /* struct card_entry */
 	struct strbuf ranks;   /* int, the PREF rank of each */
 };
 
-static int take_entry(struct builder *b, const struct vcard_prop *p, enum list_kind kind,
+static int take_entry(struct builder *b, const struct vcard_prop *p, enum card_entry_kind kind,
 		      struct pending_list *l)
 {
-	const char *value, *scheme_label;
-	int rc = entry_value(b, p, kind, &value, &scheme_label);
-	if (rc)
-		return rc;
-	if (!*value)
-		return 0;
-	struct card_entry e = { .value = value, .label = entry_label(b, p, kind, scheme_label) };
-	if (!e.label)
+	struct card_entry e;
+	if (card_entry_read(b->card, p, kind, &e))
 		return oom(b);
+	if (!*e.value)
+		return 0;
 	int rank = vcard_prop_pref(p);
 	sb_append(&l->entries, &e, sizeof e);
 	sb_append(&l->ranks, &rank, sizeof rank);
@@ -511,13 +286,13 @@ static int finish_list(struct builder *b, struct pending_list *l, struct card_li
 
 static int take_field(struct builder *b, const struct vcard_prop *p, struct strbuf *fields)
 {
-	const char *label = group_label(b, p);
+	const char *label = card_group_label(b->card, p);
 	if (!label || !*label) {
 		snprintf(b->msg, b->msg_len,
 			 "line %zu: X-PIPEDRIVE-FIELD without an X-ABLabel naming its field", p->line);
 		return -EINVAL;
 	}
-	struct card_field f = { .label = label, .value = trimmed(b, p->text, p->text_len) };
+	struct card_field f = { .label = label, .value = vcard_card_strtrim(b->card, p->text, p->text_len) };
 	if (!f.value)
 		return oom(b);
 	sb_append(fields, &f, sizeof f);
@@ -562,11 +337,11 @@ static int take_property(struct builder *b, const struct vcard_prop *p, struct s
 	if (vcard_prop_is(p, "CATEGORIES"))
 		return take_categories(b, p, categories);
 	if (vcard_prop_is(p, "EMAIL"))
-		return take_entry(b, p, LIST_EMAIL, &lists[LIST_EMAIL]);
+		return take_entry(b, p, CARD_EMAIL, &lists[CARD_EMAIL]);
 	if (vcard_prop_is(p, "TEL"))
-		return take_entry(b, p, LIST_TEL, &lists[LIST_TEL]);
+		return take_entry(b, p, CARD_TEL, &lists[CARD_TEL]);
 	if (vcard_prop_is(p, "IMPP"))
-		return take_entry(b, p, LIST_IMPP, &lists[LIST_IMPP]);
+		return take_entry(b, p, CARD_IMPP, &lists[CARD_IMPP]);
 	if (vcard_prop_is(p, "X-PIPEDRIVE-FIELD"))
 		return take_field(b, p, fields);
 	return 0; /* not something Pipedrive holds */
@@ -749,66 +524,6 @@ static void put_ablabel(struct printer *pr, const char *label)
 	emit(pr);
 }
 
-/* A label is written as a TYPE (or service) only when reading that back
- * gives exactly the same label; otherwise as an itemN.X-ABLabel. */
-static const char *type_for_label(enum list_kind kind, const char *label)
-{
-	static const struct type_label email_out[] = { { "work", "work" }, { "home", "home" } };
-	static const struct type_label tel_out[] = {
-		{ "work", "work" }, { "home", "home" }, { "mobile", "cell" },
-	};
-	const struct type_label *t = kind == LIST_EMAIL ? email_out : tel_out;
-	size_t n = kind == LIST_EMAIL ? 2 : 3;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(label, t[i].type) == 0)
-			return t[i].label;
-	return NULL;
-}
-
-static bool is_service_label(const char *label)
-{
-	const char *l = lookup(im_services, sizeof im_services / sizeof im_services[0], label);
-	return l && strcmp(l, label) == 0;
-}
-
-static void put_entry(struct printer *pr, enum list_kind kind, const struct card_entry *e)
-{
-	static const char *const names[] = { "EMAIL", "TEL", "IMPP" };
-	bool custom;
-	const char *type = NULL;
-	if (kind == LIST_IMPP)
-		custom = *e->label && !is_service_label(e->label);
-	else
-		custom = *e->label && !(type = type_for_label(kind, e->label));
-	if (custom)
-		sb_printf(&pr->line, "item%u.", ++pr->item);
-	sb_puts(&pr->line, names[kind]);
-	if (type)
-		sb_printf(&pr->line, ";TYPE=%s", type);
-	if (kind == LIST_IMPP && !custom && *e->label)
-		sb_printf(&pr->line, ";X-SERVICE-TYPE=%s", e->label);
-	if (e->primary)
-		sb_puts(&pr->line, pr->v4 ? ";PREF=1" : ";TYPE=pref");
-	sb_putc(&pr->line, ':');
-	if (kind == LIST_IMPP) {
-		static const char hex[] = "0123456789ABCDEF";
-		sb_puts(&pr->line, "x-pd:");
-		for (const unsigned char *s = (const unsigned char *)e->value; *s; s++)
-			if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-			    (*s >= '0' && *s <= '9') || strchr("@.-_~+", *s))
-				sb_putc(&pr->line, (char)*s);
-			else
-				sb_printf(&pr->line, "%%%c%c", hex[*s >> 4], hex[*s & 15]);
-	} else {
-		if (kind == LIST_TEL)
-			sb_puts(&pr->line, "tel:");
-		put_escaped(&pr->line, e->value);
-	}
-	emit(pr);
-	if (custom)
-		put_ablabel(pr, e->label);
-}
-
 static void put_components(struct printer *pr, const char *name, const char *const *parts,
 			   size_t n)
 {
@@ -838,7 +553,8 @@ void card_model_print(const struct card_model *m, enum vcard_version version, st
 	const struct card_list *lists[] = { &m->emails, &m->phones, &m->ims };
 	for (size_t k = 0; k < 3; k++)
 		for (size_t i = 0; i < lists[k]->n; i++)
-			put_entry(&pr, (enum list_kind)k, &lists[k]->items[i]);
+			card_entry_print(&lists[k]->items[i], (enum card_entry_kind)k, pr.v4, &pr.item,
+					 out);
 	put_text_line(&pr, "BDAY", m->birthday);
 	if (m->address.present) {
 		const struct card_address *a = &m->address;

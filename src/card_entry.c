@@ -127,30 +127,34 @@ static int hex_value(char c)
 				      : -1;
 }
 
-/* %XX decoded in place, unless the result would not be clean text (then s
- * stays as written). */
+/*
+ * %XX decoded in place - all or nothing: s stays as written when an escape
+ * stands for a control character (other than TAB) or the result is not
+ * UTF-8.  (A LF already in s, from a text escape, is kept either way.)
+ */
 static void percent_decode(char *s)
 {
 	size_t n = strlen(s), o = 0;
 	char *d = malloc(n + 1);
 	if (!d)
 		return;
-	for (size_t i = 0; i < n; i++) {
+	bool clean = true;
+	for (size_t i = 0; i < n && clean; i++) {
 		int hi, lo;
 		if (s[i] == '%' && i + 2 < n && (hi = hex_value(s[i + 1])) >= 0 &&
 		    (lo = hex_value(s[i + 2])) >= 0) {
-			d[o++] = (char)(hi * 16 + lo);
+			unsigned char c = (unsigned char)(hi * 16 + lo);
+			clean = (c >= 0x20 && c != 0x7F) || c == '\t';
+			d[o++] = (char)c;
 			i += 2;
 		} else {
 			d[o++] = s[i];
 		}
 	}
-	bool clean = true;
 	for (size_t i = 0; i < o && clean;) {
-		unsigned char c = (unsigned char)d[i];
 		uint32_t cp;
-		size_t k = c < 0x80 ? 1 : utf8_decode(d + i, o - i, &cp);
-		clean = k && ((c >= 0x20 && c != 0x7F) || c == '\t' || c >= 0x80);
+		size_t k = (unsigned char)d[i] < 0x80 ? 1 : utf8_decode(d + i, o - i, &cp);
+		clean = k != 0;
 		i += k ? k : 1;
 	}
 	if (clean) {
@@ -283,6 +287,8 @@ void card_entry_print(const struct card_entry *e, enum card_entry_kind kind, boo
 			if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
 			    (*s >= '0' && *s <= '9') || strchr("@.-_~+", *s))
 				sb_putc(&line, (char)*s);
+			else if (*s == '\n') /* a text escape: %0A would not decode */
+				sb_puts(&line, "\\n");
 			else
 				sb_printf(&line, "%%%c%c", hex[*s >> 4], hex[*s & 15]);
 	} else {

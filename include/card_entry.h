@@ -18,15 +18,23 @@
 
 enum card_entry_kind { CARD_EMAIL, CARD_TEL, CARD_IMPP };
 
-/* The X-ABLabel of p's group, trimmed ("_$!<Mobile>!$_" -> "mobile"), or
- * NULL when p has no group or the group no label.  NULL also on ENOMEM. */
-const char *card_group_label(struct vcard_card *card, const struct vcard_prop *p);
+/* The card's itemN.X-ABLabel lines by group (built once per card, so a
+ * card with thousands of groups stays linear-logarithmic). */
+struct card_labels;
+
+/* Build the index in the card's arena; NULL on ENOMEM. */
+struct card_labels *card_labels_index(struct vcard_card *card);
+
+/* The first X-ABLabel of p's group, trimmed ("_$!<Mobile>!$_" -> "mobile"),
+ * or NULL when p has no group or the group no label.  NULL also on ENOMEM. */
+const char *card_group_label(const struct card_labels *labels, struct vcard_card *card,
+			     const struct vcard_prop *p);
 
 /* Read p into *e (value and label as card_model.h describes them; primary
  * false: the list decides).  Returns 0 or -ENOMEM.  An empty value means
  * the property says nothing. */
-int card_entry_read(struct vcard_card *card, const struct vcard_prop *p, enum card_entry_kind kind,
-		    struct card_entry *e);
+int card_entry_read(const struct card_labels *labels, struct vcard_card *card,
+		    const struct vcard_prop *p, enum card_entry_kind kind, struct card_entry *e);
 
 /* Append e as a folded property line (plus itemN.X-ABLabel when its label
  * has no TYPE spelling) that card_entry_read reads back as e; *item counts

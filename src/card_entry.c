@@ -21,29 +21,60 @@ static char ascii_lower(char c)
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-/* The X-ABLabel of the property's group, trimmed, or NULL.  Apple's own
- * names "_$!<Mobile>!$_" become "mobile". */
-const char *card_group_label(struct vcard_card *card, const struct vcard_prop *p)
+struct card_labels {
+	const struct vcard_prop **props; /* X-ABLabel lines with a group, by group then line */
+	size_t n;
+};
+
+static int compare_by_group(const void *a, const void *b)
 {
-	if (!p->group)
+	const struct vcard_prop *x = *(const struct vcard_prop *const *)a;
+	const struct vcard_prop *y = *(const struct vcard_prop *const *)b;
+	int r = strcmp(x->group, y->group); /* the parser lower-cased groups */
+	return r ? r : (x > y) - (x < y);
+}
+
+struct card_labels *card_labels_index(struct vcard_card *card)
+{
+	struct card_labels *l = vcard_card_alloc(card, sizeof *l);
+	if (!l)
 		return NULL;
-	for (size_t i = 0; i < card->n_props; i++) {
-		const struct vcard_prop *q = &card->props[i];
-		if (!vcard_prop_is(q, "X-ABLABEL") || !vcard_prop_in_group(q, p->group))
-			continue;
-		const char *t = vcard_card_strtrim(card, q->text, q->text_len);
-		if (!t || !*t)
-			return t;
-		size_t n = strlen(t);
-		if (n > 8 && memcmp(t, "_$!<", 4) == 0 && memcmp(t + n - 4, ">!$_", 4) == 0) {
-			char *apple = vcard_card_strndup(card, t + 4, n - 8);
-			for (char *s = apple; s && *s; s++)
-				*s = ascii_lower(*s);
-			return apple;
-		}
-		return t;
+	l->n = 0;
+	l->props = vcard_card_alloc(card, (card->n_props + 1) * sizeof *l->props);
+	if (!l->props)
+		return NULL;
+	for (size_t i = 0; i < card->n_props; i++)
+		if (card->props[i].group && vcard_prop_is(&card->props[i], "X-ABLABEL"))
+			l->props[l->n++] = &card->props[i];
+	qsort(l->props, l->n, sizeof *l->props, compare_by_group);
+	return l;
+}
+
+const char *card_group_label(const struct card_labels *labels, struct vcard_card *card,
+			     const struct vcard_prop *p)
+{
+	if (!p->group || !labels)
+		return NULL;
+	size_t lo = 0, hi = labels->n;
+	while (lo < hi) { /* the first label of the group */
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(labels->props[mid]->group, p->group) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return NULL;
+	if (lo == labels->n || strcmp(labels->props[lo]->group, p->group) != 0)
+		return NULL;
+	const struct vcard_prop *q = labels->props[lo];
+	const char *t = vcard_card_strtrim(card, q->text, q->text_len);
+	size_t n = t ? strlen(t) : 0;
+	if (n > 8 && memcmp(t, "_$!<", 4) == 0 && memcmp(t + n - 4, ">!$_", 4) == 0) {
+		char *apple = vcard_card_strndup(card, t + 4, n - 8);
+		for (char *s = apple; s && *s; s++)
+			*s = ascii_lower(*s);
+		return apple;
+	}
+	return t;
 }
 
 /* A TYPE value "X-name" (khard writes the custom label so): "name". */
@@ -192,10 +223,11 @@ static int entry_value(struct vcard_card *card, const struct vcard_prop *p,
 	return 0;
 }
 
-static const char *entry_label(struct vcard_card *card, const struct vcard_prop *p,
-			       enum card_entry_kind kind, const char *scheme_label)
+static const char *entry_label(const struct card_labels *labels, struct vcard_card *card,
+			       const struct vcard_prop *p, enum card_entry_kind kind,
+			       const char *scheme_label)
 {
-	const char *l = card_group_label(card, p);
+	const char *l = card_group_label(labels, card, p);
 	if (l && *l)
 		return l;
 	if ((l = x_type_label(card, p)) && *l)
@@ -222,8 +254,8 @@ static const char *entry_label(struct vcard_card *card, const struct vcard_prop 
 	return l ? l : "";
 }
 
-int card_entry_read(struct vcard_card *card, const struct vcard_prop *p, enum card_entry_kind kind,
-		    struct card_entry *e)
+int card_entry_read(const struct card_labels *labels, struct vcard_card *card,
+		    const struct vcard_prop *p, enum card_entry_kind kind, struct card_entry *e)
 {
 	const char *scheme_label;
 	e->primary = false;
@@ -231,7 +263,7 @@ int card_entry_read(struct vcard_card *card, const struct vcard_prop *p, enum ca
 	int rc = entry_value(card, p, kind, &e->value, &scheme_label);
 	if (rc || !*e->value)
 		return rc;
-	e->label = entry_label(card, p, kind, scheme_label);
+	e->label = entry_label(labels, card, p, kind, scheme_label);
 	return e->label ? 0 : -ENOMEM;
 }
 

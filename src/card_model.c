@@ -19,6 +19,7 @@
 
 struct builder {
 	struct vcard_card *card;
+	struct card_labels *labels;
 	struct card_model *m;
 	char *msg;
 	size_t msg_len;
@@ -245,7 +246,7 @@ static int take_entry(struct builder *b, const struct vcard_prop *p, enum card_e
 		      struct pending_list *l)
 {
 	struct card_entry e;
-	if (card_entry_read(b->card, p, kind, &e))
+	if (card_entry_read(b->labels, b->card, p, kind, &e))
 		return oom(b);
 	if (!*e.value)
 		return 0;
@@ -286,7 +287,7 @@ static int finish_list(struct builder *b, struct pending_list *l, struct card_li
 
 static int take_field(struct builder *b, const struct vcard_prop *p, struct strbuf *fields)
 {
-	const char *label = card_group_label(b->card, p);
+	const char *label = card_group_label(b->labels, b->card, p);
 	if (!label || !*label) {
 		snprintf(b->msg, b->msg_len,
 			 "line %zu: X-PIPEDRIVE-FIELD without an X-ABLabel naming its field", p->line);
@@ -368,7 +369,9 @@ int card_model_build(struct vcard_card *card, struct card_model *m, char *msg, s
 	msg[0] = '\0';
 	memset(m, 0, sizeof *m);
 	m->family = m->given = m->additional = m->prefix = m->suffix = "";
-	struct builder b = { card, m, msg, msg_len };
+	struct builder b = { card, card_labels_index(card), m, msg, msg_len };
+	if (!b.labels)
+		return oom(&b);
 	struct pending_list lists[3] = {
 		{ STRBUF_INIT, STRBUF_INIT }, { STRBUF_INIT, STRBUF_INIT }, { STRBUF_INIT, STRBUF_INIT }
 	};

@@ -90,8 +90,8 @@ static int map_name(struct edit *e)
 	if (!name)
 		return pe_oom(e->err);
 	int rc = 0;
-	if (!*name) {
-		if (e->have_old)
+	if (!*name) { /* an emptied N beside an FN says nothing */
+		if (e->have_old && !n->fn)
 			rc = pe_fail(e->err, "the card has no name (FN): a person needs one");
 	} else if (!e->have_old || !card_text_equal(o->fn, name)) {
 		rc = add_text(e, e->body, "name", name);

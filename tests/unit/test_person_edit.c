@@ -280,6 +280,8 @@ static void test_vcf_names(void)
 	/* N alone: Pipedrive takes no first/last name, the name N spells is sent */
 	CHECK(vcf_case(VCARD_V30, NULL, "N:", "N:Meyer;Anna;;Dr.;", "{\"name\":\"Dr. Anna Meyer\"}",
 		       NULL));
+	/* N emptied while FN stays: nothing */
+	CHECK(vcf_case(VCARD_V30, NULL, "N:", "N:;;;;", "{}", NULL));
 	/* N re-spelled to the same name: nothing */
 	CHECK(vcf_case(VCARD_V40, NULL, "N:", "N:Schmidt;Anna;;;", "{}", NULL));
 	/* FN emptied while N still spells the same name: nothing changes */

@@ -360,6 +360,21 @@ static void test_model_print(void)
 	}
 	vcard_card_free(a);
 	free(text);
+
+	/* an IMPP value with a text newline and a %-escape (a fuzz find) */
+	const char *odd = HEAD30 "IMPP:skype:a\\nb%3A\r\nIMPP:sip:%00x\r\n" TAIL;
+	a = parse_ok(odd);
+	if (a && card_model_build(a, &ma, NULL, 0) == 0) {
+		CHECK(strcmp(ma.ims.items[0].value, "a\nb:") == 0);
+		CHECK(strcmp(ma.ims.items[1].value, "%00x") == 0); /* no control from %XX */
+		struct strbuf out = STRBUF_INIT;
+		card_model_print(&ma, VCARD_V30, &out);
+		CHECK(vcard_parse(out.data, out.len, &b, NULL) == 0);
+		CHECK(b && card_model_build(b, &mb, NULL, 0) == 0 && card_model_equal(&ma, &mb));
+		vcard_card_free(b);
+		sb_free(&out);
+	}
+	vcard_card_free(a);
 }
 
 int main(void)

@@ -53,7 +53,8 @@ struct person_edit_resolver {
 	/* label id -> its name, or NULL if unknown (labels the card could not
 	 * show are kept when CATEGORIES change) */
 	const char *(*label_name)(void *ctx, int64_t id);
-	/* custom field name (X-ABLabel) -> key and type */
+	/* custom field name (X-ABLabel) -> key and type; the renderer shows a
+	 * field it has no name for under its key, so accept the key too */
 	int (*custom_field)(void *ctx, const char *name, struct person_edit_field *out);
 	/* option label of an enum/set custom field -> option id */
 	int (*option_id)(void *ctx, const char *key, const char *label, int64_t *id);

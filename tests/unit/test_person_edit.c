@@ -632,6 +632,14 @@ static void test_conflicts(void)
 	CHECK(strcmp(field, "name") == 0);
 	/* the server already has what we send: no conflict */
 	CHECK(person_edit_conflicts(orig, cur, b3, field, sizeof field) == 0);
+	/* a field neither version had, a custom field the server added */
+	struct json_object *bare = json_tokener_parse("{\"name\":\"A\"}");
+	struct json_object *b4 = json_tokener_parse("{\"custom_fields\":{\"k1\":5}}");
+	CHECK(person_edit_conflicts(bare, cur, b4, field, sizeof field) == 1);
+	CHECK(strcmp(field, "custom_fields.k1") == 0);
+	CHECK(person_edit_conflicts(bare, bare, b1, NULL, 0) == 0);
+	json_object_put(bare);
+	json_object_put(b4);
 	json_object_put(orig);
 	json_object_put(cur);
 	json_object_put(b1);

@@ -15,7 +15,8 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$(pwd)
 
-HARNESSES=(fuzz_vcard fuzz_person fuzz_text fuzz_jsonfmt fuzz_ratelimit fuzz_jsonscan fuzz_walkguard)
+HARNESSES=(fuzz_vcard fuzz_person fuzz_text fuzz_jsonfmt fuzz_ratelimit fuzz_jsonscan fuzz_walkguard
+           fuzz_vcard_parse)
 TIME=${PDFS_FUZZ_TIME:-20}
 OUT=${PDFS_FUZZ_DIR:-build-fuzz}
 CC=${CC:-clang}

@@ -6,6 +6,7 @@
 #define PDFS_CHECK_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int check_failures;
@@ -32,6 +33,26 @@ static int check_count;
 				__FILE__, __LINE__, exp_, strlen(exp_), (int)len_, (const char *)(data), len_); \
 		}                                                                    \
 	} while (0)
+
+/* The bytes of tests/unit/data/<name> (PDFS_TEST_DATA names the folder),
+ * NUL-terminated, malloc'd; NULL (and a message) if it cannot be read. */
+static inline char *check_read_data(const char *name, size_t *len)
+{
+	const char *dir = getenv("PDFS_TEST_DATA");
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", dir ? dir : "tests/unit/data", name);
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "cannot open %s\n", path);
+		return NULL;
+	}
+	char *buf = malloc(1 << 20);
+	*len = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+	if (buf)
+		buf[*len] = '\0';
+	fclose(f);
+	return buf;
+}
 
 static inline int check_finish(const char *name)
 {

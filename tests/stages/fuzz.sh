@@ -15,7 +15,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$(pwd)
 
-HARNESSES=(fuzz_vcard fuzz_person fuzz_text fuzz_jsonfmt)
+HARNESSES=(fuzz_vcard fuzz_person fuzz_text fuzz_jsonfmt fuzz_store_codec)
 TIME=${PDFS_FUZZ_TIME:-20}
 OUT=${PDFS_FUZZ_DIR:-build-fuzz}
 CC=${CC:-clang}

@@ -17,14 +17,14 @@ CFLAGS=(-g -O1 -std=gnu17 -fno-omit-frame-pointer
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
         -D_GNU_SOURCE "-DPDFS_VERSION=\"fuzz\"" -I"$REPO/include" "${JSON_CFLAGS[@]}")
 # The pure modules; every harness gets the same set (unused code is harmless).
-CORE=(vcard sha1 strbuf utf8 person jsonfmt names meta idtable ratelimit arena jsonscan jsonscan_read jsonscan_page walkguard
+CORE=(vcard sha1 strbuf utf8 person jsonfmt names meta idtable ratelimit arena jsonscan jsonscan_read jsonscan_page walkguard store_codec
       vcard_parse vcard_prop card_model card_entry field_text
       person_edit_json person_edit_vcard person_edit_lists)
 SRCS=()
 for m in "${CORE[@]}"; do SRCS+=("$REPO/src/$m.c"); done
 
 rc=0
-for h in fuzz_vcard fuzz_person fuzz_text fuzz_jsonfmt fuzz_ratelimit fuzz_jsonscan fuzz_walkguard fuzz_vcard_parse; do
+for h in fuzz_vcard fuzz_person fuzz_text fuzz_jsonfmt fuzz_ratelimit fuzz_jsonscan fuzz_walkguard fuzz_vcard_parse fuzz_store_codec; do
     if "$CC" "${CFLAGS[@]}" "$REPO/tests/fuzz/$h.c" "${SRCS[@]}" \
             "${JSON_LIBS[@]}" -lpthread -lm -o "$OUT/$h"; then
         echo "built $OUT/$h"

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 REPO=$(pwd)
 
 HARNESSES=(fuzz_vcard fuzz_person fuzz_text fuzz_jsonfmt fuzz_ratelimit fuzz_jsonscan fuzz_walkguard
-           fuzz_vcard_parse)
+           fuzz_vcard_parse fuzz_store_codec)
 TIME=${PDFS_FUZZ_TIME:-20}
 OUT=${PDFS_FUZZ_DIR:-build-fuzz}
 CC=${CC:-clang}

@@ -17,7 +17,7 @@ CFLAGS=(-g -O1 -std=gnu17 -fno-omit-frame-pointer
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
         -D_GNU_SOURCE "-DPDFS_VERSION=\"fuzz\"" -I"$REPO/include" "${JSON_CFLAGS[@]}")
 # The pure modules; every harness gets the same set (unused code is harmless).
-CORE=(vcard sha1 strbuf utf8 person jsonfmt names meta idtable)
+CORE=(vcard sha1 strbuf utf8 person jsonfmt names meta fieldtext idtable)
 SRCS=()
 for m in "${CORE[@]}"; do SRCS+=("$REPO/src/$m.c"); done
 

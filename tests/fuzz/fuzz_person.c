@@ -170,7 +170,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	struct json_object *items = json_tokener_parse(person_fields);
-	fake_meta = meta_new(60);
+	fake_meta = meta_new();
 	if (!items || !fake_meta)
 		abort();
 	meta_person_fields_store(fake_meta, items);
@@ -195,7 +195,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct json_object *fields;
 	if (json_object_is_type(page, json_type_object) &&
 	    json_object_object_get_ex(page, "x_fuzz_person_fields", &fields)) {
-		own = meta_new(60);
+		own = meta_new();
 		if (own) {
 			meta_person_fields_store(own, fields);
 			meta = own;

@@ -111,6 +111,22 @@ struct listing *cache_listing_peek(struct cache *c, uint64_t key);
 typedef void (*cache_replace_fn)(void *ctx, int64_t person_id);
 void cache_set_replace_hook(struct cache *c, cache_replace_fn fn, void *ctx);
 
+/* Called (without the cache lock) for each listing a removed person was
+ * taken out of: key is the listing's key, p the person as it held it. */
+typedef void (*cache_remove_fn)(void *ctx, uint64_t key, const struct person *p);
+void cache_set_remove_hook(struct cache *c, cache_remove_fn fn, void *ctx);
+
+/* Persons that no longer exist (deleted on the server) leave every stored
+ * listing at once - each listing that held one is replaced by a new
+ * generation without it - and the person store.  Ids the store does not
+ * hold cost nothing (a listing only holds stored persons).  Returns how many
+ * listings changed. */
+size_t cache_persons_remove(struct cache *c, const int64_t *ids, size_t n);
+
+/* How many times cache_expire_all ran, so that what others cache can follow
+ * a SIGHUP refresh. */
+uint64_t cache_expire_all_count(struct cache *c);
+
 /* Store a person (takes the reference); returns a reference to the canonical
  * object for its id - the stored one if the JSON is identical. */
 struct person *cache_person_put(struct cache *c, struct person *p);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,6 +192,9 @@ struct cache {
 	struct cache_stats stats;
 	cache_replace_fn on_replace;
 	void *on_replace_ctx;
+	cache_remove_fn on_remove;
+	void *on_remove_ctx;
+	uint64_t expire_all_count;
 };
 
 static uint64_t person_bytes(const struct person *p)
@@ -241,6 +245,14 @@ void cache_set_replace_hook(struct cache *c, cache_replace_fn fn, void *ctx)
 	pthread_mutex_lock(&c->lock);
 	c->on_replace = fn;
 	c->on_replace_ctx = ctx;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void cache_set_remove_hook(struct cache *c, cache_remove_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&c->lock);
+	c->on_remove = fn;
+	c->on_remove_ctx = ctx;
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -474,7 +486,175 @@ void cache_expire_all(struct cache *c)
 {
 	pthread_mutex_lock(&c->lock);
 	idtable_each(&c->slots, expire_slot, NULL);
+	c->expire_all_count++;
 	pthread_mutex_unlock(&c->lock);
+}
+
+uint64_t cache_expire_all_count(struct cache *c)
+{
+	pthread_mutex_lock(&c->lock);
+	uint64_t n = c->expire_all_count;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+/* ---- removing deleted persons ---- */
+
+static bool ids_contain(const int64_t *ids, size_t n, int64_t id)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ids[mid] == id)
+			return true;
+		if (ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* A copy of l without the persons in gone (sorted); keeps the display order
+ * and the sync state. */
+static struct listing *listing_without(const struct listing *l, const int64_t *gone,
+				       size_t ngone, size_t removed)
+{
+	struct listing *copy = listing_new_persons(l->count - removed);
+	size_t *new_index = malloc((l->count ? l->count : 1) * sizeof(*new_index));
+	if (!copy || !new_index || (l->order && !(copy->order = malloc(
+						    (copy->count ? copy->count : 1) *
+						    sizeof(*copy->order))))) {
+		free(new_index);
+		listing_unref(copy);
+		return NULL;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < l->count; i++) {
+		new_index[i] = SIZE_MAX;
+		if (!ids_contain(gone, ngone, l->persons[i]->id)) {
+			new_index[i] = n;
+			copy->persons[n++] = person_ref(l->persons[i]);
+		}
+	}
+	for (size_t i = 0, k = 0; l->order && i < l->count; i++)
+		if (new_index[l->order[i]] != SIZE_MAX)
+			copy->order[k++] = new_index[l->order[i]];
+	free(new_index);
+	copy->count = n;
+	copy->stale = l->stale;
+	copy->full_walk_at = l->full_walk_at;
+	memcpy(copy->synced_to, l->synced_to, sizeof(copy->synced_to));
+	return copy;
+}
+
+struct removal {
+	uint64_t key;
+	struct person *person;
+};
+
+struct removal_scan {
+	struct cache *c;
+	const int64_t *gone;
+	size_t ngone;
+	struct removal *done; /* (listing, person) pairs for the hook */
+	size_t done_count, done_cap;
+	size_t listings_changed;
+	bool out_of_memory;
+};
+
+static void note_removal(struct removal_scan *rs, uint64_t key, struct person *p)
+{
+	if (rs->done_count == rs->done_cap) {
+		size_t cap = rs->done_cap ? rs->done_cap * 2 : 16;
+		struct removal *done = realloc(rs->done, cap * sizeof(*done));
+		if (!done) {
+			rs->out_of_memory = true;
+			return;
+		}
+		rs->done = done;
+		rs->done_cap = cap;
+	}
+	rs->done[rs->done_count++] = (struct removal){ key, person_ref(p) };
+}
+
+static void remove_from_slot(struct idtable_entry *e, void *ctx)
+{
+	struct removal_scan *rs = ctx;
+	struct slot *s = e->value;
+	struct listing *l = s->current;
+	if (!l || !l->persons)
+		return;
+	size_t removed = 0;
+	for (size_t i = 0; i < rs->ngone; i++)
+		removed += listing_find(l, rs->gone[i]) >= 0;
+	if (!removed)
+		return;
+	struct listing *copy = listing_without(l, rs->gone, rs->ngone, removed);
+	if (!copy) {
+		rs->out_of_memory = true;
+		return;
+	}
+	for (size_t i = 0; i < rs->ngone; i++) {
+		long at = listing_find(l, rs->gone[i]);
+		if (at >= 0)
+			note_removal(rs, s->key, l->persons[at]);
+	}
+	copy->generation = rs->c->next_generation++;
+	s->current = copy;
+	listing_unref(l);
+	rs->listings_changed++;
+}
+
+static int cmp_int64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+size_t cache_persons_remove(struct cache *c, const int64_t *ids, size_t n)
+{
+	int64_t *gone = malloc((n ? n : 1) * sizeof(*gone));
+	if (!gone) {
+		log_error("out of memory removing deleted persons from the listings; they leave "
+			  "them at the next full refresh");
+		return 0;
+	}
+	struct removal_scan rs = { .c = c, .gone = gone };
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < n; i++)
+		if (idtable_find(&c->persons, (uint64_t)ids[i]))
+			gone[rs.ngone++] = ids[i];
+	qsort(gone, rs.ngone, sizeof(*gone), cmp_int64);
+	size_t unique = 0;
+	for (size_t i = 0; i < rs.ngone; i++)
+		if (!unique || gone[unique - 1] != gone[i])
+			gone[unique++] = gone[i];
+	rs.ngone = unique;
+	if (rs.ngone)
+		idtable_each(&c->slots, remove_from_slot, &rs);
+	for (size_t i = 0; i < rs.ngone; i++) {
+		struct person *p = idtable_remove(&c->persons, (uint64_t)gone[i]);
+		if (p) {
+			c->stats.persons--;
+			c->stats.person_bytes -= person_bytes(p);
+			person_unref(p);
+		}
+	}
+	cache_remove_fn hook = c->on_remove;
+	void *hook_ctx = c->on_remove_ctx;
+	pthread_mutex_unlock(&c->lock);
+	if (rs.out_of_memory)
+		log_error("out of memory removing deleted persons from the listings; they leave "
+			  "them at the next full refresh");
+	for (size_t i = 0; i < rs.done_count; i++) {
+		if (hook)
+			hook(hook_ctx, rs.done[i].key, rs.done[i].person);
+		person_unref(rs.done[i].person);
+	}
+	free(rs.done);
+	free(gone);
+	return rs.listings_changed;
 }
 
 struct listing *cache_listing_peek(struct cache *c, uint64_t key)

@@ -46,6 +46,33 @@ Command line
   --gzip                   gzip bodies for requests with Accept-Encoding: gzip
   --quiet                  no per-request log lines on stderr
 
+Variants the API documentation leaves open (each also a /_control/config key
+of the same name with "_" for "-"; default first):
+  --label-option-ids int|string|key
+                           ids of the built-in label field's options (personFields
+                           label_ids) and in persons' label_ids.  The spec types
+                           option ids as integers for custom fields and strings
+                           for built-in ones.  string: personFields has "1".."5",
+                           even persons' label_ids hold strings, odd ones keep
+                           integers; key: "customer", "vip", "hot_lead",
+                           "cold_lost", "partner_a" everywhere (include_labels too)
+  --filter-time-bounds applied|ignored
+                           whether updated_since/updated_until apply when filter_id
+                           is set (the spec says filter_id overrides ids, owner_id,
+                           org_id and deal_id, and nothing about time bounds);
+                           ignored: a filter_id answer is the whole filter
+  --deleted-in-answers omit|include
+                           include: updated_since and ids= list answers also carry
+                           soft-deleted persons, with "is_deleted": true (the real
+                           API keeps them 30 days); plain lists never do
+  --time-field-style object|string
+                           the time custom field as {value, timezone_name} and
+                           timerange as {value, until, timezone_name}, or (string)
+                           time as "HH:MM:SS" and timerange as {value, until}
+  --invalid-utf8-person ID person ID's name, notes and Nickname field carry raw
+                           invalid UTF-8 bytes in API answers (0 = none; the
+                           control interface shows them as \\udcXX escapes)
+
 Prints ``listening on HOST:PORT`` to stderr.  SIGTERM / SIGINT exit cleanly.
 HTTP/1.1 with keep-alive (TCP_NODELAY); every answer has Content-Length,
 ``content-type: application/json`` (except the Cloudflare HTML 403) and
@@ -84,7 +111,8 @@ update_time | add_time, sort_direction asc | desc.  include_fields takes the
 documented enum (unknown value -> 400); values are deterministic.  custom_fields
 <= 15 known custom-field keys (only those appear in ``custom_fields``).
 include_option_labels / include_labels take true|false.  limit 1..500
-(default 100; anything else -> 400).  Deleted persons are never listed.
+(default 100; anything else -> 400).  Deleted persons are never listed (but
+see deleted_in_answers).
 
 All 400s use the generic body {"success":false,"error":"ERR_SCHEMA_VALIDATION_
 FAILED: ...","error_info":"Please check developers.pipedrive.com","data":null,
@@ -140,7 +168,16 @@ emails, phones, is_deleted, visible_to, label_ids, picture_id, custom_fields,
 notes, im, birthday, job_title, postal_address (the last five only with contact
 sync).  Times are RFC3339 whole-second UTC, update_time within 400 days before
 2026-06-01; persons with i % 50 == 3 were updated within the 3 days before
-today's midnight UTC.  custom_fields holds all 5 custom keys (mostly null).
+today's midnight UTC.  custom_fields holds all 16 custom keys (mostly null),
+one field of every v2 type, values in the v2 shapes: varchar (Nickname),
+enum (Lead source, option id), set (Interests, [ids]), monetary (Budget,
+{value, currency}), date (Contract date), varchar_auto, text (with a line
+break), double, phone, daterange ({value, until}), time and timerange (see
+time_field_style), user (a user id), org (an organization id), people (an
+earlier person with the same owner and organization; a recently updated one
+for i % 50 == 3) and address ({value, route, ..., formatted_address}).  The
+fields after the first five come from their own random stream, so the rest
+of a person is as it was before they existed.
 
 Tricky persons (ids 1..31, unless --no-tricky; only those <= N exist):
    1  , ; \\ " : in name and notes (Doe, John; "JD" \\ Jr.: CEO)
@@ -171,7 +208,8 @@ Tricky persons (ids 1..31, unless --no-tricky; only those <= N exist):
   25  a 300-character CJK name (900 UTF-8 bytes)
   26  BEL, ESC, DEL and NUL control characters in name and notes
   27  leading/trailing spaces in the name
-  28  several label_ids [1,2,3,4,5], org null (by rule)
+  28  several label_ids [1,2,3,4,5], org null (by rule), a value in every
+      custom field (characters vCards escape; user 2, org 1, person 1)
   29  "John Smith"   30  "John Smith" (duplicate names, different emails)
   31  name "." (a single dot), primary email not first
 Tricky organizations (ids 1..8): "Acme, Inc.; EMEA", 'Back\\slash "Quoted"
@@ -222,7 +260,10 @@ Control interface (no auth, not counted in stats, no faults/latency)
   GET    /_control/config           current runtime config
   POST   /_control/config           any of {"rate_limit","latency_ms",
                                     "ratelimit_headers","daily_budget","gzip",
-                                    "deleted_get":"soft"|"404"}
+                                    "deleted_get":"soft"|"404",
+                                    "label_option_ids", "filter_time_bounds",
+                                    "deleted_in_answers", "time_field_style",
+                                    "invalid_utf8_person"} (see above)
 """
 
 import argparse

@@ -425,7 +425,8 @@ static void park_or_fail(struct fs *fs, fuse_req_t req, enum parked_op op, fuse_
 static void queue_invalidation(struct fs *fs, int64_t person_id, fuse_ino_t parent,
 			       const char *name, size_t name_len)
 {
-	struct invalidation *inv = malloc(sizeof(*inv) + name_len);
+	/* NUL-terminated: libfuse sends the name with its terminator */
+	struct invalidation *inv = malloc(sizeof(*inv) + name_len + 1);
 	if (!inv)
 		return; /* the kernel drops the pages at the next attribute refresh */
 	inv->person_id = person_id;
@@ -433,6 +434,7 @@ static void queue_invalidation(struct fs *fs, int64_t person_id, fuse_ino_t pare
 	inv->name_len = name_len;
 	if (name_len)
 		memcpy(inv->name, name, name_len);
+	inv->name[name_len] = '\0';
 	pthread_mutex_lock(&fs->inval_lock);
 	inv->next = fs->inval_head;
 	fs->inval_head = inv;

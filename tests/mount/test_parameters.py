@@ -523,9 +523,9 @@ def test_full_refresh_period_drops_deleted_persons(fake_server, mount_fs):
     mount = mount_fs(server, "cache_ttl=1", "full_refresh=3",
                      "walk_windows=1")
     d = mount.path / "by-owner" / "1"
-    t0 = time.monotonic()
     mine = server.persons(owner_id=1)
     assert set(listdir_b(d)) == expected_names(mine)
+    t0 = time.monotonic()       # the listing (and its full walk) is this old
     victim = mine[100]
     server.delete_person(victim["id"])
     gone = safe_base(victim["name"], victim["id"]) + b".json"

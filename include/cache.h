@@ -32,36 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "listing.h"
 #include "person.h"
-
-/* An immutable snapshot of one directory; reference counted. */
-struct listing {
-	atomic_uint refs;
-	size_t count;
-	struct person **persons; /* person directories: sorted by id, or NULL */
-	int64_t *ids;            /* directories of ids (owners, orgs): sorted, or NULL */
-	char **names;            /* with ids: a safe, unique name per id, or NULL entries */
-	size_t *order;           /* optional display order (indexes), e.g. newest first */
-	uint64_t generation;     /* set by the cache when stored */
-	bool stale;              /* served after a failed refresh */
-	/* Incremental refresh: the server time the listing is complete up to
-	 * (whole-second RFC 3339, "" if unknown) and when the last full walk
-	 * ended (monotonic seconds). */
-	char synced_to[32];
-	double full_walk_at;
-};
-
-struct listing *listing_new_persons(size_t count);
-/* with_names: allocate the names array (entries start NULL). */
-struct listing *listing_new_ids(size_t count, bool with_names);
-struct listing *listing_ref(struct listing *l);
-void listing_unref(struct listing *l);
-/* Sort by id and drop duplicate ids (a person seen twice across pages keeps its
- * last copy).  Call before handing the listing to the cache.  False (and the
- * listing unchanged) when out of memory. */
-bool listing_sort(struct listing *l);
-/* Index of id, or -1. */
-long listing_find(const struct listing *l, int64_t id);
 
 struct listing_waiter {
 	struct listing_waiter *next;
@@ -122,6 +94,22 @@ struct listing *cache_listing_peek(struct cache *c, uint64_t key);
  * different bytes, so the kernel's copies can be dropped. */
 typedef void (*cache_replace_fn)(void *ctx, int64_t person_id);
 void cache_set_replace_hook(struct cache *c, cache_replace_fn fn, void *ctx);
+
+/* Called (without the cache lock) for each listing a removed person was
+ * taken out of: key is the listing's key, p the person as it held it. */
+typedef void (*cache_remove_fn)(void *ctx, uint64_t key, const struct person *p);
+void cache_set_remove_hook(struct cache *c, cache_remove_fn fn, void *ctx);
+
+/* Persons that no longer exist (deleted on the server) leave every stored
+ * listing at once - each listing that held one is replaced by a new
+ * generation without it - and the person store.  Ids the store does not
+ * hold cost nothing (a listing only holds stored persons).  Returns how many
+ * listings changed. */
+size_t cache_persons_remove(struct cache *c, const int64_t *ids, size_t n);
+
+/* How many times cache_expire_all ran, so that what others cache can follow
+ * a SIGHUP refresh. */
+uint64_t cache_expire_all_count(struct cache *c);
 
 /* Store a person (takes the reference); returns a reference to the canonical
  * object for its id - the stored one if the JSON is identical. */

@@ -5,8 +5,11 @@
  * is the same tokens with two-space indentation, "key": value spacing, empty
  * containers kept as {} and [], and a final newline - the layout of Python's
  * json.dumps(indent=2).  Strings and numbers are copied byte for byte, so the
- * file shows exactly the values the API sent.  Pure; bad input never crashes
- * (it is copied through, best effort).
+ * file shows exactly the values the API sent - except that each maximal
+ * ill-formed UTF-8 subpart becomes U+FFFD, so the output is always valid
+ * UTF-8 (a buggy or hostile server may send raw invalid bytes inside
+ * strings; json-c accepts them).  Pure; bad input never crashes (it is
+ * copied through, best effort).
  */
 #ifndef PDFS_JSONFMT_H
 #define PDFS_JSONFMT_H

@@ -64,6 +64,18 @@ bool person_same(const struct person *a, const struct person *b);
 struct person *person_ref(struct person *p);
 void person_unref(struct person *p);
 
+/* True if the API marks the object as deleted ("is_deleted": true): the real
+ * API keeps soft-deleted persons for 30 days and may send them in
+ * updated_since and ids= answers. */
+bool person_json_is_deleted(struct json_object *obj);
+/* The integer id of a person object, or 0. */
+int64_t person_json_id(struct json_object *obj);
+/* Append the name a person is known by in Pipedrive: "name", else first and
+ * last name; false (nothing appended) if it has none. */
+bool person_json_name(struct json_object *obj, struct strbuf *out);
+/* The same for a stored person (parses its JSON). */
+bool person_name(const struct person *p, struct strbuf *out);
+
 /* "2021-01-01T00:00:00Z" (fractions and offsets accepted) -> Unix seconds;
  * 0 if it does not parse. */
 int64_t person_parse_time(const char *s);

@@ -27,4 +27,16 @@ size_t utf8_boundary(const char *s, size_t len, size_t max);
  * (one replacement per maximal ill-formed subpart, as Unicode recommends). */
 void utf8_sanitize(struct strbuf *out, const char *s, size_t n);
 
+/* The same, handing each piece of the repaired text (a run of valid bytes,
+ * or UTF8_REPLACEMENT) to put(ctx, piece, len) in order. */
+void utf8_sanitize_each(const char *s, size_t n,
+			void (*put)(void *ctx, const char *piece, size_t len), void *ctx);
+
+/* Length of the longest prefix of s[0..n) that is well-formed UTF-8. */
+size_t utf8_valid_prefix(const char *s, size_t n);
+
+/* Length of the maximal ill-formed subpart at s[0..n) (n > 0, and s[0] does
+ * not start a well-formed sequence): the bytes one U+FFFD replaces. */
+size_t utf8_ill_formed_len(const char *s, size_t n);
+
 #endif

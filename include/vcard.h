@@ -11,6 +11,7 @@
 #ifndef PDFS_VCARD_H
 #define PDFS_VCARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,8 +24,25 @@ enum vcard_version {
 	VCARD_V40 = 40,
 };
 
+/*
+ * A label or option id as the API sends it: the spec types option ids as
+ * integers for custom fields and strings for built-in ones (the person
+ * labels), so either may come.  A string holding a canonical decimal number
+ * ("5") is the same id as the integer 5; any other non-empty string is an id
+ * of its own (text[0..len)).
+ */
+struct vcard_id {
+	bool numeric;
+	int64_t num;      /* numeric ids */
+	const char *text; /* other strings (not NUL-terminated) */
+	size_t len;
+};
+
+/* The id in v (an integer or a string), or false if v is neither. */
+bool vcard_id_of(struct json_object *v, struct vcard_id *out);
+
 /* Returns the label's name for a label id, or NULL if unknown. */
-typedef const char *(*vcard_label_name_fn)(void *ctx, int64_t label_id);
+typedef const char *(*vcard_label_name_fn)(void *ctx, const struct vcard_id *label_id);
 
 /* A custom field as people read it: the field's name and its value as text. */
 struct vcard_field {

@@ -18,16 +18,22 @@
  *    their own connections, merged by id, and closed with one
  *    updated_since=<walk start> request so a person changed mid-walk (and so
  *    moved to another window) is not lost.
+ *    Filter directories first ask once per mount whether the server applies
+ *    the time bounds with filter_id (window 0's first page); if it does not,
+ *    they are walked as one cursor walk.
  *  - a person directory whose listing merely expired: one company-wide
  *    updated_since=<the time the listing is synced to> walk, merged locally
  *    (persons that changed owner or org leave the directory); filter
  *    directories add the same query with filter_id, as only the server can
- *    evaluate a filter.
+ *    evaluate a filter - and take its answer as the whole filter when the
+ *    server ignores the bound.
  *  - /recent: updated_since = now - recent_days, newest first.
  *  - persons by id: ids= batches of up to 100, filled with the following ids
  *    so that a script reading ids in order costs one request per 100.
- *  - names of the organizations a page mentions: /organizations?ids=, at most
- *    100 per request, cached for the TTL (meta.h).
+ *  - names a page refers to (names_resolve.h): organizations, users, persons;
+ *    kept until the full refresh (full_refresh seconds, or SIGHUP).
+ *  - persons an answer marks "is_deleted" (or an ids= answer leaves out)
+ *    leave every cached listing at once (cache_persons_remove).
  */
 #ifndef PDFS_WALKER_H
 #define PDFS_WALKER_H

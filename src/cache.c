@@ -2,166 +2,13 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dlist.h"
 #include "idtable.h"
 #include "log.h"
-
-/* ------------------------------------------------------------------ */
-/* Listings                                                             */
-
-static struct listing *listing_alloc(size_t count)
-{
-	struct listing *l = calloc(1, sizeof(*l));
-	if (!l)
-		return NULL;
-	atomic_init(&l->refs, 1);
-	l->count = count;
-	return l;
-}
-
-struct listing *listing_new_persons(size_t count)
-{
-	struct listing *l = listing_alloc(count);
-	if (l && !(l->persons = calloc(count ? count : 1, sizeof(*l->persons)))) {
-		free(l);
-		return NULL;
-	}
-	return l;
-}
-
-struct listing *listing_new_ids(size_t count, bool with_names)
-{
-	struct listing *l = listing_alloc(count);
-	if (!l)
-		return NULL;
-	l->ids = calloc(count ? count : 1, sizeof(*l->ids));
-	if (with_names)
-		l->names = calloc(count ? count : 1, sizeof(*l->names));
-	if (!l->ids || (with_names && !l->names)) {
-		free(l->ids);
-		free(l->names);
-		free(l);
-		return NULL;
-	}
-	return l;
-}
-
-struct listing *listing_ref(struct listing *l)
-{
-	atomic_fetch_add(&l->refs, 1);
-	return l;
-}
-
-void listing_unref(struct listing *l)
-{
-	if (!l || atomic_fetch_sub(&l->refs, 1) != 1)
-		return;
-	for (size_t i = 0; i < l->count; i++) {
-		if (l->persons)
-			person_unref(l->persons[i]);
-		if (l->names)
-			free(l->names[i]);
-	}
-	free(l->persons);
-	free(l->ids);
-	free(l->names);
-	free(l->order);
-	free(l);
-}
-
-static int64_t listing_id_at(const struct listing *l, size_t i)
-{
-	return l->persons ? l->persons[i]->id : l->ids[i];
-}
-
-struct id_slot {
-	int64_t id;
-	size_t index; /* original position: ties keep the later copy */
-};
-
-static int cmp_id_slot(const void *a, const void *b)
-{
-	const struct id_slot *x = a, *y = b;
-	if (x->id != y->id)
-		return (x->id > y->id) - (x->id < y->id);
-	return (x->index > y->index) - (x->index < y->index);
-}
-
-bool listing_sort(struct listing *l)
-{
-	size_t n = l->count;
-	if (n < 2)
-		return true;
-	struct id_slot *perm = malloc(n * sizeof(*perm));
-	struct person **persons = l->persons ? malloc(n * sizeof(*persons)) : NULL;
-	int64_t *ids = l->ids ? malloc(n * sizeof(*ids)) : NULL;
-	char **names = l->names ? malloc(n * sizeof(*names)) : NULL;
-	if (!perm || (l->persons && !persons) || (l->ids && !ids) || (l->names && !names)) {
-		free(perm);
-		free(persons);
-		free(ids);
-		free(names);
-		return false; /* nothing changed */
-	}
-	for (size_t i = 0; i < n; i++) {
-		perm[i].id = listing_id_at(l, i);
-		perm[i].index = i;
-	}
-	qsort(perm, n, sizeof(*perm), cmp_id_slot);
-	/* Of duplicate ids (a person seen twice across pages) keep the last copy. */
-	size_t kept = 0;
-	for (size_t i = 0; i < n; i++) {
-		size_t from = perm[i].index;
-		if (i + 1 < n && perm[i + 1].id == perm[i].id) {
-			if (l->persons)
-				person_unref(l->persons[from]);
-			if (l->names)
-				free(l->names[from]);
-			continue;
-		}
-		if (persons)
-			persons[kept] = l->persons[from];
-		if (ids)
-			ids[kept] = l->ids[from];
-		if (names)
-			names[kept] = l->names[from];
-		kept++;
-	}
-	if (persons) {
-		free(l->persons);
-		l->persons = persons;
-	}
-	if (ids) {
-		free(l->ids);
-		l->ids = ids;
-	}
-	if (names) {
-		free(l->names);
-		l->names = names;
-	}
-	l->count = kept;
-	free(perm);
-	return true;
-}
-
-long listing_find(const struct listing *l, int64_t id)
-{
-	size_t lo = 0, hi = l->count;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int64_t v = listing_id_at(l, mid);
-		if (v == id)
-			return (long)mid;
-		if (v < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
-}
 
 /* ------------------------------------------------------------------ */
 /* The cache                                                            */
@@ -195,6 +42,9 @@ struct cache {
 	struct cache_stats stats;
 	cache_replace_fn on_replace;
 	void *on_replace_ctx;
+	cache_remove_fn on_remove;
+	void *on_remove_ctx;
+	uint64_t expire_all_count;
 };
 
 static uint64_t person_bytes(const struct person *p)
@@ -254,6 +104,14 @@ void cache_set_replace_hook(struct cache *c, cache_replace_fn fn, void *ctx)
 	pthread_mutex_lock(&c->lock);
 	c->on_replace = fn;
 	c->on_replace_ctx = ctx;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void cache_set_remove_hook(struct cache *c, cache_remove_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&c->lock);
+	c->on_remove = fn;
+	c->on_remove_ctx = ctx;
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -531,7 +389,127 @@ void cache_expire_all(struct cache *c)
 {
 	pthread_mutex_lock(&c->lock);
 	idtable_each(&c->slots, expire_slot, NULL);
+	c->expire_all_count++;
 	pthread_mutex_unlock(&c->lock);
+}
+
+uint64_t cache_expire_all_count(struct cache *c)
+{
+	pthread_mutex_lock(&c->lock);
+	uint64_t n = c->expire_all_count;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+/* ---- removing deleted persons ---- */
+
+struct removal {
+	uint64_t key;
+	struct person *person;
+};
+
+struct removal_scan {
+	struct cache *c;
+	const int64_t *gone;
+	size_t ngone;
+	struct removal *done; /* (listing, person) pairs for the hook */
+	size_t done_count, done_cap;
+	size_t listings_changed;
+	bool out_of_memory;
+};
+
+static void note_removal(struct removal_scan *rs, uint64_t key, struct person *p)
+{
+	if (rs->done_count == rs->done_cap) {
+		size_t cap = rs->done_cap ? rs->done_cap * 2 : 16;
+		struct removal *done = realloc(rs->done, cap * sizeof(*done));
+		if (!done) {
+			rs->out_of_memory = true;
+			return;
+		}
+		rs->done = done;
+		rs->done_cap = cap;
+	}
+	rs->done[rs->done_count++] = (struct removal){ key, person_ref(p) };
+}
+
+static void remove_from_slot(struct idtable_entry *e, void *ctx)
+{
+	struct removal_scan *rs = ctx;
+	struct slot *s = e->value;
+	struct listing *l = s->current;
+	if (!l || !l->persons)
+		return;
+	size_t removed = 0;
+	for (size_t i = 0; i < rs->ngone; i++)
+		removed += listing_find(l, rs->gone[i]) >= 0;
+	if (!removed)
+		return;
+	struct listing *copy = listing_without(l, rs->gone, rs->ngone);
+	if (!copy) {
+		rs->out_of_memory = true;
+		return;
+	}
+	for (size_t i = 0; i < rs->ngone; i++) {
+		long at = listing_find(l, rs->gone[i]);
+		if (at >= 0)
+			note_removal(rs, s->key, l->persons[at]);
+	}
+	copy->generation = rs->c->next_generation++;
+	s->current = copy;
+	listing_unref(l);
+	rs->listings_changed++;
+}
+
+static int cmp_int64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+size_t cache_persons_remove(struct cache *c, const int64_t *ids, size_t n)
+{
+	int64_t *gone = malloc((n ? n : 1) * sizeof(*gone));
+	if (!gone) {
+		log_error("out of memory removing deleted persons from the listings; they leave "
+			  "them at the next full refresh");
+		return 0;
+	}
+	struct removal_scan rs = { .c = c, .gone = gone };
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < n; i++)
+		if (idtable_find(&c->persons, (uint64_t)ids[i]))
+			gone[rs.ngone++] = ids[i];
+	qsort(gone, rs.ngone, sizeof(*gone), cmp_int64);
+	size_t unique = 0;
+	for (size_t i = 0; i < rs.ngone; i++)
+		if (!unique || gone[unique - 1] != gone[i])
+			gone[unique++] = gone[i];
+	rs.ngone = unique;
+	if (rs.ngone)
+		idtable_each(&c->slots, remove_from_slot, &rs);
+	for (size_t i = 0; i < rs.ngone; i++) {
+		struct person *p = idtable_remove(&c->persons, (uint64_t)gone[i]);
+		if (p) {
+			c->stats.persons--;
+			c->stats.person_bytes -= person_bytes(p);
+			person_unref(p);
+		}
+	}
+	cache_remove_fn hook = c->on_remove;
+	void *hook_ctx = c->on_remove_ctx;
+	pthread_mutex_unlock(&c->lock);
+	if (rs.out_of_memory)
+		log_error("out of memory removing deleted persons from the listings; they leave "
+			  "them at the next full refresh");
+	for (size_t i = 0; i < rs.done_count; i++) {
+		if (hook)
+			hook(hook_ctx, rs.done[i].key, rs.done[i].person);
+		person_unref(rs.done[i].person);
+	}
+	free(rs.done);
+	free(gone);
+	return rs.listings_changed;
 }
 
 struct listing *cache_listing_peek(struct cache *c, uint64_t key)

@@ -63,18 +63,52 @@ void fs_status_attr(struct fs *fs, struct stat *st)
 /* ------------------------------------------------------------------ */
 /* The invalidation thread                                              */
 
-static void invalidate_person(void *ctx, int64_t person_id)
+static void queue_invalidation(struct fs *fs, int64_t person_id, fuse_ino_t parent,
+			       const char *name, size_t name_len)
 {
-	struct fs *fs = ctx;
-	struct invalidation *inv = malloc(sizeof(*inv));
+	/* NUL-terminated: libfuse sends the name with its terminator */
+	struct invalidation *inv = malloc(sizeof(*inv) + name_len + 1);
 	if (!inv)
 		return; /* the kernel drops the pages at the next attribute refresh */
 	inv->person_id = person_id;
+	inv->parent = parent;
+	inv->name_len = name_len;
+	if (name_len)
+		memcpy(inv->name, name, name_len);
+	inv->name[name_len] = '\0';
 	pthread_mutex_lock(&fs->inval_lock);
 	inv->next = fs->inval_head;
 	fs->inval_head = inv;
 	pthread_mutex_unlock(&fs->inval_lock);
 	sem_post(&fs->inval_wake);
+}
+
+static void invalidate_person(void *ctx, int64_t person_id)
+{
+	queue_invalidation(ctx, person_id, 0, NULL, 0);
+}
+
+/* A deleted person left the listing of key: the kernel forgets its two
+ * file names there (and the files' pages). */
+static void forget_person_entries(void *ctx, uint64_t key, const struct person *p)
+{
+	struct fs *fs = ctx;
+	bool by_id = key == INO_BY_ID || tree_kind(key) == NODE_BY_ID_PERSON;
+	if (!by_id && !tree_is_person_dir(key))
+		return;
+	struct strbuf name = STRBUF_INIT;
+	for (int kind = PERSON_FILE_JSON; kind <= PERSON_FILE_VCF; kind++) {
+		sb_reset(&name);
+		if (by_id)
+			sb_printf(&name, "%" PRId64, p->id);
+		else
+			sb_append(&name, p->base, p->base_len);
+		sb_puts(&name, names_extension((enum person_file)kind));
+		if (!sb_failed(&name))
+			queue_invalidation(fs, p->id, by_id ? INO_BY_ID : key, name.data, name.len);
+	}
+	sb_free(&name);
+	queue_invalidation(fs, p->id, 0, NULL, 0);
 }
 
 static void *invalidation_main(void *arg)
@@ -95,8 +129,15 @@ static void *invalidation_main(void *arg)
 		pthread_mutex_unlock(&fs->inval_lock);
 		while (list) {
 			struct invalidation *next = list->next;
-			fuse_lowlevel_notify_inval_inode(fs->se, tree_ino(NODE_PERSON_JSON, list->person_id), 0, 0);
-			fuse_lowlevel_notify_inval_inode(fs->se, tree_ino(NODE_PERSON_VCF, list->person_id), 0, 0);
+			if (list->parent) {
+				fuse_lowlevel_notify_inval_entry(fs->se, list->parent, list->name,
+								 list->name_len);
+			} else {
+				fuse_lowlevel_notify_inval_inode(
+					fs->se, tree_ino(NODE_PERSON_JSON, list->person_id), 0, 0);
+				fuse_lowlevel_notify_inval_inode(
+					fs->se, tree_ino(NODE_PERSON_VCF, list->person_id), 0, 0);
+			}
 			free(list);
 			list = next;
 		}
@@ -378,6 +419,7 @@ int fs_start(struct fs *fs, struct fuse_session *se)
 	}
 	fs->inval_started = true;
 	cache_set_replace_hook(fs->cache, invalidate_person, fs);
+	cache_set_remove_hook(fs->cache, forget_person_entries, fs);
 	return 0;
 }
 
@@ -386,6 +428,7 @@ void fs_free(struct fs *fs)
 	if (!fs)
 		return;
 	cache_set_replace_hook(fs->cache, NULL, NULL);
+	cache_set_remove_hook(fs->cache, NULL, NULL);
 	if (fs->inval_started) {
 		atomic_store(&fs->stopping, true);
 		sem_post(&fs->inval_wake);

@@ -39,9 +39,14 @@
 /* What the pretty cache may hold: two files of the largest size. */
 #define FS_PRETTY_CACHE_BYTES (2 * (size_t)FS_FILE_MAX)
 
+/* What the kernel must forget: a person's file inodes (parent 0), or one
+ * directory entry (a deleted person's file name in a directory). */
 struct invalidation {
 	struct invalidation *next;
 	int64_t person_id;
+	fuse_ino_t parent;
+	size_t name_len;
+	char name[];
 };
 
 /* An open directory: its listing snapshot.  Kept on a list so that handles

@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "utf8.h"
+
 /* Where the re-indented text goes: a buffer, or only a byte count. */
 struct sink {
 	struct strbuf *out; /* NULL: count only */
@@ -20,6 +22,18 @@ static void put(struct sink *k, const char *s, size_t n)
 static void put_char(struct sink *k, char c)
 {
 	put(k, &c, 1);
+}
+
+static void put_piece(void *ctx, const char *piece, size_t len)
+{
+	put(ctx, piece, len);
+}
+
+/* A token's bytes with each ill-formed UTF-8 subpart as U+FFFD, so the file
+ * is valid UTF-8 whatever the server sent inside its strings. */
+static void put_text(struct sink *k, const char *s, size_t n)
+{
+	utf8_sanitize_each(s, n, put_piece, k);
 }
 
 static void newline_indent(struct sink *k, size_t depth)
@@ -69,7 +83,7 @@ static void pretty(struct sink *out, const char *s, size_t n)
 			i++;
 		} else if (c == '"') {
 			size_t len = string_token_len(s + i, n - i);
-			put(out, s + i, len);
+			put_text(out, s + i, len);
 			i += len;
 		} else if (c == '{' || c == '[') {
 			char close = c == '{' ? '}' : ']';
@@ -102,7 +116,7 @@ static void pretty(struct sink *out, const char *s, size_t n)
 			       s[i] != '}' && s[i] != ']' && s[i] != '{' && s[i] != '[' &&
 			       s[i] != '"')
 				i++;
-			put(out, s + start, i - start);
+			put_text(out, s + start, i - start);
 		}
 	}
 	put_char(out, '\n');

@@ -270,8 +270,9 @@ static int run(struct options *opts, struct fuse_args *args)
 		snprintf(err, sizeof(err), "out of memory");
 		goto out;
 	}
-	/* Organization names outlive a page even with cache_ttl=0. */
-	meta = meta_new(opts->ttl > 60 ? opts->ttl : 60);
+	/* Names of organizations, users and persons live until the next full
+	 * refresh (walker.c), whatever cache_ttl says. */
+	meta = meta_new();
 	if (!meta) {
 		snprintf(err, sizeof(err), "out of memory");
 		goto out;

@@ -1,6 +1,5 @@
 #include "meta.h"
 
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,32 +7,120 @@
 #include "idtable.h"
 #include "strbuf.h"
 
-struct org_entry {
+#define KIND_COUNT 3
+#define MAX_FIELDS_PER_CARD 64
+
+struct name_entry {
 	char *name; /* NULL: asked, none */
 	double at;
+};
+
+/* Option (or label) ids -> labels; integer ids and numeric strings share the
+ * numeric table, other string ids are kept in a short list. */
+struct text_option {
+	char *id;
+	size_t id_len;
+	char *label;
+};
+
+struct optmap {
+	struct idtable numeric; /* id -> char *label */
+	struct text_option *texts;
+	size_t text_count, text_cap;
 };
 
 struct custom_field {
 	char *key;
 	char *name;
-	struct idtable options; /* option id -> char *label */
+	enum fieldtext_type type;
+	struct optmap options;
 };
 
 struct meta {
 	pthread_mutex_t lock;
-	double ttl;
-	struct idtable orgs;   /* id -> struct org_entry * */
-	struct idtable labels; /* id -> char * */
+	struct idtable names[KIND_COUNT]; /* id -> struct name_entry * */
+	bool users_loaded;
+	double expired_at; /* names stored before this are too old */
+	struct optmap labels;
 	struct custom_field *fields;
 	size_t field_count;
 	bool fields_loaded;
 };
 
-static void free_org(void *v)
+/* ---- option maps ---- */
+
+static bool optmap_init(struct optmap *o)
 {
-	struct org_entry *o = v;
-	free(o->name);
-	free(o);
+	memset(o, 0, sizeof(*o));
+	return idtable_init(&o->numeric);
+}
+
+static void optmap_destroy(struct optmap *o)
+{
+	idtable_destroy(&o->numeric, free);
+	for (size_t i = 0; i < o->text_count; i++) {
+		free(o->texts[i].id);
+		free(o->texts[i].label);
+	}
+	free(o->texts);
+	memset(o, 0, sizeof(*o));
+}
+
+static const char *optmap_find(const struct optmap *o, const struct vcard_id *id)
+{
+	if (id->numeric) {
+		struct idtable_entry *e = idtable_find(&o->numeric, (uint64_t)id->num);
+		return e ? e->value : NULL;
+	}
+	for (size_t i = 0; i < o->text_count; i++)
+		if (o->texts[i].id_len == id->len && memcmp(o->texts[i].id, id->text, id->len) == 0)
+			return o->texts[i].label;
+	return NULL;
+}
+
+/* Add an option; the first label of an id wins.  Out of memory only loses
+ * the option (its label is then not shown). */
+static void optmap_add(struct optmap *o, const struct vcard_id *id, const char *label)
+{
+	if (optmap_find(o, id))
+		return;
+	char *copy = strdup(label);
+	if (!copy)
+		return;
+	if (id->numeric) {
+		if (!idtable_insert(&o->numeric, (uint64_t)id->num, copy))
+			free(copy);
+		return;
+	}
+	if (o->text_count == o->text_cap) {
+		size_t cap = o->text_cap ? o->text_cap * 2 : 8;
+		struct text_option *texts = realloc(o->texts, cap * sizeof(*texts));
+		if (!texts) {
+			free(copy);
+			return;
+		}
+		o->texts = texts;
+		o->text_cap = cap;
+	}
+	struct text_option *t = &o->texts[o->text_count];
+	t->id = malloc(id->len);
+	if (!t->id) {
+		free(copy);
+		return;
+	}
+	memcpy(t->id, id->text, id->len);
+	t->id_len = id->len;
+	t->label = copy;
+	o->text_count++;
+}
+
+/* ---- lifecycle ---- */
+
+static void free_name(void *v)
+{
+	struct name_entry *e = v;
+	free(e->name);
+	free(e);
 }
 
 static void free_fields(struct meta *m)
@@ -41,25 +128,29 @@ static void free_fields(struct meta *m)
 	for (size_t i = 0; i < m->field_count; i++) {
 		free(m->fields[i].key);
 		free(m->fields[i].name);
-		idtable_destroy(&m->fields[i].options, free);
+		optmap_destroy(&m->fields[i].options);
 	}
 	free(m->fields);
 	m->fields = NULL;
 	m->field_count = 0;
 }
 
-struct meta *meta_new(double ttl)
+struct meta *meta_new(void)
 {
 	struct meta *m = calloc(1, sizeof(*m));
 	if (!m)
 		return NULL;
-	if (!idtable_init(&m->orgs) || !idtable_init(&m->labels)) {
-		idtable_destroy(&m->orgs, NULL);
+	bool ok = optmap_init(&m->labels);
+	for (int k = 0; k < KIND_COUNT; k++)
+		ok = idtable_init(&m->names[k]) && ok;
+	if (!ok) {
+		optmap_destroy(&m->labels);
+		for (int k = 0; k < KIND_COUNT; k++)
+			idtable_destroy(&m->names[k], NULL);
 		free(m);
 		return NULL;
 	}
 	pthread_mutex_init(&m->lock, NULL);
-	m->ttl = ttl;
 	return m;
 }
 
@@ -67,79 +158,77 @@ void meta_free(struct meta *m)
 {
 	if (!m)
 		return;
-	idtable_destroy(&m->orgs, free_org);
-	idtable_destroy(&m->labels, free);
+	for (int k = 0; k < KIND_COUNT; k++)
+		idtable_destroy(&m->names[k], free_name);
+	optmap_destroy(&m->labels);
 	free_fields(m);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }
 
-enum meta_org_state meta_org_name(struct meta *m, int64_t org_id, double now, char *buf,
-				  size_t len)
+/* ---- names ---- */
+
+static const struct name_entry *find_name(const struct meta *m, enum meta_kind kind, int64_t id)
 {
-	enum meta_org_state state = META_ORG_UNKNOWN;
+	struct idtable_entry *e = idtable_find(&m->names[kind], (uint64_t)id);
+	return e ? e->value : NULL;
+}
+
+enum meta_name_state meta_name(struct meta *m, enum meta_kind kind, int64_t id,
+			       double valid_after, char *buf, size_t len)
+{
+	enum meta_name_state state = META_NAME_UNKNOWN;
 	pthread_mutex_lock(&m->lock);
-	struct idtable_entry *e = idtable_find(&m->orgs, (uint64_t)org_id);
-	if (e) {
-		struct org_entry *o = e->value;
-		if (m->ttl > 0 && now - o->at < m->ttl) {
-			if (o->name) {
-				size_t n = strlen(o->name);
-				if (n >= len)
-					n = len - 1;
-				memcpy(buf, o->name, n);
-				buf[n] = '\0';
-				state = META_ORG_NAMED;
-			} else {
-				state = META_ORG_NONE;
-			}
+	const struct name_entry *e = find_name(m, kind, id);
+	if (e && (valid_after == META_ANY_AGE ||
+		  (e->at >= valid_after && e->at >= m->expired_at))) {
+		if (e->name && len > 0) {
+			size_t n = strlen(e->name);
+			if (n >= len)
+				n = len - 1;
+			memcpy(buf, e->name, n);
+			buf[n] = '\0';
+			state = META_NAME_KNOWN;
+		} else {
+			state = META_NAME_NONE;
 		}
 	}
 	pthread_mutex_unlock(&m->lock);
 	return state;
 }
 
-static void store_org(struct meta *m, int64_t id, const char *name, double now)
+/* Lock held. */
+static void store_name_locked(struct meta *m, enum meta_kind kind, int64_t id, char *name,
+			      double now)
 {
-	char *copy = name ? strdup(name) : NULL;
-	if (name && !copy)
-		return;
-	pthread_mutex_lock(&m->lock);
-	struct idtable_entry *e = idtable_find(&m->orgs, (uint64_t)id);
+	struct idtable_entry *e = idtable_find(&m->names[kind], (uint64_t)id);
 	if (e) {
-		struct org_entry *o = e->value;
-		free(o->name);
-		o->name = copy;
-		o->at = now;
-	} else {
-		struct org_entry *o = malloc(sizeof(*o));
-		if (o) {
-			o->name = copy;
-			o->at = now;
-			if (!idtable_insert(&m->orgs, (uint64_t)id, o))
-				free_org(o);
-		} else {
-			free(copy);
-		}
-	}
-	pthread_mutex_unlock(&m->lock);
-}
-
-void meta_org_store(struct meta *m, struct json_object *org, double now)
-{
-	struct json_object *id, *name;
-	if (!json_object_object_get_ex(org, "id", &id) || !json_object_is_type(id, json_type_int) ||
-	    json_object_get_int64(id) <= 0)
+		struct name_entry *n = e->value;
+		free(n->name);
+		n->name = name;
+		n->at = now;
 		return;
-	const char *text = NULL;
-	if (json_object_object_get_ex(org, "name", &name) && json_object_is_type(name, json_type_string))
-		text = json_object_get_string(name);
-	store_org(m, json_object_get_int64(id), text && *text ? text : NULL, now);
+	}
+	struct name_entry *n = malloc(sizeof(*n));
+	if (n) {
+		n->name = name;
+		n->at = now;
+		if (idtable_insert(&m->names[kind], (uint64_t)id, n))
+			return;
+		free(n);
+	}
+	free(name);
 }
 
-void meta_org_store_none(struct meta *m, int64_t org_id, double now)
+void meta_name_store(struct meta *m, enum meta_kind kind, int64_t id, const char *name,
+		     double now)
 {
-	store_org(m, org_id, NULL, now);
+	char *copy = name && *name ? strdup(name) : NULL;
+	if (name && *name && !copy)
+		return; /* out of memory: stays unknown, asked again */
+	pthread_mutex_lock(&m->lock);
+	store_name_locked(m, kind, id, copy, now);
+	pthread_mutex_unlock(&m->lock);
 }
 
 static const char *string_of(struct json_object *obj, const char *key)
@@ -150,8 +239,58 @@ static const char *string_of(struct json_object *obj, const char *key)
 	return json_object_get_string(v);
 }
 
-/* Fill an id -> label table from a field's "options" array. */
-static void load_options(struct idtable *t, struct json_object *field)
+/* An {id, name} object's id, or 0. */
+static int64_t id_of(struct json_object *obj)
+{
+	struct json_object *id;
+	if (!json_object_object_get_ex(obj, "id", &id) || !json_object_is_type(id, json_type_int) ||
+	    json_object_get_int64(id) <= 0)
+		return 0;
+	return json_object_get_int64(id);
+}
+
+void meta_org_store(struct meta *m, struct json_object *org, double now)
+{
+	int64_t id = id_of(org);
+	if (id)
+		meta_name_store(m, META_ORG, id, string_of(org, "name"), now);
+}
+
+void meta_users_store(struct meta *m, struct json_object *users, double now)
+{
+	if (!json_object_is_type(users, json_type_array))
+		return;
+	size_t n = json_object_array_length(users);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *u = json_object_array_get_idx(users, i);
+		int64_t id = id_of(u);
+		if (id)
+			meta_name_store(m, META_USER, id, string_of(u, "name"), now);
+	}
+	pthread_mutex_lock(&m->lock);
+	m->users_loaded = true;
+	pthread_mutex_unlock(&m->lock);
+}
+
+bool meta_users_loaded(struct meta *m)
+{
+	pthread_mutex_lock(&m->lock);
+	bool loaded = m->users_loaded;
+	pthread_mutex_unlock(&m->lock);
+	return loaded;
+}
+
+void meta_names_expire(struct meta *m, double now)
+{
+	pthread_mutex_lock(&m->lock);
+	m->expired_at = now;
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* ---- person fields ---- */
+
+/* Fill an option map from a field's "options" array (ids integer or string). */
+static void load_options(struct optmap *o, struct json_object *field)
 {
 	struct json_object *options;
 	if (!json_object_object_get_ex(field, "options", &options) ||
@@ -159,17 +298,11 @@ static void load_options(struct idtable *t, struct json_object *field)
 		return;
 	size_t n = json_object_array_length(options);
 	for (size_t i = 0; i < n; i++) {
-		struct json_object *opt = json_object_array_get_idx(options, i), *id;
+		struct json_object *opt = json_object_array_get_idx(options, i), *idv;
 		const char *label = string_of(opt, "label");
-		if (!label || !json_object_object_get_ex(opt, "id", &id) ||
-		    !json_object_is_type(id, json_type_int))
-			continue;
-		uint64_t key = (uint64_t)json_object_get_int64(id);
-		if (idtable_find(t, key))
-			continue;
-		char *copy = strdup(label);
-		if (copy && !idtable_insert(t, key, copy))
-			free(copy);
+		struct vcard_id id;
+		if (label && json_object_object_get_ex(opt, "id", &idv) && vcard_id_of(idv, &id))
+			optmap_add(o, &id, label);
 	}
 }
 
@@ -184,9 +317,9 @@ void meta_person_fields_store(struct meta *m, struct json_object *items)
 	if (!json_object_is_type(items, json_type_array))
 		return;
 	size_t n = json_object_array_length(items);
-	struct idtable labels;
+	struct optmap labels;
 	struct custom_field *fields = calloc(n ? n : 1, sizeof(*fields));
-	if (!fields || !idtable_init(&labels)) {
+	if (!fields || !optmap_init(&labels)) {
 		free(fields);
 		return;
 	}
@@ -203,7 +336,8 @@ void meta_person_fields_store(struct meta *m, struct json_object *items)
 			struct custom_field *cf = &fields[count];
 			cf->key = strdup(code);
 			cf->name = strdup(name ? name : code);
-			if (!cf->key || !cf->name || !idtable_init(&cf->options)) {
+			cf->type = fieldtext_type_of(string_of(f, "field_type"));
+			if (!cf->key || !cf->name || !optmap_init(&cf->options)) {
 				free(cf->key);
 				free(cf->name);
 				continue;
@@ -213,7 +347,7 @@ void meta_person_fields_store(struct meta *m, struct json_object *items)
 		}
 	}
 	pthread_mutex_lock(&m->lock);
-	idtable_destroy(&m->labels, free);
+	optmap_destroy(&m->labels);
 	m->labels = labels;
 	free_fields(m);
 	m->fields = fields;
@@ -246,76 +380,79 @@ bool meta_custom_field_known(struct meta *m, const char *key)
 	return known;
 }
 
+bool meta_has_field_type(struct meta *m, enum fieldtext_type type)
+{
+	bool found = false;
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; i < m->field_count && !found; i++)
+		found = m->fields[i].type == type;
+	pthread_mutex_unlock(&m->lock);
+	return found;
+}
+
 /* Label names are loaded once per mount and never freed before meta_free,
  * so the pointer stays valid for the renderer. */
-const char *meta_label_name(void *ctx, int64_t label_id)
+const char *meta_label_name(void *ctx, const struct vcard_id *label_id)
 {
 	struct meta *m = ctx;
 	pthread_mutex_lock(&m->lock);
-	struct idtable_entry *e = idtable_find(&m->labels, (uint64_t)label_id);
-	const char *name = e ? e->value : NULL;
+	const char *name = optmap_find(&m->labels, label_id);
 	pthread_mutex_unlock(&m->lock);
 	return name;
 }
 
-/* Append one scalar as text: an option label when the field has options. */
-static void append_scalar(struct strbuf *sb, struct json_object *v, const struct custom_field *cf)
+static enum meta_kind kind_of(enum fieldtext_type type)
 {
-	switch (json_object_get_type(v)) {
-	case json_type_string:
-		sb_append(sb, json_object_get_string(v), (size_t)json_object_get_string_len(v));
-		break;
-	case json_type_int: {
-		struct idtable_entry *e =
-			cf ? idtable_find(&cf->options, (uint64_t)json_object_get_int64(v)) : NULL;
-		if (e)
-			sb_puts(sb, e->value);
-		else
-			sb_printf(sb, "%" PRId64, json_object_get_int64(v));
-		break;
-	}
-	case json_type_double:
-		sb_puts(sb, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
-		break;
-	case json_type_boolean:
-		sb_puts(sb, json_object_get_boolean(v) ? "yes" : "no");
-		break;
-	case json_type_object: {
-		/* {id,label}, {value,currency}, {value,until}, address {value,...} */
-		const char *label = string_of(v, "label");
-		struct json_object *value, *extra;
-		if (label) {
-			sb_puts(sb, label);
-		} else if (json_object_object_get_ex(v, "value", &value)) {
-			append_scalar(sb, value, NULL);
-			if (json_object_object_get_ex(v, "currency", &extra) &&
-			    json_object_is_type(extra, json_type_string))
-				sb_printf(sb, " %s", json_object_get_string(extra));
-			if (json_object_object_get_ex(v, "until", &extra) &&
-			    !json_object_is_type(extra, json_type_null)) {
-				sb_puts(sb, " - ");
-				append_scalar(sb, extra, NULL);
-			}
-		}
-		break;
-	}
-	default:
-		break;
-	}
+	return type == FIELDTEXT_USER ? META_USER : type == FIELDTEXT_ORG ? META_ORG : META_PERSON;
 }
 
-static void append_value(struct strbuf *sb, struct json_object *v, const struct custom_field *cf)
+struct reference_walk {
+	void (*fn)(void *ctx, enum meta_kind kind, int64_t id);
+	void *ctx;
+};
+
+static void pass_reference(void *ctx, enum fieldtext_type type, int64_t id)
 {
-	if (!json_object_is_type(v, json_type_array)) {
-		append_scalar(sb, v, cf);
+	struct reference_walk *rw = ctx;
+	rw->fn(rw->ctx, kind_of(type), id);
+}
+
+void meta_each_reference(struct meta *m, struct json_object *custom_fields,
+			 void (*fn)(void *ctx, enum meta_kind kind, int64_t id), void *ctx)
+{
+	if (!json_object_is_type(custom_fields, json_type_object))
 		return;
+	struct reference_walk rw = { .fn = fn, .ctx = ctx };
+	pthread_mutex_lock(&m->lock);
+	json_object_object_foreach(custom_fields, key, value)
+	{
+		const struct custom_field *cf = find_field(m, key);
+		if (cf)
+			fieldtext_each_reference(value, cf->type, pass_reference, &rw);
 	}
-	size_t n = json_object_array_length(v);
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			sb_puts(sb, ", ");
-		append_scalar(sb, json_object_array_get_idx(v, i), cf);
-	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* ---- rendering custom fields (lock held) ---- */
+
+struct field_lookup {
+	struct meta *m;
+	const struct custom_field *cf;
+};
+
+static const char *lookup_option(void *ctx, const struct vcard_id *id)
+{
+	const struct field_lookup *fl = ctx;
+	return fl->cf ? optmap_find(&fl->cf->options, id) : NULL;
+}
+
+/* Any stored name, however old: the walker refreshes names before it builds
+ * persons, and an old name beats none when that failed. */
+static const char *lookup_name(void *ctx, enum fieldtext_type type, int64_t id)
+{
+	const struct field_lookup *fl = ctx;
+	const struct name_entry *e = find_name(fl->m, kind_of(type), id);
+	return e ? e->name : NULL;
 }
 
 size_t meta_custom_fields(struct meta *m, struct json_object *custom_fields,
@@ -325,9 +462,9 @@ size_t meta_custom_fields(struct meta *m, struct json_object *custom_fields,
 	if (!custom_fields || !json_object_is_type(custom_fields, json_type_object) || max == 0)
 		return 0;
 	struct strbuf sb = STRBUF_INIT;
-	size_t offsets[2 * 64];
-	if (max > 64)
-		max = 64;
+	size_t offsets[2 * MAX_FIELDS_PER_CARD];
+	if (max > MAX_FIELDS_PER_CARD)
+		max = MAX_FIELDS_PER_CARD;
 	size_t count = 0;
 	pthread_mutex_lock(&m->lock);
 	json_object_object_foreach(custom_fields, key, value)
@@ -336,12 +473,14 @@ size_t meta_custom_fields(struct meta *m, struct json_object *custom_fields,
 			break;
 		if (!value || json_object_is_type(value, json_type_null))
 			continue;
-		const struct custom_field *cf = find_field(m, key);
+		struct field_lookup fl = { .m = m, .cf = find_field(m, key) };
+		struct fieldtext_lookup lookup = { .ctx = &fl, .option = lookup_option,
+						   .name = lookup_name };
 		size_t label_at = sb.len;
-		sb_puts(&sb, cf ? cf->name : key);
+		sb_puts(&sb, fl.cf ? fl.cf->name : key);
 		sb_putc(&sb, '\0');
 		size_t value_at = sb.len;
-		append_value(&sb, value, cf);
+		fieldtext_append(&sb, value, fl.cf ? fl.cf->type : FIELDTEXT_OTHER, &lookup);
 		if (sb.len == value_at) { /* nothing to show */
 			sb_truncate(&sb, label_at);
 			continue;

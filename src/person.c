@@ -158,6 +158,59 @@ struct person *person_from_json_text(struct json_object *obj, const char *raw, s
 	return p;
 }
 
+bool person_json_is_deleted(struct json_object *obj)
+{
+	struct json_object *v;
+	return json_object_object_get_ex(obj, "is_deleted", &v) &&
+	       json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
+}
+
+int64_t person_json_id(struct json_object *obj)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(obj, "id", &v) || !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) <= 0 || json_object_get_int64(v) > NAMES_MAX_ID)
+		return 0;
+	return json_object_get_int64(v);
+}
+
+static const char *nonempty_string(struct json_object *obj, const char *key, size_t *n)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_string) ||
+	    json_object_get_string_len(v) == 0)
+		return NULL;
+	*n = (size_t)json_object_get_string_len(v);
+	return json_object_get_string(v);
+}
+
+bool person_json_name(struct json_object *obj, struct strbuf *out)
+{
+	size_t n, first_len = 0, last_len = 0;
+	const char *s = nonempty_string(obj, "name", &n);
+	if (s) {
+		sb_append(out, s, n);
+		return true;
+	}
+	const char *first = nonempty_string(obj, "first_name", &first_len);
+	const char *last = nonempty_string(obj, "last_name", &last_len);
+	if (first)
+		sb_append(out, first, first_len);
+	if (first && last)
+		sb_putc(out, ' ');
+	if (last)
+		sb_append(out, last, last_len);
+	return first || last;
+}
+
+bool person_name(const struct person *p, struct strbuf *out)
+{
+	struct json_object *obj = json_tokener_parse(p->compact);
+	bool named = obj && person_json_name(obj, out);
+	json_object_put(obj);
+	return named;
+}
+
 struct person *person_ref(struct person *p)
 {
 	atomic_fetch_add(&p->refs, 1);

@@ -45,9 +45,9 @@ size_t utf8_boundary(const char *s, size_t len, size_t max)
 	return i;
 }
 
-/* Length of the maximal ill-formed subpart at s (at least 1). */
-static size_t ill_formed_span(const unsigned char *s, size_t n)
+size_t utf8_ill_formed_len(const char *str, size_t n)
 {
+	const unsigned char *s = (const unsigned char *)str;
 	unsigned char c = s[0];
 	size_t want;
 	unsigned char lo = 0x80, hi = 0xBF;
@@ -73,21 +73,45 @@ static size_t ill_formed_span(const unsigned char *s, size_t n)
 	return i;
 }
 
-void utf8_sanitize(struct strbuf *out, const char *str, size_t n)
+size_t utf8_valid_prefix(const char *s, size_t n)
 {
-	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0, run = 0;
+	size_t i = 0;
 	while (i < n) {
 		uint32_t cp;
-		size_t k = utf8_decode(str + i, n - i, &cp);
-		if (k) {
-			i += k;
+		if ((unsigned char)s[i] < 0x80) {
+			i++;
 			continue;
 		}
-		sb_append(out, str + run, i - run);
-		sb_append(out, UTF8_REPLACEMENT, 3);
-		i += ill_formed_span(s + i, n - i);
-		run = i;
+		size_t k = utf8_decode(s + i, n - i, &cp);
+		if (!k)
+			break;
+		i += k;
 	}
-	sb_append(out, str + run, n - run);
+	return i;
+}
+
+void utf8_sanitize_each(const char *s, size_t n,
+			void (*put)(void *ctx, const char *piece, size_t len), void *ctx)
+{
+	size_t i = 0;
+	while (i < n) {
+		size_t valid = utf8_valid_prefix(s + i, n - i);
+		if (valid)
+			put(ctx, s + i, valid);
+		i += valid;
+		if (i < n) {
+			put(ctx, UTF8_REPLACEMENT, 3);
+			i += utf8_ill_formed_len(s + i, n - i);
+		}
+	}
+}
+
+static void append_piece(void *ctx, const char *piece, size_t len)
+{
+	sb_append(ctx, piece, len);
+}
+
+void utf8_sanitize(struct strbuf *out, const char *s, size_t n)
+{
+	utf8_sanitize_each(s, n, append_piece, out);
 }

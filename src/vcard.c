@@ -53,23 +53,6 @@ static bool is_trimmable(unsigned char c)
 	return c <= 0x20 || c == 0x7F;
 }
 
-static bool is_valid_utf8(const char *s, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		uint32_t cp;
-		if ((unsigned char)s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		size_t k = utf8_decode(s + i, n - i, &cp);
-		if (!k)
-			return false;
-		i += k;
-	}
-	return true;
-}
-
 /* Append well-formed UTF-8 s[0..n) trimmed, with controls dropped and line
  * breaks / TAB mapped as `mode` says.  Not escaped. */
 static void clean_valid_text(struct strbuf *dst, const char *s, size_t n,
@@ -108,7 +91,7 @@ static void clean_text(struct strbuf *dst, const char *s, size_t n,
 {
 	if (n == 0)
 		return;
-	if (is_valid_utf8(s, n)) {
+	if (utf8_valid_prefix(s, n) == n) {
 		clean_valid_text(dst, s, n, mode);
 		return;
 	}
@@ -286,6 +269,37 @@ static bool exact_int64(const struct json_object *v, int64_t *out)
 	if (i == INT64_MAX && json_object_get_uint64(v) != (uint64_t)INT64_MAX)
 		return false; /* a uint64 beyond int64: json-c clamped it */
 	*out = i;
+	return true;
+}
+
+#define MAX_NUMERIC_ID_DIGITS 18 /* fits int64_t */
+
+bool vcard_id_of(struct json_object *v, struct vcard_id *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (exact_int64(v, &out->num)) {
+		out->numeric = true;
+		return true;
+	}
+	size_t n;
+	const char *s = string_value(v, &n);
+	if (!s || n == 0)
+		return false;
+	bool canonical = n <= MAX_NUMERIC_ID_DIGITS && (s[0] != '0' || n == 1);
+	int64_t num = 0;
+	for (size_t i = 0; i < n && canonical; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			canonical = false;
+		else
+			num = num * 10 + (s[i] - '0');
+	}
+	if (canonical) {
+		out->numeric = true;
+		out->num = num;
+	} else {
+		out->text = s;
+		out->len = n;
+	}
 	return true;
 }
 
@@ -1028,10 +1042,10 @@ static void put_categories(struct card *c)
 	size_t resolved = 0, n = json_object_array_length(ids);
 	line_begin(c, "CATEGORIES:");
 	for (size_t i = 0; i < n; i++) {
-		int64_t id;
-		if (!exact_int64(json_object_array_get_idx(ids, i), &id))
+		struct vcard_id id;
+		if (!vcard_id_of(json_object_array_get_idx(ids, i), &id))
 			continue;
-		const char *name = c->opt->label_name(c->opt->label_ctx, id);
+		const char *name = c->opt->label_name(c->opt->label_ctx, &id);
 		if (!name)
 			continue;
 		struct span sp = clean_into_pool(&c->pool, name, strlen(name),
@@ -1084,9 +1098,18 @@ static void put_pipedrive_ids(struct card *c)
 	if (!json_object_is_type(ids, json_type_array))
 		return;
 	size_t n = json_object_array_length(ids);
-	for (size_t i = 0; i < n; i++)
-		if (exact_int64(json_object_array_get_idx(ids, i), &v))
-			put_int_property(c, "X-PIPEDRIVE-LABEL-ID", v);
+	for (size_t i = 0; i < n; i++) {
+		struct vcard_id id;
+		if (!vcard_id_of(json_object_array_get_idx(ids, i), &id))
+			continue;
+		if (id.numeric) {
+			put_int_property(c, "X-PIPEDRIVE-LABEL-ID", id.num);
+		} else {
+			put_text_property(c, "X-PIPEDRIVE-LABEL-ID",
+					  clean_into_pool(&c->pool, id.text, id.len,
+							  VCARD_TEXT_SINGLE_LINE));
+		}
+	}
 }
 
 static void put_uid(struct card *c)

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "jsonfmt.h"
 #include "names.h"
+#include "names_resolve.h"
 #include "strbuf.h"
 #include "tree.h"
 
@@ -28,6 +29,14 @@
 struct job {
 	struct job *next;
 	uint64_t key;
+};
+
+/* The spec is silent on whether updated_since / updated_until apply when
+ * filter_id is set.  Found out once per mount from the answers. */
+enum filter_bounds {
+	FILTER_BOUNDS_UNKNOWN,
+	FILTER_BOUNDS_APPLIED,
+	FILTER_BOUNDS_IGNORED,
 };
 
 struct walker {
@@ -45,6 +54,8 @@ struct walker {
 	pthread_t *threads;
 	int nthreads;
 	struct walker_stats stats;
+	uint64_t names_epoch;              /* cache_expire_all count names follow */
+	enum filter_bounds filter_bounds;  /* what the server does with filter_id + updated_* */
 };
 
 static double now_monotonic(void)
@@ -77,90 +88,21 @@ static void set_error(struct api_error *err, int rc, const char *what)
 }
 
 /* ------------------------------------------------------------------ */
-/* Organization names                                                   */
+/* Names and the SIGHUP epoch                                           */
 
-struct org_batch {
-	struct meta *meta;
-	double now;
-	int64_t *asked;
-	size_t count;
-	bool *seen;
-};
-
-static int store_orgs(void *ctx, struct api_page *page)
+/* Names (organizations, users, persons) fetched before this count as too
+ * old: they live one full_refresh period, and a SIGHUP refresh (seen as a
+ * new cache_expire_all count) drops them all. */
+static double names_valid_after(struct walker *w, double walk_start)
 {
-	struct org_batch *b = ctx;
-	struct json_object *data = page->data;
-	size_t n = json_object_array_length(data);
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *org = json_object_array_get_idx(data, i), *id;
-		meta_org_store(b->meta, org, b->now);
-		if (!json_object_object_get_ex(org, "id", &id))
-			continue;
-		int64_t v = json_object_get_int64(id);
-		for (size_t k = 0; k < b->count; k++)
-			if (b->asked[k] == v)
-				b->seen[k] = true;
-	}
-	return 0;
-}
-
-static bool already_listed(const int64_t *ids, size_t n, int64_t id)
-{
-	for (size_t i = 0; i < n; i++)
-		if (ids[i] == id)
-			return true;
-	return false;
-}
-
-/* Ask for the names of up to 100 organizations; ids not returned are noted
- * as having none.  A failure only costs the ORG lines (logged). */
-static void fetch_org_batch(struct walker *w, struct api_conn *conn, int64_t *ids, size_t n)
-{
-	struct strbuf list = STRBUF_INIT;
-	for (size_t i = 0; i < n; i++)
-		sb_printf(&list, "%s%" PRId64, i ? "," : "", ids[i]);
-	bool seen[IDS_PER_REQUEST] = { false };
-	struct org_batch b = { .meta = w->meta, .now = now_monotonic(), .asked = ids,
-			       .count = n, .seen = seen };
-	struct list_query q = { .ids = list.data, .limit = IDS_PER_REQUEST };
-	struct api_error err = { 0 };
-	int rc = sb_failed(&list) ? -ENOMEM : api_walk(conn, "/organizations", &q, store_orgs, &b, &err);
-	if (rc == 0) {
-		for (size_t i = 0; i < n; i++)
-			if (!seen[i])
-				meta_org_store_none(w->meta, ids[i], b.now);
-	} else if (rc != -ECANCELED) {
-		log_warn("cannot resolve organization names (%s); vCards of this listing have no "
-			 "ORG line until the next refresh", err.message[0] ? err.message : strerror(-rc));
-	}
-	sb_free(&list);
-}
-
-static void resolve_org_names(struct walker *w, struct api_conn *conn, struct json_object *data)
-{
-	int64_t batch[IDS_PER_REQUEST];
-	size_t n = 0;
-	char name[8];
-	double now = now_monotonic();
-	size_t count = json_object_array_length(data);
-	for (size_t i = 0; i < count; i++) {
-		struct json_object *org;
-		if (!json_object_object_get_ex(json_object_array_get_idx(data, i), "org_id", &org) ||
-		    !json_object_is_type(org, json_type_int))
-			continue;
-		int64_t id = json_object_get_int64(org);
-		if (id <= 0 || already_listed(batch, n, id) ||
-		    meta_org_name(w->meta, id, now, name, sizeof(name)) != META_ORG_UNKNOWN)
-			continue;
-		batch[n++] = id;
-		if (n == IDS_PER_REQUEST) {
-			fetch_org_batch(w, conn, batch, n);
-			n = 0;
-		}
-	}
-	if (n)
-		fetch_org_batch(w, conn, batch, n);
+	uint64_t epoch = cache_expire_all_count(w->cache);
+	pthread_mutex_lock(&w->lock);
+	bool refreshed = epoch != w->names_epoch;
+	w->names_epoch = epoch;
+	pthread_mutex_unlock(&w->lock);
+	if (refreshed)
+		meta_names_expire(w->meta, walk_start);
+	return walk_start - w->cfg.full_refresh;
 }
 
 /* ------------------------------------------------------------------ */
@@ -169,12 +111,50 @@ static void resolve_org_names(struct walker *w, struct api_conn *conn, struct js
 struct person_set {
 	struct walker *w;
 	struct api_conn *conn;
+	double names_valid_after; /* see names_valid_after() */
 	char first_page_time[32]; /* the server's time at the first page, "" before */
 	struct person **items;
 	size_t count, cap;
 	size_t skipped;
 	int64_t newest_update;
+	int64_t *deleted; /* ids the answers marked "is_deleted": true */
+	size_t deleted_count, deleted_cap;
+	/* The update-time window the answers asked for (0: open), and how many
+	 * persons came from outside it (a server ignoring the bounds). */
+	int64_t bound_since, bound_until;
+	size_t out_of_bounds;
+	struct names_pending names; /* person names to ask for at the end */
 };
+
+static void person_set_init(struct person_set *ps, struct walker *w, struct api_conn *conn,
+			    double names_valid_after)
+{
+	memset(ps, 0, sizeof(*ps));
+	ps->w = w;
+	ps->conn = conn;
+	ps->names_valid_after = names_valid_after;
+}
+
+static bool person_set_note_deleted(struct person_set *ps, int64_t id)
+{
+	if (ps->deleted_count == ps->deleted_cap) {
+		size_t cap = ps->deleted_cap ? ps->deleted_cap * 2 : 16;
+		int64_t *ids = realloc(ps->deleted, cap * sizeof(*ids));
+		if (!ids)
+			return false;
+		ps->deleted = ids;
+		ps->deleted_cap = cap;
+	}
+	ps->deleted[ps->deleted_count++] = id;
+	return true;
+}
+
+static bool outside_bounds(const struct person_set *ps, const struct person *p)
+{
+	return p->update_time > 0 &&
+	       ((ps->bound_since && p->update_time < ps->bound_since) ||
+		(ps->bound_until && p->update_time >= ps->bound_until));
+}
 
 static bool person_set_push(struct person_set *ps, struct person *p)
 {
@@ -199,6 +179,21 @@ static void person_set_free(struct person_set *ps)
 	free(ps->items);
 	ps->items = NULL;
 	ps->count = ps->cap = 0;
+	free(ps->deleted);
+	ps->deleted = NULL;
+	ps->deleted_count = ps->deleted_cap = 0;
+	names_pending_free(&ps->names);
+}
+
+/* Persons the server marked deleted leave every cached listing at once
+ * (and their files their directories in the kernel, see fs.c). */
+static void forget_deleted(struct walker *w, const struct person_set *ps)
+{
+	size_t changed = ps->deleted_count
+				 ? cache_persons_remove(w->cache, ps->deleted, ps->deleted_count)
+				 : 0;
+	if (changed)
+		log_info("persons deleted on the server left %zu cached listing(s)", changed);
 }
 
 /* Turn a page's elements into persons (organization names already known).
@@ -207,7 +202,6 @@ static void person_set_free(struct person_set *ps)
 static int build_page(struct person_set *ps, const struct api_page *page)
 {
 	struct walker *w = ps->w;
-	double now = now_monotonic();
 	struct json_object *data = page->data;
 	size_t n = json_object_array_length(data);
 	struct jsonfmt_span *spans = NULL;
@@ -219,12 +213,20 @@ static int build_page(struct person_set *ps, const struct api_page *page)
 	int rc = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *item = json_object_array_get_idx(data, i), *org;
+		if (person_json_is_deleted(item)) {
+			int64_t id = person_json_id(item);
+			if (id && !person_set_note_deleted(ps, id)) {
+				rc = -ENOMEM;
+				break;
+			}
+			continue;
+		}
 		char org_name[512];
 		const char *org_arg = NULL;
 		if (json_object_object_get_ex(item, "org_id", &org) &&
 		    json_object_is_type(org, json_type_int) &&
-		    meta_org_name(w->meta, json_object_get_int64(org), now, org_name,
-				  sizeof(org_name)) == META_ORG_NAMED)
+		    meta_name(w->meta, META_ORG, json_object_get_int64(org), META_ANY_AGE, org_name,
+			      sizeof(org_name)) == META_NAME_KNOWN)
 			org_arg = org_name;
 		int err;
 		struct person *p = spans ? person_from_json_text(item, page->body + spans[i].start,
@@ -239,6 +241,8 @@ static int build_page(struct person_set *ps, const struct api_page *page)
 			ps->skipped++;
 			continue;
 		}
+		if (outside_bounds(ps, p))
+			ps->out_of_bounds++;
 		p = cache_person_put(w->cache, p);
 		if (!person_set_push(ps, p)) {
 			person_unref(p);
@@ -252,12 +256,56 @@ static int build_page(struct person_set *ps, const struct api_page *page)
 
 static void sync_point(struct api_conn *conn, int64_t newest_seen, char out[32]);
 
+static struct names_resolver resolver_of(const struct person_set *ps)
+{
+	return (struct names_resolver){ .meta = ps->w->meta, .cache = ps->w->cache,
+					.valid_after = ps->names_valid_after,
+					.custom_fields = ps->w->custom_fields,
+					.include_fields = ps->w->include_fields };
+}
+
+static void resolve_names(struct person_set *ps, struct json_object *data)
+{
+	struct names_resolver r = resolver_of(ps);
+	names_resolve_page(&r, ps->conn, data, &ps->names);
+}
+
+/* A stored person built again from its JSON (the names it refers to may be
+ * known now); NULL keeps it. */
+static struct person *rebuild_person(void *ctx, struct person *p)
+{
+	struct walker *w = ctx;
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *obj = tok ? json_tokener_parse_ex(tok, p->compact, (int)p->compact_len)
+				      : NULL;
+	json_tokener_free(tok);
+	struct person *fresh = NULL;
+	if (obj) {
+		char org_name[512];
+		int err;
+		bool named = p->org_id && meta_name(w->meta, META_ORG, p->org_id, META_ANY_AGE,
+						    org_name, sizeof(org_name)) == META_NAME_KNOWN;
+		fresh = person_from_json_text(obj, p->compact, p->compact_len, &w->cfg.render,
+					      named ? org_name : NULL, &err);
+		json_object_put(obj);
+	}
+	return fresh ? cache_person_put(w->cache, fresh) : NULL;
+}
+
+/* The person names the walk still lacks, and its persons that lacked them
+ * built again. */
+static void finish_names(struct person_set *ps)
+{
+	struct names_resolver r = resolver_of(ps);
+	names_resolve_finish(&r, ps->conn, &ps->names, ps->items, ps->count, rebuild_person, ps->w);
+}
+
 static int add_page(void *ctx, struct api_page *page)
 {
 	struct person_set *ps = ctx;
 	if (!ps->first_page_time[0]) /* before any other request on conn */
 		sync_point(ps->conn, 0, ps->first_page_time);
-	resolve_org_names(ps->w, ps->conn, page->data);
+	resolve_names(ps, page->data);
 	return build_page(ps, page);
 }
 
@@ -314,11 +362,11 @@ static void pipeline_start(struct page_pipeline *pp, struct person_set *set)
 	pp->started = pthread_create(&pp->thread, NULL, pipeline_builder, pp) == 0;
 }
 
-/* api_page_fn: resolve organization names here, build on the other thread. */
+/* api_page_fn: resolve names here, build on the other thread. */
 static int pipeline_push(void *ctx, struct api_page *page)
 {
 	struct page_pipeline *pp = ctx;
-	resolve_org_names(pp->set->w, pp->set->conn, page->data);
+	resolve_names(pp->set, page->data); /* names: only this thread */
 	if (!pp->started)
 		return build_page(pp->set, page); /* no thread: build here */
 	pthread_mutex_lock(&pp->lock);
@@ -486,11 +534,74 @@ static int window_bounds(const struct person_set *sample, int windows, int64_t *
 	return count;
 }
 
+/* Move src's deleted ids to dst. */
+static bool person_set_take_deleted(struct person_set *dst, struct person_set *src)
+{
+	for (size_t i = 0; i < src->deleted_count; i++)
+		if (!person_set_note_deleted(dst, src->deleted[i]))
+			return false;
+	src->deleted_count = 0;
+	return true;
+}
+
+/* Move every person and deleted id of src into dst (src is left empty). */
+static int person_set_take(struct person_set *dst, struct person_set *src)
+{
+	int rc = 0;
+	for (size_t k = 0; k < src->count && rc == 0; k++) {
+		if (!person_set_push(dst, person_ref(src->items[k]))) {
+			person_unref(src->items[k]);
+			rc = -ENOMEM;
+		}
+	}
+	if (rc == 0 && !person_set_take_deleted(dst, src))
+		rc = -ENOMEM;
+	if (rc == 0 && !names_pending_take(&dst->names, &src->names))
+		log_warn("out of memory resolving names; some vCards show fewer fields");
+	person_set_free(src);
+	return rc;
+}
+
+/* ---- what the server does with filter_id and updated_since/_until ---- */
+
+static enum filter_bounds filter_bounds_state(struct walker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	enum filter_bounds state = w->filter_bounds;
+	pthread_mutex_unlock(&w->lock);
+	return state;
+}
+
+static void filter_bounds_found(struct walker *w, enum filter_bounds found)
+{
+	pthread_mutex_lock(&w->lock);
+	bool news = w->filter_bounds != found;
+	w->filter_bounds = found;
+	pthread_mutex_unlock(&w->lock);
+	if (news && found == FILTER_BOUNDS_IGNORED)
+		log_info("the server ignores updated_since/updated_until together with filter_id: "
+			 "filter directories are walked in one cursor walk and refreshed from the "
+			 "whole filter");
+	else if (news)
+		log_debug("the server applies updated_since/updated_until together with filter_id");
+}
+
+struct window_plan {
+	const int64_t *bounds; /* window boundaries (update times) */
+	int nbounds;           /* windows - 1; 0: no windows */
+	struct person_set *head; /* window 0's first page, already fetched, or NULL */
+	const char *head_next;   /* where window 0 goes on after head (NULL: done) */
+	bool check_bounds;       /* count persons from outside each window */
+	double names_valid_after;
+};
+
 struct window {
 	struct walker *w;
 	uint64_t key;
 	char since[32], until[32];
 	struct person_set set;
+	bool resumed;              /* set holds the first page already */
+	const char *resume_cursor; /* ... and this is where the walk goes on */
 	struct api_error err;
 	int rc;
 	pthread_t thread;
@@ -505,7 +616,11 @@ static void walk_window(struct window *win, struct api_conn *conn)
 	q.updated_since = win->since[0] ? win->since : NULL;
 	q.updated_until = win->until[0] ? win->until : NULL;
 	win->set.conn = conn;
-	win->rc = api_walk(conn, "/persons", &q, add_page, &win->set, &win->err);
+	if (!win->resumed)
+		win->rc = api_walk(conn, "/persons", &q, add_page, &win->set, &win->err);
+	else if (win->resume_cursor)
+		win->rc = api_walk_from(conn, "/persons", &q, win->resume_cursor, add_page,
+					&win->set, &win->err);
 }
 
 static void *window_thread(void *arg)
@@ -522,23 +637,34 @@ static void *window_thread(void *arg)
 }
 
 /* Walk the windows side by side (the first on this thread) and gather
- * every person into `all`. */
+ * every person into `all`; *outside counts the persons that came from
+ * outside their window (with plan->check_bounds). */
 static int walk_windows(struct walker *w, struct api_conn *conn, uint64_t key,
-			const int64_t *bounds, int nbounds, struct person_set *all,
+			const struct window_plan *plan, struct person_set *all, size_t *outside,
 			struct api_error *err)
 {
-	int n = nbounds + 1;
+	int n = plan->nbounds + 1;
 	struct window *wins = calloc((size_t)n, sizeof(*wins));
 	if (!wins)
 		return -ENOMEM;
 	for (int i = 0; i < n; i++) {
 		wins[i].w = w;
 		wins[i].key = key;
-		wins[i].set.w = w;
+		person_set_init(&wins[i].set, w, NULL, plan->names_valid_after);
 		if (i > 0)
-			format_rfc3339((time_t)bounds[i - 1], wins[i].since);
-		if (i < nbounds)
-			format_rfc3339((time_t)bounds[i], wins[i].until);
+			format_rfc3339((time_t)plan->bounds[i - 1], wins[i].since);
+		if (i < plan->nbounds)
+			format_rfc3339((time_t)plan->bounds[i], wins[i].until);
+		if (plan->check_bounds) {
+			wins[i].set.bound_since = i > 0 ? plan->bounds[i - 1] : 0;
+			wins[i].set.bound_until = i < plan->nbounds ? plan->bounds[i] : 0;
+		}
+	}
+	if (plan->head) {
+		wins[0].set = *plan->head; /* moved: window 0 goes on from there */
+		memset(plan->head, 0, sizeof(*plan->head));
+		wins[0].resumed = true;
+		wins[0].resume_cursor = plan->head_next;
 	}
 	for (int i = 1; i < n; i++)
 		wins[i].started = pthread_create(&wins[i].thread, NULL, window_thread, &wins[i]) == 0;
@@ -553,16 +679,56 @@ static int walk_windows(struct walker *w, struct api_conn *conn, uint64_t key,
 			rc = wins[i].rc;
 			*err = wins[i].err;
 		}
-		for (size_t k = 0; k < wins[i].set.count && rc == 0; k++) {
-			if (!person_set_push(all, person_ref(wins[i].set.items[k]))) {
-				person_unref(wins[i].set.items[k]);
-				rc = -ENOMEM;
-			}
-		}
+		*outside += wins[i].set.out_of_bounds;
+		int moved = rc ? 0 : person_set_take(all, &wins[i].set);
+		if (moved && !rc)
+			rc = moved;
 		person_set_free(&wins[i].set);
 	}
 	free(wins);
 	return rc;
+}
+
+/*
+ * Before walking a filter directory in windows: does the server apply the
+ * time bounds with filter_id?  If it ignores them, every window would bring
+ * the whole filter.  Asked once per mount: window 0's first page (updated
+ * before the first boundary) - the first page by id holds persons updated
+ * at and after that boundary, so a server ignoring it answers with some.
+ * If the bounds hold, the page stays window 0's first page.
+ */
+static int plan_filter_windows(struct walker *w, struct api_conn *conn, uint64_t key,
+			       struct window_plan *plan, struct person_set *head, char **head_next,
+			       struct api_error *err)
+{
+	enum filter_bounds state = filter_bounds_state(w);
+	if (state == FILTER_BOUNDS_IGNORED)
+		plan->nbounds = 0;
+	if (state != FILTER_BOUNDS_UNKNOWN)
+		return 0;
+	char unused[32], until[32];
+	struct list_query q;
+	dir_query(w, key, &q, unused);
+	format_rfc3339((time_t)plan->bounds[0], until);
+	q.updated_until = until;
+	head->bound_until = plan->bounds[0];
+	struct api_page page;
+	int rc = api_list_page(conn, "/persons", &q, NULL, &page, head_next, err);
+	if (rc == 0) {
+		rc = add_page(head, &page);
+		api_page_release(&page);
+	}
+	if (rc)
+		return rc;
+	if (head->out_of_bounds) {
+		filter_bounds_found(w, FILTER_BOUNDS_IGNORED);
+		plan->nbounds = 0;
+	} else {
+		filter_bounds_found(w, FILTER_BOUNDS_APPLIED);
+		plan->head = head;
+		plan->head_next = *head_next;
+	}
+	return 0;
 }
 
 /* Persons changed since the walk started, merged in: closes the gap a person
@@ -577,10 +743,13 @@ static int walk_full(struct walker *w, struct api_conn *conn, uint64_t key, stru
 	char synced[32] = "";
 	struct list_query q;
 	dir_query(w, key, &q, since);
-	struct person_set first = { .w = w, .conn = conn };
-	struct person_set all = { .w = w, .conn = conn };
+	double valid_after = names_valid_after(w, now_monotonic());
+	struct person_set first, all, head;
+	person_set_init(&first, w, conn, valid_after);
+	person_set_init(&all, w, conn, valid_after);
+	person_set_init(&head, w, conn, valid_after);
 	struct api_page page;
-	char *next = NULL;
+	char *next = NULL, *head_next = NULL;
 	bool windowed = false;
 	int rc = api_list_page(conn, "/persons", &q, NULL, &page, &next, err);
 	if (rc == 0) {
@@ -590,21 +759,31 @@ static int walk_full(struct walker *w, struct api_conn *conn, uint64_t key, stru
 	}
 	int windows = rc == 0 && next && window_kind_ok(key) ? window_count(w) : 1;
 	int64_t bounds[8];
-	int nbounds = windows > 1 ? window_bounds(&first, windows, bounds) : 0;
+	bool filter = tree_kind(key) == NODE_FILTER_DIR;
+	struct window_plan plan = { .bounds = bounds, .check_bounds = filter,
+				    .names_valid_after = valid_after };
+	plan.nbounds = windows > 1 ? window_bounds(&first, windows, bounds) : 0;
+	if (rc == 0 && plan.nbounds > 0 && filter)
+		rc = plan_filter_windows(w, conn, key, &plan, &head, &head_next, err);
 	if (rc == 0 && log_get_level() >= LOG_LEVEL_DEBUG) {
 		char where[64];
 		tree_describe(key, where, sizeof(where));
 		log_debug("full walk of %s: %s", where,
-			  !next ? "one page" : nbounds ? "parallel update_time windows" : "one cursor walk");
+			  !next ? "one page" : plan.nbounds ? "parallel update_time windows"
+							    : "one cursor walk");
 	}
-	if (rc == 0 && nbounds > 0) {
-		windowed = true;
-		rc = walk_windows(w, conn, key, bounds, nbounds, &all, err);
-		person_set_free(&first);
-	} else if (rc == 0) {
+	if (rc == 0 && plan.nbounds > 0) {
+		size_t outside = 0;
+		rc = walk_windows(w, conn, key, &plan, &all, &outside, err);
+		windowed = rc == 0 && !outside;
+		if (rc == 0 && outside) { /* the bounds stopped holding: start over */
+			filter_bounds_found(w, FILTER_BOUNDS_IGNORED);
+			person_set_free(&all);
+		}
+	}
+	if (rc == 0 && !windowed) {
 		all = first; /* one cursor walk: continue after the first page */
-		first.items = NULL;
-		first.count = first.cap = 0;
+		person_set_init(&first, w, conn, valid_after);
 		if (next) {
 			struct page_pipeline pp;
 			pipeline_start(&pp, &all);
@@ -615,9 +794,15 @@ static int walk_full(struct walker *w, struct api_conn *conn, uint64_t key, stru
 		}
 	}
 	free(next);
+	free(head_next);
+	person_set_free(&head);
+	if (rc == 0 && !person_set_take_deleted(&all, &first))
+		rc = -ENOMEM;
 	person_set_free(&first);
 	if (rc == 0 && !synced[0])
 		sync_point(conn, all.newest_update, synced);
+	if (rc == 0)
+		finish_names(&all);
 	struct listing *l = NULL;
 	if (rc == 0 && !(l = listing_from_set(&all)))
 		rc = -ENOMEM;
@@ -630,6 +815,7 @@ static int walk_full(struct walker *w, struct api_conn *conn, uint64_t key, stru
 		if (key == INO_RECENT)
 			order_newest_first(l);
 		*out = l;
+		forget_deleted(w, &all);
 	} else {
 		listing_unref(l);
 	}
@@ -685,8 +871,16 @@ static bool set_contains(const struct person_set *ps, int64_t id)
 	return false;
 }
 
-/* prev's persons, minus every changed one, plus the changed ones that belong.
- * Sorts both sets. */
+static bool set_deleted(struct person_set *ps, int64_t id)
+{
+	for (size_t i = 0; i < ps->deleted_count; i++)
+		if (ps->deleted[i] == id)
+			return true;
+	return false;
+}
+
+/* prev's persons, minus every changed or deleted one, plus the changed ones
+ * that belong.  Sorts both sets. */
 static struct listing *merge_changes(const struct listing *prev, struct person_set *changed,
 				     struct person_set *filter_matches, uint64_t key)
 {
@@ -698,10 +892,13 @@ static struct listing *merge_changes(const struct listing *prev, struct person_s
 	if (!l)
 		return NULL;
 	size_t n = 0;
-	for (size_t i = 0; i < prev->count; i++)
-		if (!set_contains(changed, prev->persons[i]->id) &&
-		    !(filter_matches && set_contains(filter_matches, prev->persons[i]->id)))
+	for (size_t i = 0; i < prev->count; i++) {
+		int64_t id = prev->persons[i]->id;
+		if (!set_contains(changed, id) && !set_deleted(changed, id) &&
+		    !(filter_matches && (set_contains(filter_matches, id) ||
+					 set_deleted(filter_matches, id))))
 			l->persons[n++] = person_ref(prev->persons[i]);
+	}
 	for (size_t i = 0; i < changed->count; i++) {
 		struct person *p = changed->items[i];
 		if (!filter_matches && person_matches_dir(p, key))
@@ -738,18 +935,31 @@ static int walk_changes_since(struct walker *w, struct api_conn *conn, uint64_t 
 	dir_query(w, key, &q, since);
 	q.owner_id = q.org_id = q.filter_id = 0; /* company-wide: catches moves out */
 	q.updated_since = since_time;
-	struct person_set changed = { .w = w, .conn = conn };
-	struct person_set matches = { .w = w, .conn = conn };
+	double valid_after = names_valid_after(w, now_monotonic());
+	struct person_set changed, matches;
+	person_set_init(&changed, w, conn, valid_after);
+	person_set_init(&matches, w, conn, valid_after);
 	bool is_filter = tree_kind(key) == NODE_FILTER_DIR;
+	bool whole_filter = false;
 	int rc = api_walk(conn, "/persons", &q, add_page, &changed, err);
 	if (rc == 0)
 		snprintf(synced, sizeof(synced), "%s", changed.first_page_time);
 	if (rc == 0 && is_filter && changed.count > 0) {
 		q.filter_id = tree_id(key);
+		matches.bound_since = person_parse_time(since_time);
 		rc = api_walk(conn, "/persons", &q, add_page, &matches, err);
+		/* A server that ignores updated_since with filter_id answered with
+		 * the whole filter: that is the new listing, no need to merge. */
+		if (rc == 0 && matches.out_of_bounds)
+			filter_bounds_found(w, FILTER_BOUNDS_IGNORED);
+		whole_filter = rc == 0 && filter_bounds_state(w) == FILTER_BOUNDS_IGNORED;
 	}
 	if (rc == 0) {
-		struct listing *l = merge_changes(prev, &changed, is_filter ? &matches : NULL, key);
+		finish_names(&changed);
+		finish_names(&matches);
+		struct listing *l = whole_filter ? listing_from_set(&matches)
+						 : merge_changes(prev, &changed,
+								 is_filter ? &matches : NULL, key);
 		if (!l) {
 			rc = -ENOMEM;
 		} else {
@@ -757,6 +967,8 @@ static int walk_changes_since(struct walker *w, struct api_conn *conn, uint64_t 
 				 synced[0] ? synced : since_time);
 			l->full_walk_at = prev->full_walk_at;
 			*out = l;
+			forget_deleted(w, &changed);
+			forget_deleted(w, &matches);
 		}
 	}
 	person_set_free(&changed);
@@ -902,6 +1114,8 @@ static int walk_group(struct walker *w, struct api_conn *conn, uint64_t key, str
 		    json_object_is_type(data, json_type_array)) {
 			struct api_page page = { .data = data }; /* borrowed from resp */
 			rc = add_group_items(&gs, &page);
+			if (key == INO_BY_OWNER) /* the names of user fields, for free */
+				meta_users_store(w->meta, data, now_monotonic());
 		}
 		json_object_put(resp);
 	}
@@ -983,10 +1197,13 @@ static void run_id_batch(struct walker *w, struct api_conn *conn, uint64_t first
 	struct list_query q = { .ids = list.data, .limit = IDS_PER_REQUEST,
 				.custom_fields = w->custom_fields,
 				.include_fields = w->include_fields };
-	struct person_set ps = { .w = w, .conn = conn };
+	struct person_set ps;
+	person_set_init(&ps, w, conn, names_valid_after(w, now_monotonic()));
 	struct api_error err = { 0 };
 	int rc = sb_failed(&list) ? -ENOMEM : api_walk(conn, "/persons", &q, add_page, &ps, &err);
 	sb_free(&list);
+	if (rc == 0)
+		finish_names(&ps);
 	count_stat(w, &w->stats.id_batches);
 	if (rc && rc != -ECANCELED)
 		log_error("looking up persons by id failed: %s",
@@ -1007,6 +1224,12 @@ static void run_id_batch(struct walker *w, struct api_conn *conn, uint64_t first
 			else if (l)
 				l->count = 0;
 		}
+		/* An id the answer did not hold is deleted or never was: if a
+		 * listing still shows it, it leaves (below). */
+		if (rc == 0 && l && l->count == 0 &&
+		    !set_deleted(&ps, tree_id(keys[i])) &&
+		    !person_set_note_deleted(&ps, tree_id(keys[i])))
+			log_warn("out of memory noting a person that no longer exists");
 		/* Speculative neighbours are only stored when they were found. */
 		if (i >= asked && (!l || l->count == 0)) {
 			listing_unref(l);
@@ -1014,6 +1237,8 @@ static void run_id_batch(struct walker *w, struct api_conn *conn, uint64_t first
 		}
 		cache_listing_finish(w->cache, keys[i], l, l ? 0 : (rc ? -rc : ENOMEM), now);
 	}
+	if (rc == 0)
+		forget_deleted(w, &ps);
 	person_set_free(&ps);
 }
 
@@ -1040,6 +1265,15 @@ int walker_load_person_fields(struct api_conn *conn, struct meta *meta, struct a
 	if (rc == 0)
 		meta_person_fields_store(meta, all);
 	json_object_put(all);
+	/* User fields show user names: load them once, now. */
+	struct api_error users_err = { 0 };
+	int users_rc = rc == 0 && meta_has_field_type(meta, FIELDTEXT_USER)
+			       ? names_load_users(meta, conn, &users_err)
+			       : 0;
+	if (users_rc)
+		log_warn("cannot load the user names (%s); they are asked for again when a "
+			 "listing needs them", users_err.message[0] ? users_err.message
+								 : strerror(-users_rc));
 	return rc;
 }
 

@@ -62,6 +62,33 @@ Command line
   --gzip                   gzip bodies for requests with Accept-Encoding: gzip
   --quiet                  no per-request log lines on stderr
 
+Variants the API documentation leaves open (each also a /_control/config key
+of the same name with "_" for "-"; default first):
+  --label-option-ids int|string|key
+                           ids of the built-in label field's options (personFields
+                           label_ids) and in persons' label_ids.  The spec types
+                           option ids as integers for custom fields and strings
+                           for built-in ones.  string: personFields has "1".."5",
+                           even persons' label_ids hold strings, odd ones keep
+                           integers; key: "customer", "vip", "hot_lead",
+                           "cold_lost", "partner_a" everywhere (include_labels too)
+  --filter-time-bounds applied|ignored
+                           whether updated_since/updated_until apply when filter_id
+                           is set (the spec says filter_id overrides ids, owner_id,
+                           org_id and deal_id, and nothing about time bounds);
+                           ignored: a filter_id answer is the whole filter
+  --deleted-in-answers omit|include
+                           include: updated_since and ids= list answers also carry
+                           soft-deleted persons, with "is_deleted": true (the real
+                           API keeps them 30 days); plain lists never do
+  --time-field-style object|string
+                           the time custom field as {value, timezone_name} and
+                           timerange as {value, until, timezone_name}, or (string)
+                           time as "HH:MM:SS" and timerange as {value, until}
+  --invalid-utf8-person ID person ID's name, notes and Nickname field carry raw
+                           invalid UTF-8 bytes in API answers (0 = none; the
+                           control interface shows them as \\udcXX escapes)
+
 Prints ``listening on HOST:PORT`` to stderr.  SIGTERM / SIGINT exit cleanly.
 HTTP/1.1 with keep-alive (TCP_NODELAY); every answer has Content-Length,
 ``content-type: application/json`` (except the Cloudflare HTML 403) and
@@ -101,7 +128,8 @@ update_time | add_time, sort_direction asc | desc.  include_fields takes the
 documented enum (unknown value -> 400); values are deterministic.  custom_fields
 <= 15 known custom-field keys (only those appear in ``custom_fields``).
 include_option_labels / include_labels take true|false.  limit 1..500
-(default 100; anything else -> 400).  Deleted persons are never listed.
+(default 100; anything else -> 400).  Deleted persons are never listed (but
+see deleted_in_answers).
 
 All 400s use the generic body {"success":false,"error":"ERR_SCHEMA_VALIDATION_
 FAILED: ...","error_info":"Please check developers.pipedrive.com","data":null,
@@ -196,7 +224,16 @@ emails, phones, is_deleted, visible_to, label_ids, picture_id, custom_fields,
 notes, im, birthday, job_title, postal_address (the last five only with contact
 sync).  Times are RFC3339 whole-second UTC, update_time within 400 days before
 2026-06-01; persons with i % 50 == 3 were updated within the 3 days before
-today's midnight UTC.  custom_fields holds all 5 custom keys (mostly null).
+today's midnight UTC.  custom_fields holds all 16 custom keys (mostly null),
+one field of every v2 type, values in the v2 shapes: varchar (Nickname),
+enum (Lead source, option id), set (Interests, [ids]), monetary (Budget,
+{value, currency}), date (Contract date), varchar_auto, text (with a line
+break), double, phone, daterange ({value, until}), time and timerange (see
+time_field_style), user (a user id), org (an organization id), people (an
+earlier person with the same owner and organization; a recently updated one
+for i % 50 == 3) and address ({value, route, ..., formatted_address}).  The
+fields after the first five come from their own random stream, so the rest
+of a person is as it was before they existed.
 
 Tricky persons (ids 1..31, unless --no-tricky; only those <= N exist):
    1  , ; \\ " : in name and notes (Doe, John; "JD" \\ Jr.: CEO)
@@ -227,7 +264,8 @@ Tricky persons (ids 1..31, unless --no-tricky; only those <= N exist):
   25  a 300-character CJK name (900 UTF-8 bytes)
   26  BEL, ESC, DEL and NUL control characters in name and notes
   27  leading/trailing spaces in the name
-  28  several label_ids [1,2,3,4,5], org null (by rule)
+  28  several label_ids [1,2,3,4,5], org null (by rule), a value in every
+      custom field (characters vCards escape; user 2, org 1, person 1)
   29  "John Smith"   30  "John Smith" (duplicate names, different emails)
   31  name "." (a single dot), primary email not first
 Tricky organizations (ids 1..8): "Acme, Inc.; EMEA", 'Back\\slash "Quoted"
@@ -288,13 +326,17 @@ Control interface (no auth, not counted in stats, no faults/latency)
                                     "absurd"|"negative",
                                     "retry_after_style":"seconds"|"huge"|
                                     "http-date",
-                                    "daily_429_style":"explicit"|"silent"}
+                                    "daily_429_style":"explicit"|"silent",
+                                    "label_option_ids", "filter_time_bounds",
+                                    "deleted_in_answers", "time_field_style",
+                                    "invalid_utf8_person"} (see above)
 """
 
 import argparse
 import base64
 import bisect
 import calendar
+import codecs
 import collections
 import copy
 import datetime
@@ -406,8 +448,23 @@ CUSTOM_FIELDS = [
       {"id": 23, "label": "Reporting/BI"}]),
     (_field_code("budget"), "Budget", "monetary", None),
     (_field_code("contract_date"), "Contract date", "date", None),
+    # one field of every other v2 type, as real companies have them
+    (_field_code("industry_tag"), "Industry tag", "varchar_auto", None),
+    (_field_code("background"), "Background", "text", None),
+    (_field_code("score"), "Score", "double", None),
+    (_field_code("assistant_phone"), "Assistant phone", "phone", None),
+    (_field_code("trial_period"), "Trial period", "daterange", None),
+    (_field_code("best_call_time"), "Best call time", "time", None),
+    (_field_code("office_hours"), "Office hours", "timerange", None),
+    (_field_code("account_manager"), "Account manager", "user", None),
+    (_field_code("billing_org"), "Billing organization", "org", None),
+    (_field_code("referred_by"), "Referred by", "people", None),
+    (_field_code("home_address"), "Home address", "address", None),
 ]
 CUSTOM_KEYS = [c[0] for c in CUSTOM_FIELDS]
+CUSTOM_KEY_OF_TYPE = {c[2]: c[0] for c in reversed(CUSTOM_FIELDS)}
+LABEL_KEYS = {1: "customer", 2: "vip", 3: "hot_lead", 4: "cold_lost",
+              5: "partner_a"}  # label_option_ids=key: built-in string ids
 ORG_CUSTOM_FIELDS = [
     (_field_code("org_region"), "Region", "varchar", None),
     (_field_code("org_tier"), "Tier", "enum",
@@ -596,9 +653,11 @@ class Table:
         arr[i] = value
         bisect.insort(order, i, key=key)
 
-    def walk(self, field, direction, after, pred, limit, order=None):
-        """Return (ids, has_more): up to `limit` live ids matching pred that
-        come strictly after the keyset position `after` = (value, id)."""
+    def walk(self, field, direction, after, pred, limit, order=None,
+             deleted=False):
+        """Return (ids, has_more): up to `limit` live ids (and soft-deleted
+        ones if `deleted`) matching pred that come strictly after the keyset
+        position `after` = (value, id)."""
         if order is None:
             order = self.order(field)
         key = self.sortkey(field)
@@ -612,9 +671,10 @@ class Table:
                 pos = bisect.bisect_left(order, ak, key=key) - 1
         step = 1 if direction == "asc" else -1
         out, state, n = [], self.state, len(order)
+        top = 2 if deleted else 1
         while 0 <= pos < n and len(out) <= limit:
             i = order[pos]
-            if state[i] == 1 and (pred is None or pred(i)):
+            if 0 < state[i] <= top and (pred is None or pred(i)):
                 out.append(i)
             pos += step
         return out[:limit], len(out) > limit
@@ -885,7 +945,8 @@ class EntityStore:
                 key = self.table.sortkey(q.sort_by)
                 order = sorted((i for i in q.ids if self.exists(i)), key=key)
             ids, more = self.table.walk(q.sort_by, q.direction, q.after,
-                                        self.predicate(q), q.limit, order)
+                                        self.predicate(q), q.limit, order,
+                                        self.deleted_visible(q))
             texts = [self.render(i, q.view) for i in ids]
             cursor = None
             if more and ids:
@@ -901,17 +962,21 @@ class EntityStore:
                                      self.table.max_id() + 1, order)
             return [self.render(i) for i in ids]
 
-    def base_predicates(self, q):
+    def deleted_visible(self, q):
+        """True if this list answer also carries soft-deleted objects."""
+        return False
+
+    def base_predicates(self, q, times=True):
         """Time-window and owner predicates shared by all entities."""
         t = self.table
         preds = []
         if q.filter_id is None and q.owner_id is not None:
             owner, oid = t.cols["owner"], q.owner_id
             preds.append(lambda i: owner[i] == oid)
-        if q.since is not None:
+        if times and q.since is not None:
             ut, since = t.utime, q.since
             preds.append(lambda i: ut[i] >= since)
-        if q.until is not None:
+        if times and q.until is not None:
             ut, until = t.utime, q.until
             preds.append(lambda i: ut[i] < until)
         return preds
@@ -992,6 +1057,53 @@ def zlib_crc(text):
     return zlib.crc32(text.encode())
 
 
+def label_id_as(label_id, mode, person_id):
+    """A label id as label_option_ids says: int as it is; string (numeric
+    strings in personFields, and in label_ids of even persons while odd ones
+    keep integers); key (non-numeric string ids everywhere)."""
+    if mode == "key":
+        return LABEL_KEYS.get(label_id, str(label_id))
+    if mode == "string" and (person_id is None or person_id % 2 == 0):
+        return str(label_id)
+    return label_id
+
+
+# Lone surrogates U+DC80..U+DCFF in a served person stand for the raw bytes
+# 0x80..0xFF (invalid UTF-8 on the wire, see invalid_utf8_person).
+INVALID_UTF8 = {
+    "name": "Bad \udcff Byte \udcc3( Person",
+    "notes": "cut \udce6\udc97 sequence, overlong \udcc0\udcaf, "
+             "surrogate \udced\udca0\udc80 end",
+}
+
+
+def with_invalid_utf8(obj):
+    out = dict(obj)
+    for k, v in INVALID_UTF8.items():
+        if k in out:
+            out[k] = v
+    cf = out.get("custom_fields")
+    if isinstance(cf, dict) and CUSTOM_KEYS[0] in cf:
+        out["custom_fields"] = dict(cf, **{CUSTOM_KEYS[0]: "Nick\udce9"})
+    return out
+
+
+def _raw_bytes_or_escape(err):
+    """Encoding error handler: U+DC80..U+DCFF become the bytes they stand
+    for, other lone surrogates stay visible as \\uXXXX escapes."""
+    out = bytearray()
+    for ch in err.object[err.start:err.end]:
+        cp = ord(ch)
+        if 0xDC80 <= cp <= 0xDCFF:
+            out.append(cp - 0xDC00)
+        else:
+            out += ("\\u%04x" % cp).encode()
+    return bytes(out), err.end
+
+
+codecs.register_error("fake_raw_bytes", _raw_bytes_or_escape)
+
+
 EMAIL_COUNTS = (0, 1, 1, 1, 1, 1, 2, 2, 2, 3)
 PHONE_COUNTS = (0, 0, 1, 1, 1, 1, 2, 2, 3, 3)
 CONTACT_LABELS = ("work", "home", "mobile", "other")
@@ -1005,11 +1117,13 @@ class PersonStore(EntityStore):
     custom_defs = CUSTOM_FIELDS
 
     def __init__(self, n, owners, orgs, seed, company, tricky=True,
-                 contact_sync=True):
+                 contact_sync=True, config=None):
         super().__init__(n, seed, company)
         self.owners = owners
         self.orgs = orgs
+        self.generated = n
         self.contact_sync = contact_sync
+        self.config = config
         self.today0 = now_s() // DAY * DAY
         self._generate_attrs(n)
         if tricky:
@@ -1068,6 +1182,7 @@ class PersonStore(EntityStore):
                  (0, 0, 1, 1, 2)))),
              "picture_id": None if rng.random() < 0.7 else 5000 + i,
              "custom_fields": self._custom(rng)}
+        p["custom_fields"].update(self._custom_more(i))
         if self.contact_sync:
             p.update(self._contact_sync(rng, i, first))
         return p
@@ -1088,7 +1203,7 @@ class PersonStore(EntityStore):
 
     def _custom(self, rng):
         cf = dict.fromkeys(CUSTOM_KEYS)
-        nick, src, interests, budget, cdate = CUSTOM_KEYS
+        nick, src, interests, budget, cdate = CUSTOM_KEYS[:5]
         if rng.random() < 0.2:
             cf[nick] = rng.choice(("Bob", "The Boss", "Ms. \"X\"", "Kiki"))
         if rng.random() < 0.3:
@@ -1102,6 +1217,105 @@ class PersonStore(EntityStore):
             cf[cdate] = "2025-%02d-%02d" % (rng.randint(1, 12),
                                             rng.randint(1, 28))
         return cf
+
+    def _custom_more(self, i):
+        """The fields of every other type, drawn from their own random
+        stream so that everything generated before them stays as it was.
+        Values in the v2 shapes (time and timerange as objects; see
+        time_field_style for the plain-string variant)."""
+        rng = random.Random(dhash(self.seed, i, 8))
+        k = CUSTOM_KEY_OF_TYPE
+
+        def maybe(p, make):
+            return make() if rng.random() < p else None
+
+        def address():
+            city, area, country, pc = rng.choice(CITIES)
+            num = str(rng.randint(1, 99))
+            whole = "Hauptstr. %s, %s %s, %s" % (num, pc, city, country)
+            return {"value": whole, "route": "Hauptstr.", "street_number": num,
+                    "subpremise": rng.choice((None, "Apt 3")),
+                    "locality": city, "sublocality": None,
+                    "admin_area_level_1": area, "admin_area_level_2": None,
+                    "country": country, "postal_code": pc,
+                    "formatted_address": None if rng.random() < 0.3 else whole}
+
+        month = rng.randint(1, 10)
+        return {
+            k["varchar_auto"]: maybe(0.25, lambda: rng.choice(
+                ("SaaS", "Manufacturing", "Retail; wholesale"))),
+            k["text"]: maybe(0.2, lambda: rng.choice(
+                ("Long-time customer.\nPrefers email, not calls.",
+                 "Met at the fair; knows our CTO, \"Ada\".",
+                 "Ünïcödé – notes"))),
+            k["double"]: maybe(0.3, lambda: rng.choice(
+                (4.5, 12.0, 0.125, 99.99, 1500.0, -2.75, 7))),
+            k["phone"]: maybe(0.2, lambda: "+49 30 555%04d" % rng.randrange(10000)),
+            k["daterange"]: maybe(0.2, lambda: {
+                "value": "2025-%02d-01" % month,
+                "until": "2025-%02d-%02d" % (month + 2, rng.randint(1, 28))}),
+            k["time"]: maybe(0.25, lambda: {
+                "value": "%02d:%02d:00" % (rng.choice((8, 9, 13, 16)),
+                                           rng.choice((0, 15, 30, 45))),
+                "timezone_name": rng.choice(("Europe/Berlin",
+                                             "America/New_York"))}),
+            k["timerange"]: maybe(0.2, lambda: {
+                "value": "09:00:00",
+                "until": rng.choice(("17:00:00", "17:30:00")),
+                "timezone_name": "Europe/Tallinn"}),
+            k["user"]: maybe(0.3, lambda: rng.randint(1, self.owners)),
+            k["org"]: maybe(0.25, lambda: rng.randint(1, self.orgs)),
+            k["people"]: maybe(0.25, lambda: self.colleague_of(i, rng)),
+            k["address"]: maybe(0.2, address),
+        }
+
+    def colleague_of(self, i, rng):
+        """A person "referred by" i: an earlier one with the same owner and
+        organization (a colleague), or None for the first ones; a recently
+        updated person (i % 50 == 3) names a recently updated colleague."""
+        step = self.owners * self.orgs
+        if i % 50 == 3:
+            step = step * 50 // math.gcd(step, 50)
+        back = [i - step * t for t in (1, 2, 3) if i - step * t >= 1]
+        return rng.choice(back) if back else None
+
+    # ---- variants the spec leaves open (see Config) -------------------------
+    def _view(self, i, obj, view):
+        out = super()._view(i, obj, view)
+        cfg = self.config
+        if cfg is None:
+            return out
+        mode = cfg.get("label_option_ids")
+        if mode != "int" and isinstance(out.get("label_ids"), list):
+            out["label_ids"] = [label_id_as(x, mode, i) for x in out["label_ids"]]
+            if isinstance(out.get("labels"), list):
+                out["labels"] = [dict(lb, id=label_id_as(lb["id"], mode, i))
+                                 for lb in out["labels"]]
+        cf = out.get("custom_fields")
+        if cfg.get("time_field_style") == "string" and isinstance(cf, dict):
+            cf = out["custom_fields"] = dict(cf)
+            t, tr = CUSTOM_KEY_OF_TYPE["time"], CUSTOM_KEY_OF_TYPE["timerange"]
+            if isinstance(cf.get(t), dict):
+                cf[t] = cf[t].get("value")
+            if isinstance(cf.get(tr), dict):
+                cf[tr] = {"value": cf[tr].get("value"),
+                          "until": cf[tr].get("until")}
+        if i == cfg.get("invalid_utf8_person"):
+            out = with_invalid_utf8(out)
+        return out
+
+    def deleted_visible(self, q):
+        """deleted_in_answers=include: updated_since and ids= answers carry
+        soft-deleted persons (is_deleted true), as the real API may."""
+        if self.config is None or self.config.get("deleted_in_answers") != "include":
+            return False
+        if q.filter_id is not None:
+            return q.since is not None and self.filter_bounds_applied()
+        return q.since is not None or q.ids is not None
+
+    def filter_bounds_applied(self):
+        return self.config is None or \
+            self.config.get("filter_time_bounds") == "applied"
 
     @staticmethod
     def _contact_sync(rng, i, first):
@@ -1165,7 +1379,9 @@ class PersonStore(EntityStore):
     # ---- filters -------------------------------------------------------------
     def predicate(self, q):
         t = self.table
-        preds = self.base_predicates(q)
+        # filter_time_bounds=ignored: filter_id overrides the time bounds too
+        preds = self.base_predicates(
+            q, times=q.filter_id is None or self.filter_bounds_applied())
         if q.filter_id is not None:
             preds.append(self.filter_predicate(q.filter_id))
         else:
@@ -1289,6 +1505,33 @@ def _long_note():
     return (chunk * (3500 // len(chunk) + 1))[:3500]
 
 
+def every_custom_field():
+    """A value for every custom field, with the characters vCards escape."""
+    k = CUSTOM_KEY_OF_TYPE
+    return {
+        CUSTOM_KEYS[0]: "The \"Boss\"; CEO, too",
+        CUSTOM_KEYS[1]: 13, CUSTOM_KEYS[2]: [21, 22, 23],
+        CUSTOM_KEYS[3]: {"value": 8000, "currency": "EUR"},
+        CUSTOM_KEYS[4]: "2025-12-31",
+        k["varchar_auto"]: "Retail; wholesale",
+        k["text"]: "Line one\nLine two, with comma; semicolon \\ backslash",
+        k["double"]: 1234567.25,
+        k["phone"]: "+49 (0)30 123-45-67",
+        k["daterange"]: {"value": "2025-01-01", "until": "2025-03-31"},
+        k["time"]: {"value": "09:30:00", "timezone_name": "Europe/Berlin"},
+        k["timerange"]: {"value": "09:00:00", "until": "17:30:00",
+                         "timezone_name": "Europe/Tallinn"},
+        k["user"]: 2, k["org"]: 1, k["people"]: 1,
+        k["address"]: {
+            "value": "Friedrichstraße 123, 10117 Berlin",
+            "route": "Friedrichstraße", "street_number": "123",
+            "subpremise": None, "locality": "Berlin", "sublocality": "Mitte",
+            "admin_area_level_1": "Berlin", "admin_area_level_2": None,
+            "country": "Germany", "postal_code": "10117",
+            "formatted_address": "Friedrichstraße 123, 10117 Berlin, Germany"},
+    }
+
+
 def tricky_persons():
     """id -> dict of keys overriding the generated person (see module doc)."""
     e = lambda v, primary=True, label="work": {  # noqa: E731
@@ -1356,7 +1599,8 @@ def tricky_persons():
              "notes": "ctrl: BEL\x07 ESC\x1b[31m DEL\x7f NUL\x00 end"},
         27: {"name": "  Spacey Name  ", "first_name": "  Spacey",
              "last_name": "Name  "},
-        28: {"label_ids": [1, 2, 3, 4, 5]},
+        28: {"label_ids": [1, 2, 3, 4, 5],
+             "custom_fields": every_custom_field()},
         29: {"name": "John Smith", "first_name": "John", "last_name": "Smith",
              "emails": [e("john.smith@example.com")]},
         30: {"name": "John Smith", "first_name": "John", "last_name": "Smith",
@@ -1377,11 +1621,20 @@ class Config:
     TYPES = {"rate_limit": int, "latency_ms": int, "ratelimit_headers": bool,
              "daily_budget": int, "gzip": bool, "deleted_get": str,
              "ratelimit_reset_style": str, "retry_after_style": str,
-             "daily_429_style": str}
+             "daily_429_style": str,
+             "label_option_ids": str, "filter_time_bounds": str,
+             "deleted_in_answers": str, "time_field_style": str,
+             "invalid_utf8_person": int}
     CHOICES = {"deleted_get": ("soft", "404"),
                "ratelimit_reset_style": RESET_STYLES,
                "retry_after_style": RETRY_AFTER_STYLES,
-               "daily_429_style": DAILY_429_STYLES}
+               "daily_429_style": DAILY_429_STYLES,
+               "label_option_ids": ("int", "string", "key"),
+               "filter_time_bounds": ("applied", "ignored"),
+               "deleted_in_answers": ("omit", "include"),
+               "time_field_style": ("object", "string")}
+    # keys that change how persons are rendered (their cached JSON)
+    RENDERING = ("label_option_ids", "time_field_style", "invalid_utf8_person")
 
     def __init__(self, args):
         self.lock = threading.Lock()
@@ -1392,7 +1645,12 @@ class Config:
             "deleted_get": "soft",
             "ratelimit_reset_style": args.ratelimit_reset_style,
             "retry_after_style": args.retry_after_style,
-            "daily_429_style": args.daily_429_style}
+            "daily_429_style": args.daily_429_style,
+            "label_option_ids": args.label_option_ids,
+            "filter_time_bounds": args.filter_time_bounds,
+            "deleted_in_answers": args.deleted_in_answers,
+            "time_field_style": args.time_field_style,
+            "invalid_utf8_person": args.invalid_utf8_person}
 
     def get(self, name):
         with self.lock:
@@ -1576,13 +1834,15 @@ class Stats:
 
 class Response:
     def __init__(self, status, body, headers=None,
-                 ctype="application/json"):
+                 ctype="application/json", raw_bytes=False):
         self.status = status
         if not isinstance(body, bytes):
             if not isinstance(body, str):
                 body = dumps(body)
-            # lone surrogates (only possible via /_control) become \udXXX
-            body = body.encode("utf-8", "backslashreplace")
+            # lone surrogates (via /_control) become \udXXX; API answers
+            # with raw_bytes send U+DC80..U+DCFF as the invalid bytes
+            body = body.encode("utf-8", "fake_raw_bytes" if raw_bytes
+                               else "backslashreplace")
         self.body = body
         self.headers = dict(headers or {})
         self.ctype = ctype
@@ -1902,7 +2162,7 @@ class App:
         self.persons = PersonStore(args.persons, args.owners, args.orgs,
                                    args.seed, args.company,
                                    not args.no_tricky,
-                                   not args.no_contact_sync)
+                                   not args.no_contact_sync, self.config)
         self.orgs = OrgStore(args.orgs, args.owners, args.seed, args.company,
                              not args.no_tricky)
         self.routes = {
@@ -1967,7 +2227,7 @@ class App:
         s = self.persons
         q = ListQuery(params, PERSON_LIST_PARAMS, s.include_enum, s.custom_keys)
         texts, cursor = s.page(q)
-        return Response(200, list_body(texts, cursor))
+        return Response(200, list_body(texts, cursor), raw_bytes=True)
 
     def list_orgs(self, path, params):
         s = self.orgs
@@ -1990,7 +2250,7 @@ class App:
                                and self.config.get("deleted_get") == "404"):
                 raise ApiError(404, store.not_found)
             body = '{"success":true,"data":' + store.render(i, view) + "}"
-        return Response(200, body)
+        return Response(200, body, raw_bytes=True)
 
     def get_person(self, path, params):
         return self._get_one(self.persons, _PERSON_ID, path, params)
@@ -2098,10 +2358,16 @@ class App:
             start = cur["offset"]
         defs = self.field_defs()
         items = []
+        mode = self.config.get("label_option_ids")
         for code, name, ftype, opts, custom in defs[start:start + limit]:
+            options = [dict(o) for o in opts] if opts else None
+            if code == "label_ids" and options:
+                # the spec: string ids for built-in fields, integers for custom
+                for o in options:
+                    o["id"] = label_id_as(o["id"], mode, None)
             item = {"field_name": name, "field_code": code,
                     "description": None, "field_type": ftype,
-                    "options": [dict(o) for o in opts] if opts else None,
+                    "options": options,
                     "subfields": None, "is_custom_field": custom,
                     "is_optional_response_field": code in CONTACT_SYNC_KEYS}
             if ftype == "monetary":
@@ -2208,7 +2474,11 @@ class App:
         if key == ("GET", "config", False):
             return Response(200, self.config.snapshot())
         if key == ("POST", "config", False):
-            self.config.update(self._obj(body))
+            body = self._obj(body)
+            self.config.update(body)
+            if any(k in body for k in Config.RENDERING):
+                with self.persons.lock:
+                    self.persons.cache.clear()
             return Response(200, self.config.snapshot())
         if key == ("GET", "users", False):
             return Response(200, {"data": self.user_objects()})
@@ -2439,6 +2709,15 @@ def parse_args(argv):
     p.add_argument("--no-tricky", action="store_true")
     p.add_argument("--no-contact-sync", action="store_true")
     p.add_argument("--gzip", action="store_true")
+    p.add_argument("--label-option-ids", default="int",
+                   choices=Config.CHOICES["label_option_ids"])
+    p.add_argument("--filter-time-bounds", default="applied",
+                   choices=Config.CHOICES["filter_time_bounds"])
+    p.add_argument("--deleted-in-answers", default="omit",
+                   choices=Config.CHOICES["deleted_in_answers"])
+    p.add_argument("--time-field-style", default="object",
+                   choices=Config.CHOICES["time_field_style"])
+    p.add_argument("--invalid-utf8-person", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     if args.persons < 0 or args.owners < 1 or args.orgs < 1:

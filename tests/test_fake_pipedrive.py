@@ -126,7 +126,12 @@ def c(server):
                                     "deleted_get": "soft",
                                     "ratelimit_reset_style": "seconds",
                                     "retry_after_style": "seconds",
-                                    "daily_429_style": "explicit"})
+                                    "daily_429_style": "explicit",
+                                    "label_option_ids": "int",
+                                    "filter_time_bounds": "applied",
+                                    "deleted_in_answers": "omit",
+                                    "time_field_style": "object",
+                                    "invalid_utf8_person": 0})
     yield cl
     cl.conn.close()
 
@@ -495,8 +500,8 @@ def test_tricky_and_other_endpoints(c):
     assert [f["id"] for f in body["data"]] == [1, 2, 3, 4, 5]
     _, _, body = c.get("/api/v2/personFields?limit=500")
     custom = [f for f in body["data"] if f["is_custom_field"]]
-    assert len(custom) == 5 and all(len(f["field_code"]) == 40
-                                    for f in custom)
+    assert len(custom) == 16 and all(len(f["field_code"]) == 40
+                                     for f in custom)
     key = custom[0]["field_code"]
     _, _, body = c.get("/api/v2/persons?limit=3&custom_fields=" + key
                        + "&include_fields=notes_count&include_labels=true")
@@ -550,7 +555,7 @@ def test_time_window_and_option_labels(c):
         key: {"id": 12, "label": "Outbound"}}
     _, _, body = c.get("/api/v2/persons/11")
     assert body["data"]["custom_fields"][key] == 12
-    assert len(body["data"]["custom_fields"]) == 5
+    assert len(body["data"]["custom_fields"]) == 16
     # recent persons exist for "recent" views (filter 3 = last 30 days)
     ids, _ = c.walk("limit=500&filter_id=3")
     assert 53 in ids
@@ -898,3 +903,151 @@ def test_control_search_matches_the_api_and_is_free(sc):
 def test_search_unauthenticated_is_401(sc):
     status, headers, body = sc.get(q(term="smith"), token="wrong")
     assert status == 401 and headers.get("x-401-by-gw") == "true"
+
+
+# variants the spec leaves open (switches: flag and /_control/config key)
+
+CUSTOM_TYPES = {"varchar", "enum", "set", "monetary", "date", "varchar_auto",
+                "text", "double", "phone", "daterange", "time", "timerange",
+                "user", "org", "people", "address"}
+
+
+def field_of_type(c, ftype):
+    _, _, body = c.get("/api/v2/personFields?limit=500")
+    return next(f for f in body["data"]
+                if f["is_custom_field"] and f["field_type"] == ftype)
+
+
+def test_custom_fields_of_every_type(c):
+    _, _, body = c.get("/api/v2/personFields?limit=500")
+    custom = [f for f in body["data"] if f["is_custom_field"]]
+    assert {f["field_type"] for f in custom} == CUSTOM_TYPES
+    _, _, body = c.get("/api/v2/persons/28")
+    cf = body["data"]["custom_fields"]
+    assert all(cf[f["field_code"]] is not None for f in custom)
+    assert cf[field_of_type(c, "monetary")["field_code"]] == {
+        "value": 8000, "currency": "EUR"}
+    assert set(cf[field_of_type(c, "address")["field_code"]]) >= {
+        "value", "formatted_address", "route", "postal_code"}
+    # generated persons use every type too, mostly null
+    ids, _ = c.walk("limit=500")
+    seen = set()
+    for lo in range(1, 400, 100):
+        _, _, page = c.get("/api/v2/persons?limit=100&ids="
+                           + ",".join(str(i) for i in range(lo, lo + 100)))
+        for p in page["data"]:
+            seen |= {f["field_type"] for f in custom
+                     if p["custom_fields"][f["field_code"]] is not None}
+    assert seen == CUSTOM_TYPES
+
+
+def test_time_field_style_switch(c):
+    t, tr = field_of_type(c, "time"), field_of_type(c, "timerange")
+    _, _, body = c.get("/api/v2/persons/28")
+    cf = body["data"]["custom_fields"]
+    assert cf[t["field_code"]] == {"value": "09:30:00",
+                                    "timezone_name": "Europe/Berlin"}
+    assert cf[tr["field_code"]]["timezone_name"] == "Europe/Tallinn"
+    c.control("POST", "/config", {"time_field_style": "string"})
+    _, _, body = c.get("/api/v2/persons/28")
+    cf = body["data"]["custom_fields"]
+    assert cf[t["field_code"]] == "09:30:00"
+    assert cf[tr["field_code"]] == {"value": "09:00:00", "until": "17:30:00"}
+    assert c.control("POST", "/config",
+                     {"time_field_style": "bogus"})[0] == 400
+
+
+def test_label_option_ids_switch(c):
+    def label_options():
+        _, _, body = c.get("/api/v2/personFields?limit=500")
+        return next(f for f in body["data"]
+                    if f["field_code"] == "label_ids")["options"]
+
+    assert [o["id"] for o in label_options()] == [1, 2, 3, 4, 5]
+    c.control("POST", "/config", {"label_option_ids": "string"})
+    assert [o["id"] for o in label_options()] == ["1", "2", "3", "4", "5"]
+    _, _, body = c.get("/api/v2/persons?ids=28,29,30,31,32,33,34,35,36,37,"
+                       "38,39,40,41,42,43,44,45,46,47,48,49,50")
+    kinds = set()
+    for p in body["data"]:
+        for x in p["label_ids"]:
+            assert x == (str(x) if p["id"] % 2 == 0 else int(x))
+            kinds.add(type(x))
+    assert kinds == {str, int}          # both shapes in one answer
+    c.control("POST", "/config", {"label_option_ids": "key"})
+    assert [o["id"] for o in label_options()] == [
+        "customer", "vip", "hot_lead", "cold_lost", "partner_a"]
+    _, _, body = c.get("/api/v2/persons/28?include_labels=true")
+    assert body["data"]["label_ids"] == [
+        "customer", "vip", "hot_lead", "cold_lost", "partner_a"]
+    assert body["data"]["labels"][1] == {"id": "vip", "label": "VIP"}
+
+
+def test_filter_time_bounds_switch(c):
+    since = "2026-01-01T00:00:00Z"
+    ids, _ = c.walk("limit=500&filter_id=1&updated_since=" + since)
+    assert 0 < len(ids) < N
+    c.control("POST", "/config", {"filter_time_bounds": "ignored"})
+    ids2, _ = c.walk("limit=500&filter_id=1&updated_since=" + since)
+    assert len(ids2) == N               # the whole filter
+    ids3, _ = c.walk("limit=500&updated_since=" + since)
+    assert ids3 == ids                  # without filter_id they still apply
+
+
+def test_deleted_in_answers_switch(c):
+    c.control("DELETE", "/persons/40")
+    _, _, body = c.get("/api/v2/persons/40")
+    since = body["data"]["update_time"]
+    queries = ("ids=39,40,41", "updated_since=" + since,
+               "filter_id=1&updated_since=" + since)
+    for q in queries:
+        _, _, body = c.get("/api/v2/persons?" + q)
+        assert 40 not in [p["id"] for p in body["data"]], q
+    c.control("POST", "/config", {"deleted_in_answers": "include"})
+    for q in queries:
+        _, _, body = c.get("/api/v2/persons?" + q)
+        got = {p["id"]: p for p in body["data"]}
+        assert got[40]["is_deleted"] is True, q
+    ids, _ = c.walk("limit=500")        # plain lists never carry them
+    assert 40 not in ids
+    c.control("POST", "/persons/40", {"is_deleted": False})
+
+
+def test_invalid_utf8_person_switch(c):
+    st, _, raw = c.request("GET", "/api/v2/persons/12")
+    raw.decode("utf-8")
+    c.control("POST", "/config", {"invalid_utf8_person": 12})
+    for path in ("/api/v2/persons/12", "/api/v2/persons?ids=11,12,13"):
+        st, _, raw = c.request("GET", path)
+        assert st == 200 and b"Bad \xff Byte \xc3( Person" in raw
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            raise AssertionError("the answer is valid UTF-8")
+    _, _, raw = c.request("GET", "/api/v2/persons/11")
+    raw.decode("utf-8")                 # only that person
+    # the control interface shows the bytes as surrogate escapes
+    _, body = c.control("GET", "/persons?ids=12")
+    assert body["data"][0]["name"] == "Bad \udcff Byte \udcc3( Person"
+
+
+def test_variant_flags_set_the_config():
+    proc, port = start_server("--persons", "5", "--label-option-ids", "key",
+                              "--filter-time-bounds", "ignored",
+                              "--deleted-in-answers", "include",
+                              "--time-field-style", "string",
+                              "--invalid-utf8-person", "3")
+    try:
+        cl = Client(port)
+        _, cfg = cl.control("GET", "/config")
+        assert {k: cfg[k] for k in (
+            "label_option_ids", "filter_time_bounds", "deleted_in_answers",
+            "time_field_style", "invalid_utf8_person")} == {
+            "label_option_ids": "key", "filter_time_bounds": "ignored",
+            "deleted_in_answers": "include", "time_field_style": "string",
+            "invalid_utf8_person": 3}
+        cl.conn.close()
+    finally:
+        stop_server(proc)

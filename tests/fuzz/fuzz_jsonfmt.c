@@ -1,13 +1,15 @@
 /*
  * fuzz_jsonfmt.c - jsonfmt_pretty on any bytes and on valid JSON.
  *
- * Any bytes: no crash, the output ends in "\n", and apart from ASCII white
- * space it holds exactly the input's bytes in order (nothing lost, nothing
+ * Any bytes: no crash, the output ends in "\n", it is valid UTF-8, and apart
+ * from ASCII white space it holds exactly the input's bytes in order, each
+ * maximal ill-formed UTF-8 subpart replaced by U+FFFD (nothing lost, nothing
  * invented - "copied through, best effort"); jsonfmt_pretty_len predicts
  * the length exactly; jsonfmt_array_elements(.., "data", ..) returns spans
  * in order and in bounds, and on valid JSON exactly the elements json-c
  * sees under "data".
- * Valid JSON (strict json-c parse of the whole input): the output parses to
+ * Valid JSON in valid UTF-8 (strict json-c parse of the whole input; json-c
+ * does not check UTF-8): the output parses to
  * an equal value, formatting is idempotent, and formatting json-c's compact
  * form gives exactly the json.dumps(indent=2) layout, built here from the
  * json-c tree with json-c's own leaf serialization.
@@ -21,6 +23,7 @@
 #include "fuzz_common.h"
 #include "jsonfmt.h"
 #include "strbuf.h"
+#include "utf8.h"
 
 #define FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
@@ -48,6 +51,26 @@ static size_t max_depth(const char *s, size_t n)
 static bool is_ws(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* The input without ASCII white space, each run between white space with
+ * its ill-formed UTF-8 replaced (jsonfmt's tokens end next to ASCII bytes,
+ * which never belong to a UTF-8 sequence, so this is what it must write). */
+static char *strip_ws_sanitized(const char *s, size_t n, size_t *out_len)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t i = 0;
+	while (i < n) {
+		size_t run = i;
+		while (i < n && !is_ws(s[i]))
+			i++;
+		utf8_sanitize(&sb, s + run, i - run);
+		while (i < n && is_ws(s[i]))
+			i++;
+	}
+	if (sb_failed(&sb))
+		abort();
+	return sb_detach(&sb, out_len);
 }
 
 static char *strip_ws(const char *s, size_t n, size_t *out_len)
@@ -177,8 +200,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 
+	FUZZ_CHECK(utf8_valid_prefix(out.data, out.len) == out.len, "output is not valid UTF-8");
 	size_t a_len, b_len;
-	char *a = strip_ws(in, size, &a_len);
+	char *a = strip_ws_sanitized(in, size, &a_len);
 	char *b = strip_ws(out.data, out.len, &b_len);
 	if (a_len != b_len || memcmp(a, b, a_len)) {
 		fuzz_dump("input", in, size);
@@ -188,7 +212,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(a);
 	free(b);
 
-	struct json_object *obj = parse_strict(in, size);
+	bool valid_utf8 = utf8_valid_prefix(in, size) == size;
+	struct json_object *obj = valid_utf8 ? parse_strict(in, size) : NULL;
 	struct json_object *arr;
 	if (obj && json_object_is_type(obj, json_type_object) &&
 	    json_object_object_get_ex(obj, "data", &arr) &&

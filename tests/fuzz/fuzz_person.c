@@ -17,7 +17,9 @@
  *
  * The render settings alternate (input length odd/even) between a bare 3.0
  * and a 4.0 with an organization name and a struct meta loaded with the fake
- * server's /personFields (labels, custom fields with options).  A page
+ * server's /personFields (labels with integer and string option ids, a
+ * custom field of every type) and the names of users, organizations and
+ * persons 1..40 (user, org and people fields).  A page
  * object may carry "x_fuzz_person_fields" (an array of /personFields items)
  * to load into the meta instead.
  */
@@ -29,25 +31,51 @@
 #include "meta.h"
 #include "names.h"
 #include "person.h"
+#include "utf8.h"
 
-/* /personFields of tests/fake_pipedrive.py: labels and custom fields. */
+/* /personFields of tests/fake_pipedrive.py: labels (their option ids mixed
+ * integers and strings, as the spec allows for built-in fields) and a custom
+ * field of every type. */
 static const char person_fields[] =
-	"[{\"field_name\":\"Labels\",\"field_code\":\"label_ids\",\"field_type\":\"set\",\"options\":[{\"id\":1,\"la"
-	"bel\":\"Customer\"},{\"id\":2,\"label\":\"VIP\"},{\"id\":3,\"label\":\"Hot, lead; now\"},{\"id\":4,\"label\":"
-	"\"Cold/Lost\"},{\"id\":5,\"label\":\"Partner \\\"A\\\"\"}],\"subfields\":null,\"is_custom_field\":false},{"
-	"\"field_name\":\"Nickname\",\"field_code\":\"1c90dd6d19a280a9d414cf85185f81c8c970386e\",\"field_typ"
-	"e\":\"varchar\",\"options\":null,\"subfields\":null,\"is_custom_field\":true},{\"field_name\":\"Lead s"
-	"ource\",\"field_code\":\"ba5a5c7095a4e481393d3b81847a36fe8bde5b70\",\"field_type\":\"enum\",\"option"
-	"s\":[{\"id\":11,\"label\":\"Inbound\"},{\"id\":12,\"label\":\"Outbound\"},{\"id\":13,\"label\":\"Referral, p"
-	"artner\"}],\"subfields\":null,\"is_custom_field\":true},{\"field_name\":\"Interests\",\"field_code\":"
-	"\"756bae01237bb656d54ad844fa36f057b55a6a3b\",\"field_type\":\"set\",\"options\":[{\"id\":21,\"label\":"
-	"\"CRM\"},{\"id\":22,\"label\":\"Email; marketing\"},{\"id\":23,\"label\":\"Reporting/BI\"}],\"subfields\":"
-	"null,\"is_custom_field\":true},{\"field_name\":\"Budget\",\"field_code\":\"92c4078cdc71dcba7ec5d47d"
-	"2a670475b0ec8c9f\",\"field_type\":\"monetary\",\"options\":null,\"subfields\":[{\"field_code\":\"92c40"
-	"78cdc71dcba7ec5d47d2a670475b0ec8c9f_currency\",\"field_name\":\"Budget currency\",\"field_type\":"
-	"\"varchar\"}],\"is_custom_field\":true},{\"field_name\":\"Contract date\",\"field_code\":\"72efaeec5a"
-	"a1f2be579cf0ed90a41e7adbfc9afc\",\"field_type\":\"date\",\"options\":null,\"subfields\":null,\"is_cu"
-	"stom_field\":true}]";
+	"[{\"field_name\":\"Labels\",\"field_code\":\"label_ids\",\"field_type\":\"set\",\"options\":[{\"id\""
+	":1,\"label\":\"Customer\",\"color\":\"green\"},{\"id\":\"2\",\"label\":\"VIP\",\"color\":\"purple\"}"
+	",{\"id\":3,\"label\":\"Hot, lead; now\",\"color\":\"red\"},{\"id\":\"4\",\"label\":\"Cold/Lost\",\"c"
+	"olor\":\"blue\"},{\"id\":5,\"label\":\"Partner \\\"A\\\"\",\"color\":\"yellow\"},{\"id\":\"vip_key\""
+	",\"label\":\"VIP (key)\"}],\"is_custom_field\":false},{\"field_name\":\"Nickname\",\"field_code\":\""
+	"1c90dd6d19a280a9d414cf85185f81c8c970386e\",\"field_type\":\"varchar\",\"options\":null,\"is_custom_f"
+	"ield\":true},{\"field_name\":\"Lead source\",\"field_code\":\"ba5a5c7095a4e481393d3b81847a36fe8bde5b"
+	"70\",\"field_type\":\"enum\",\"options\":[{\"id\":11,\"label\":\"Inbound\"},{\"id\":12,\"label\":\"O"
+	"utbound\"},{\"id\":13,\"label\":\"Referral, partner\"}],\"is_custom_field\":true},{\"field_name\":\""
+	"Interests\",\"field_code\":\"756bae01237bb656d54ad844fa36f057b55a6a3b\",\"field_type\":\"set\",\"opt"
+	"ions\":[{\"id\":21,\"label\":\"CRM\"},{\"id\":22,\"label\":\"Email; marketing\"},{\"id\":23,\"label\""
+	":\"Reporting/BI\"}],\"is_custom_field\":true},{\"field_name\":\"Budget\",\"field_code\":\"92c4078cdc"
+	"71dcba7ec5d47d2a670475b0ec8c9f\",\"field_type\":\"monetary\",\"options\":null,\"is_custom_field\":tr"
+	"ue},{\"field_name\":\"Contract date\",\"field_code\":\"72efaeec5aa1f2be579cf0ed90a41e7adbfc9afc\",\""
+	"field_type\":\"date\",\"options\":null,\"is_custom_field\":true},{\"field_name\":\"Industry tag\",\""
+	"field_code\":\"55916ebd8bb4864fff75615be25e93a56c7f7bc5\",\"field_type\":\"varchar_auto\",\"options\""
+	":null,\"is_custom_field\":true},{\"field_name\":\"Background\",\"field_code\":\"3f18fdeea531cfdd8aad"
+	"9a9867cf9269a0986c6b\",\"field_type\":\"text\",\"options\":null,\"is_custom_field\":true},{\"field_n"
+	"ame\":\"Score\",\"field_code\":\"295abcc749e451bf9fbb78cb528c92f933c1506e\",\"field_type\":\"double\""
+	",\"options\":null,\"is_custom_field\":true},{\"field_name\":\"Assistant phone\",\"field_code\":\"340"
+	"a78bf9f54895f9dbf511a2773b171b892290f\",\"field_type\":\"phone\",\"options\":null,\"is_custom_field\""
+	":true},{\"field_name\":\"Trial period\",\"field_code\":\"f2220c77b691f358c489c3eaa6587564336a4ec5\","
+	"\"field_type\":\"daterange\",\"options\":null,\"is_custom_field\":true},{\"field_name\":\"Best call "
+	"time\",\"field_code\":\"c20fc85d81dd8e75f8874b463b2dcaf049a1114b\",\"field_type\":\"time\",\"options"
+	"\":null,\"is_custom_field\":true},{\"field_name\":\"Office hours\",\"field_code\":\"2954f17ea428c777"
+	"6ae4df443c74c1186704fa20\",\"field_type\":\"timerange\",\"options\":null,\"is_custom_field\":true},{"
+	"\"field_name\":\"Account manager\",\"field_code\":\"b0dea2902f3e8f68a3cc090443becdc94784dcea\",\"fie"
+	"ld_type\":\"user\",\"options\":null,\"is_custom_field\":true},{\"field_name\":\"Billing organization"
+	"\",\"field_code\":\"629ff9bee690e9394f6e4b25fe8215e27c80fc3b\",\"field_type\":\"org\",\"options\":nu"
+	"ll,\"is_custom_field\":true},{\"field_name\":\"Referred by\",\"field_code\":\"482a1239b3a064bc8586f4"
+	"d7ae0bc0e1c2404236\",\"field_type\":\"people\",\"options\":null,\"is_custom_field\":true},{\"field_n"
+	"ame\":\"Home address\",\"field_code\":\"bb84517c7bf1ec3cfd9d070bbfdfa94ff7be0877\",\"field_type\":\""
+	"address\",\"options\":null,\"is_custom_field\":true}]";
+
+/* Names the fake meta knows, so user, org and people fields resolve. */
+static const char *const known_names[] = {
+	"Alice Admin", "Bob M\xC3\xBCller", "Acme, Inc.; EMEA", "Line\nBreak Ltd",
+	"Doe, John; \"JD\" \\ Jr.: CEO", "\xFF bad \xC3", "",
+};
 
 static const char *org_names[] = {
 	NULL, "Acme, Inc.; \\ R&D", " \r\n ", "\xC3\xA9" "cole \xFF", "",
@@ -70,6 +98,37 @@ static struct person *build(struct json_object *obj, const char *raw, size_t raw
 {
 	return raw ? person_from_json_text(obj, raw, raw_len, r, org, err)
 		   : person_from_json(obj, r, org, err);
+}
+
+/* A deep copy with every string and key's ill-formed UTF-8 as U+FFFD. */
+static struct json_object *repaired(struct json_object *v)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct json_object *out;
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		utf8_sanitize(&sb, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+		out = json_object_new_string_len(sb.data ? sb.data : "", (int)sb.len);
+		break;
+	case json_type_array:
+		out = json_object_new_array();
+		for (size_t i = 0; i < json_object_array_length(v); i++)
+			json_object_array_add(out, repaired(json_object_array_get_idx(v, i)));
+		break;
+	case json_type_object:
+		out = json_object_new_object();
+		json_object_object_foreach(v, key, val) {
+			sb_reset(&sb);
+			utf8_sanitize(&sb, key, strlen(key));
+			json_object_object_add(out, sb.data ? sb.data : "", repaired(val));
+		}
+		break;
+	default:
+		out = json_object_get(v);
+		break;
+	}
+	sb_free(&sb);
+	return out;
 }
 
 static void check_one(struct json_object *obj, const char *raw, size_t raw_len,
@@ -124,10 +183,16 @@ static void check_one(struct json_object *obj, const char *raw, size_t raw_len,
 		   "second person_json differs");
 	FUZZ_CHECK(j1.len > 0 && j1.data[j1.len - 1] == '\n', "json file does not end in a newline");
 
+	FUZZ_CHECK(utf8_valid_prefix(j1.data, j1.len) == j1.len, "json file is not valid UTF-8");
 	struct json_tokener *tok = json_tokener_new();
 	struct json_object *back = json_tokener_parse_ex(tok, j1.data, (int)j1.len);
 	json_tokener_free(tok);
-	if (!back || !fuzz_json_equal(back, obj)) {
+	/* equal but for ill-formed UTF-8, which the file shows as U+FFFD */
+	struct json_object *back_repaired = repaired(back), *obj_repaired = repaired(obj);
+	bool same = back && fuzz_json_equal(back_repaired, obj_repaired);
+	json_object_put(back_repaired);
+	json_object_put(obj_repaired);
+	if (!same) {
 		fuzz_dump("compact", compact, compact_len);
 		fuzz_dump("pretty", j1.data, j1.len);
 		FUZZ_CHECK(0, "pretty JSON does not parse back to the element");
@@ -145,10 +210,13 @@ static void check_one(struct json_object *obj, const char *raw, size_t raw_len,
 	person_unref(q);
 	q = person_from_json(back, r, org, &err);
 	FUZZ_CHECK(q && err == 0, "re-read person refused: %d", err);
-	/* (with raw text the JSON bytes differ - json-c re-serialises) */
-	if ((raw ? q->vcf_len != p->vcf_len || memcmp(q->vcf, p->vcf, p->vcf_len)
-		 : !person_same(p, q) || q->json_len != p->json_len) ||
-	    strcmp(q->base, p->base)) {
+	/* (with raw text the JSON bytes differ - json-c re-serialises.  The
+	 * re-read JSON holds U+FFFD where the element had ill-formed UTF-8, so
+	 * keys that differed only there are one key now: not compared then) */
+	bool valid_compact = utf8_valid_prefix(p->compact, p->compact_len) == p->compact_len;
+	bool same_vcf = q->vcf_len == p->vcf_len && !memcmp(q->vcf, p->vcf, p->vcf_len);
+	bool same_json = raw || (person_same(p, q) && q->json_len == p->json_len);
+	if (valid_compact && (!same_vcf || !same_json || strcmp(q->base, p->base))) {
 		fuzz_dump("vcf", p->vcf, p->vcf_len);
 		fuzz_dump("re-read vcf", q->vcf, q->vcf_len);
 		FUZZ_CHECK(0, "person built from its own .json file differs");
@@ -170,10 +238,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	struct json_object *items = json_tokener_parse(person_fields);
-	fake_meta = meta_new(60);
+	fake_meta = meta_new();
 	if (!items || !fake_meta)
 		abort();
 	meta_person_fields_store(fake_meta, items);
+	size_t n = sizeof(known_names) / sizeof(known_names[0]);
+	for (int64_t id = 1; id <= 40; id++) {
+		meta_name_store(fake_meta, META_USER, id, known_names[(size_t)id % n], 1.0);
+		meta_name_store(fake_meta, META_ORG, id, known_names[(size_t)(id + 1) % n], 1.0);
+		meta_name_store(fake_meta, META_PERSON, id, known_names[(size_t)(id + 2) % n], 1.0);
+	}
 	json_object_put(items);
 	return 0;
 }
@@ -195,7 +269,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct json_object *fields;
 	if (json_object_is_type(page, json_type_object) &&
 	    json_object_object_get_ex(page, "x_fuzz_person_fields", &fields)) {
-		own = meta_new(60);
+		own = meta_new();
 		if (own) {
 			meta_person_fields_store(own, fields);
 			meta = own;

@@ -17,21 +17,32 @@
 #include "strbuf.h"
 #include "vcard.h"
 
-static const char *label_name(void *ctx, int64_t id)
+/* A text id hashes like a number, so every label id can have a name. */
+static uint64_t id_hash(const struct vcard_id *id)
+{
+	if (id->numeric)
+		return (uint64_t)id->num;
+	uint64_t h = 1469598103934665603u;
+	for (size_t i = 0; i < id->len; i++)
+		h = (h ^ (unsigned char)id->text[i]) * 1099511628211u;
+	return h;
+}
+
+static const char *label_name(void *ctx, const struct vcard_id *id)
 {
 	struct json_object *labels = ctx;
 	size_t n = json_object_array_length(labels);
 	if (n == 0)
 		return NULL;
-	uint64_t k = (uint64_t)id % n;
+	uint64_t k = id_hash(id) % n;
 	struct json_object *v = json_object_array_get_idx(labels, k);
 	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
-static const char *fixed_label_name(void *ctx, int64_t id)
+static const char *fixed_label_name(void *ctx, const struct vcard_id *id)
 {
 	(void)ctx;
-	switch ((uint64_t)id % 4) {
+	switch (id_hash(id) % 4) {
 	case 0: return "VIP";
 	case 1: return " a,b;c\\d\r\n\x01 ";
 	case 2: return "";

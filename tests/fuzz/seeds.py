@@ -122,6 +122,31 @@ BASE = {
                       "72efaeec5aa1f2be579cf0ed90a41e7adbfc9afc": "2025-01-01"},
 }
 
+def field_code(name):
+    """The fake server's custom field keys (tests/fake_pipedrive.py)."""
+    return hashlib.sha1(("pipedrivefs-fake:" + name).encode()).hexdigest()
+
+
+def custom_of_every_type():
+    """A value for a custom field of every v2 type, in the v2 shapes."""
+    return {
+        field_code("nickname"): "multi\nline, ; \\ value",
+        field_code("lead_source"): "13", field_code("interests"): "21,22",
+        field_code("budget"): {"value": "8000.50", "currency": "EUR"},
+        field_code("contract_date"): "2025-12-31",
+        field_code("industry_tag"): "Retail; wholesale",
+        field_code("background"): "a\r\nb",
+        field_code("score"): 1e-7, field_code("assistant_phone"): 4930123,
+        field_code("trial_period"): {"value": "2025-01-01", "until": None},
+        field_code("best_call_time"): {"value": "09:30:00", "timezone_name": "Europe/Berlin"},
+        field_code("office_hours"): {"value": "09:00:00", "until": "17:30:00",
+                                     "timezone_name": ""},
+        field_code("account_manager"): {"id": 2, "name": "Bob"},
+        field_code("billing_org"): {"value": 3}, field_code("referred_by"): [1, "2", 999],
+        field_code("home_address"): {"value": "Main St 1", "formatted_address": None},
+    }
+
+
 WRONG = [None, True, False, 0, -1, 1.5, -0.0, "", "str", " \r\n\t ", [], {},
          [1, "a", None, {}], {"value": 1}, {"value": None, "label": 7}]
 
@@ -215,6 +240,15 @@ def nasty_persons():
         "72efaeec5aa1f2be579cf0ed90a41e7adbfc9afc": {"value": "2025-01-01", "until": "2025-12-31"},
         "unknownkey": "not a field", "": "", "x" * 200: {"label": "lbl"}}})
     add("custom_notobj", {"id": 42, "name": "C", "custom_fields": [1, 2, 3]})
+    add("custom_types", {"id": 44, "name": "T", "custom_fields": custom_of_every_type()})
+    add("custom_types_strings", {"id": 45, "name": "T", "custom_fields": {
+        k: (v if not isinstance(v, dict) else v.get("value"))
+        for k, v in custom_of_every_type().items()}})
+    add("custom_types_wrong", {"id": 46, "name": "T", "custom_fields": {
+        k: w for k, w in zip(custom_of_every_type(), WRONG + WRONG)}})
+    add("label_strings", {"id": 47, "name": "L", "label_ids":
+                          ["1", 2, "02", "vip_key", "", "x;y", None, "4", 4]})
+    add("deleted", {"id": 48, "name": "Gone", "is_deleted": True})
     # vcard harness steering keys (ignored by the others)
     add("steer", {"id": 43, "name": "S", "label_ids": [0, 1, 2, 3, 4],
                   "x_fuzz_org": " Org, Inc.;\n\\ ", "x_fuzz_labels": ["a,b", None, "", "\xff", "c"],

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cache.h"
 #include "check.h"
@@ -364,6 +365,91 @@ static void test_bound_spares_used_and_busy_slots(void)
 	person_unref(again);
 	person_unref(held);
 	listing_unref(busy.got);
+}
+
+struct removed {
+	uint64_t keys[8];
+	int64_t ids[8];
+	int calls;
+};
+
+static void on_remove(void *ctx, uint64_t key, const struct person *p)
+{
+	struct removed *r = ctx;
+	if (r->calls < 8) {
+		r->keys[r->calls] = key;
+		r->ids[r->calls] = p->id;
+	}
+	r->calls++;
+}
+
+/* Store a fresh listing of ids for key (all persons stored). */
+static void store_listing(struct cache *c, uint64_t key, const int64_t *ids, size_t n,
+			  double now)
+{
+	struct listing *l = listing_new_persons(n);
+	for (size_t i = 0; i < n; i++)
+		l->persons[i] = cache_person_put(c, make_person(ids[i], "P", "2024-01-01T00:00:00Z"));
+	listing_sort(l);
+	cache_listing_finish(c, key, l, 0, now);
+}
+
+static struct listing *fresh_listing(struct cache *c, uint64_t key, double now)
+{
+	struct listing *l = NULL;
+	struct recorder r = recorder();
+	CHECK(cache_listing_lookup(c, key, now, &l, &r.w) == CACHE_FRESH);
+	return l;
+}
+
+static void test_persons_remove_from_every_listing(void)
+{
+	struct cache *c = cache_new(60, 0);
+	struct removed seen = { .calls = 0 };
+	cache_set_remove_hook(c, on_remove, &seen);
+	store_listing(c, 1, (int64_t[]){ 1, 2, 3, 4 }, 4, 100.0);
+	store_listing(c, 2, (int64_t[]){ 3, 5 }, 2, 100.0);
+	store_listing(c, 3, (int64_t[]){ 6 }, 1, 100.0);
+	struct listing *before = fresh_listing(c, 1, 101.0);
+	uint64_t generation = before->generation;
+	struct listing *with_order = listing_new_persons(3);
+	for (int i = 0; i < 3; i++)
+		with_order->persons[i] = cache_person_put(
+			c, make_person(7 + i, "P", "2024-01-01T00:00:00Z"));
+	with_order->order = malloc(3 * sizeof(*with_order->order));
+	with_order->order[0] = 2, with_order->order[1] = 1, with_order->order[2] = 0;
+	snprintf(with_order->synced_to, sizeof(with_order->synced_to), "2024-01-01T00:00:00Z");
+	cache_listing_finish(c, 4, with_order, 0, 100.0);
+
+	/* 3 is in two listings, 8 in the ordered one; 99 is unknown (free) */
+	size_t changed = cache_persons_remove(c, (int64_t[]){ 3, 99, 8, 3 }, 4);
+	CHECK(changed == 3);
+	CHECK(seen.calls == 3);
+	struct listing *l1 = fresh_listing(c, 1, 102.0);
+	CHECK(l1->count == 3 && listing_find(l1, 3) < 0 && listing_find(l1, 4) >= 0);
+	CHECK(l1->generation != generation);
+	CHECK(before->count == 4); /* a snapshot in use is not changed */
+	struct listing *l2 = fresh_listing(c, 2, 102.0);
+	CHECK(l2->count == 1 && l2->persons[0]->id == 5);
+	struct listing *l3 = fresh_listing(c, 3, 102.0);
+	CHECK(l3->count == 1); /* untouched */
+	struct listing *l4 = fresh_listing(c, 4, 102.0);
+	CHECK(l4->count == 2 && l4->order && l4->persons[l4->order[0]]->id == 9 &&
+	      l4->persons[l4->order[1]]->id == 7);
+	CHECK(strcmp(l4->synced_to, "2024-01-01T00:00:00Z") == 0);
+	struct person *gone = cache_person_get(c, 3);
+	CHECK(gone == NULL);
+	person_unref(gone);
+	struct cache_stats st;
+	cache_get_stats(c, &st);
+	CHECK(st.persons == 7); /* 1 2 4 5 6 7 9 */
+	CHECK(cache_persons_remove(c, (int64_t[]){ 3 }, 1) == 0);
+	CHECK(seen.calls == 3);
+	listing_unref(before);
+	listing_unref(l1);
+	listing_unref(l2);
+	listing_unref(l3);
+	listing_unref(l4);
 	cache_free(c);
 }
 
@@ -372,6 +458,7 @@ int main(void)
 	test_listing_count_is_bounded();
 	test_one_batch_per_overflow();
 	test_bound_spares_used_and_busy_slots();
+	test_persons_remove_from_every_listing();
 	test_replace_hook();
 	test_size_bound_evicts_least_recently_used();
 	test_expire_all_forces_full_walk();

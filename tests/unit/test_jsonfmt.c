@@ -56,5 +56,15 @@ int main(void)
 	/* Broken input is copied through without running past the end. */
 	check_pretty("{\"a\":\"unterminated", "{\n  \"a\": \"unterminated\n");
 	check_pretty("]]]", "\n]\n]\n]\n");
+	/* Invalid UTF-8 inside strings (a buggy or hostile server): each
+	 * maximal ill-formed subpart becomes U+FFFD, valid text is untouched,
+	 * and the predicted length counts the replacements. */
+	check_pretty("{\"n\":\"a\xFF" "b\xC3(\xE6\x97\",\"ok\":\"Zo\xC3\xAB\"}",
+		     "{\n  \"n\": \"a\xEF\xBF\xBD" "b\xEF\xBF\xBD(\xEF\xBF\xBD\",\n"
+		     "  \"ok\": \"Zo\xC3\xAB\"\n}\n");
+	check_pretty("{\"\xC0\xAF\":[\"\xED\xA0\x80\"]}",
+		     "{\n  \"\xEF\xBF\xBD\xEF\xBF\xBD\": [\n    \"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"\n  ]\n}\n");
+	/* outside strings too (garbage the tokener would not accept anyway) */
+	check_pretty("[1\xFF]", "[\n  1\xEF\xBF\xBD\n]\n");
 	return check_finish("jsonfmt");
 }

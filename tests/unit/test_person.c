@@ -63,9 +63,46 @@ static void test_from_json(void)
 	json_object_put(obj);
 }
 
+static void check_name(const char *json, const char *want)
+{
+	struct json_object *obj = json_tokener_parse(json);
+	struct strbuf sb = STRBUF_INIT;
+	bool named = person_json_name(obj, &sb);
+	CHECK(named == (want != NULL));
+	CHECK_BYTES(sb.data ? sb.data : "", sb.len, want ? want : "");
+	sb_free(&sb);
+	json_object_put(obj);
+}
+
+static void test_json_helpers(void)
+{
+	struct json_object *obj = json_tokener_parse(
+		"{\"id\":7,\"name\":\"Ann\",\"is_deleted\":true}");
+	CHECK(person_json_is_deleted(obj) && person_json_id(obj) == 7);
+	json_object_put(obj);
+	obj = json_tokener_parse("{\"id\":\"7\",\"is_deleted\":\"true\"}");
+	CHECK(!person_json_is_deleted(obj) && person_json_id(obj) == 0);
+	json_object_put(obj);
+	check_name("{\"name\":\"Ann Lee\",\"first_name\":\"X\"}", "Ann Lee");
+	check_name("{\"name\":\"\",\"first_name\":\"Ann\",\"last_name\":\"Lee\"}", "Ann Lee");
+	check_name("{\"name\":null,\"last_name\":\"Madonna\"}", "Madonna");
+	check_name("{\"name\":\"\",\"first_name\":null}", NULL);
+	struct person_render r = { .version = VCARD_V30, .company = "acme" };
+	obj = json_tokener_parse("{\"id\":9,\"first_name\":\"Bo\",\"last_name\":\"Lee\"}");
+	int err;
+	struct person *p = person_from_json(obj, &r, NULL, &err);
+	struct strbuf sb = STRBUF_INIT;
+	CHECK(p && person_name(p, &sb));
+	CHECK_BYTES(sb.data ? sb.data : "", sb.len, "Bo Lee");
+	sb_free(&sb);
+	person_unref(p);
+	json_object_put(obj);
+}
+
 int main(void)
 {
 	test_parse_time();
 	test_from_json();
+	test_json_helpers();
 	return check_finish("person");
 }

@@ -33,5 +33,12 @@ int main(void)
 	check_sanitize("\xE6\x97x", 3, "\xEF\xBF\xBDx");
 	check_sanitize("\xC0\xAF", 2, "\xEF\xBF\xBD\xEF\xBF\xBD");
 	check_sanitize("Zo\xC3\xAB", 4, "Zo\xC3\xAB");
+
+	CHECK(utf8_valid_prefix("Zo\xC3\xAB", 4) == 4);
+	CHECK(utf8_valid_prefix("ab\xFF" "c", 4) == 2);
+	CHECK(utf8_valid_prefix("ab\xE6\x97", 4) == 2); /* cut sequence */
+	CHECK(utf8_ill_formed_len("\xE6\x97x", 3) == 2);
+	CHECK(utf8_ill_formed_len("\xFF\x80", 2) == 1);
+	CHECK(utf8_ill_formed_len("\xED\xA0\x80", 3) == 1); /* surrogate: lead alone */
 	return check_finish("utf8");
 }

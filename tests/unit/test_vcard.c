@@ -379,10 +379,13 @@ static void test_uuid5(void)
 
 /* ---- full renders ---- */
 
-static const char *test_label_name(void *ctx, int64_t id)
+static const char *test_label_name(void *ctx, const struct vcard_id *label_id)
 {
 	(void)ctx;
-	switch (id) {
+	if (!label_id->numeric)
+		return label_id->len == 3 && memcmp(label_id->text, "vip", 3) == 0 ? "VIP (text id)"
+										   : NULL;
+	switch (label_id->num) {
 	case 1: return "Customer";
 	case 2: return "VIP";
 	case 3: return "Hot lead";
@@ -946,7 +949,8 @@ static void test_wrong_types(void)
 	expect_card("wrong types inside arrays and objects",
 		    "{\"id\":200,\"emails\":[null,5,[],{\"value\":7},{\"value\":null,\"primary\":true},"
 		    "{\"value\":\"ok@x.com\",\"primary\":\"true\",\"label\":9},\"bare@x.com\"],"
-		    "\"label_ids\":[1,\"2\",3.0,null,{},18446744073709551615,-4],"
+		    "\"label_ids\":[1,\"2\",3.0,null,{},18446744073709551615,-4,\"vip\",\"02\","
+		    "\"x;y\",\"\"],"
 		    "\"owner_id\":9223372036854775807,\"org_id\":-1,"
 		    "\"postal_address\":{\"value\":[],\"locality\":{\"a\":1},\"country\":\"DE\"}}",
 		    &o3, (const char *const[]){
@@ -954,10 +958,14 @@ static void test_wrong_types(void)
 			    "FN:ok@x.com", "N:;;;;",
 			    "EMAIL;TYPE=INTERNET:ok@x.com", "EMAIL;TYPE=INTERNET:bare@x.com",
 			    "ADR;TYPE=WORK:;;;;;;DE",
-			    "CATEGORIES:Customer",
+			    /* label ids as the spec allows them for built-in fields:
+			     * "2" is the id 2, other strings are ids of their own */
+			    "CATEGORIES:Customer,VIP,VIP (text id)",
 			    "URL:https://acme.pipedrive.com/person/200", "X-PIPEDRIVE-ID:200",
 			    "X-PIPEDRIVE-ORG-ID:-1", "X-PIPEDRIVE-OWNER-ID:9223372036854775807",
-			    "X-PIPEDRIVE-LABEL-ID:1", "X-PIPEDRIVE-LABEL-ID:-4",
+			    "X-PIPEDRIVE-LABEL-ID:1", "X-PIPEDRIVE-LABEL-ID:2", "X-PIPEDRIVE-LABEL-ID:-4",
+			    "X-PIPEDRIVE-LABEL-ID:vip", "X-PIPEDRIVE-LABEL-ID:02",
+			    "X-PIPEDRIVE-LABEL-ID:x\\;y",
 			    "END:VCARD", NULL });
 	/* a v1-style plain string postal_address is the whole-value case */
 	expect_card("postal_address as a string",

@@ -1,0 +1,51 @@
+/*
+ * listing.h - one directory's listing: an immutable, reference-counted
+ * snapshot of its persons (person directories) or ids and names (owners,
+ * organizations, filters), sorted by id.  The cache (cache.h) stores one per
+ * directory; readers keep the snapshot they were given.  Knows neither FUSE
+ * nor HTTP.
+ */
+#ifndef PDFS_LISTING_H
+#define PDFS_LISTING_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "person.h"
+
+/* An immutable snapshot of one directory; reference counted. */
+struct listing {
+	atomic_uint refs;
+	size_t count;
+	struct person **persons; /* person directories: sorted by id, or NULL */
+	int64_t *ids;            /* directories of ids (owners, orgs): sorted, or NULL */
+	char **names;            /* with ids: a safe, unique name per id, or NULL entries */
+	size_t *order;           /* optional display order (indexes), e.g. newest first */
+	uint64_t generation;     /* set by the cache when stored */
+	bool stale;              /* served after a failed refresh */
+	/* Incremental refresh: the server time the listing is complete up to
+	 * (whole-second RFC 3339, "" if unknown) and when the last full walk
+	 * ended (monotonic seconds). */
+	char synced_to[32];
+	double full_walk_at;
+};
+
+struct listing *listing_new_persons(size_t count);
+/* with_names: allocate the names array (entries start NULL). */
+struct listing *listing_new_ids(size_t count, bool with_names);
+struct listing *listing_ref(struct listing *l);
+void listing_unref(struct listing *l);
+/* Sort by id and drop duplicate ids (a person seen twice across pages keeps its
+ * last copy).  Call before handing the listing to the cache.  False (and the
+ * listing unchanged) when out of memory. */
+bool listing_sort(struct listing *l);
+/* Index of id, or -1. */
+long listing_find(const struct listing *l, int64_t id);
+
+/* A new listing like l (sync state, display order, stale flag) without the
+ * persons whose ids are in gone[0..ngone) (sorted); NULL when out of memory. */
+struct listing *listing_without(const struct listing *l, const int64_t *gone, size_t ngone);
+
+#endif

@@ -1,0 +1,205 @@
+#include "listing.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct listing *listing_alloc(size_t count)
+{
+	struct listing *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	atomic_init(&l->refs, 1);
+	l->count = count;
+	return l;
+}
+
+struct listing *listing_new_persons(size_t count)
+{
+	struct listing *l = listing_alloc(count);
+	if (l && !(l->persons = calloc(count ? count : 1, sizeof(*l->persons)))) {
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+struct listing *listing_new_ids(size_t count, bool with_names)
+{
+	struct listing *l = listing_alloc(count);
+	if (!l)
+		return NULL;
+	l->ids = calloc(count ? count : 1, sizeof(*l->ids));
+	if (with_names)
+		l->names = calloc(count ? count : 1, sizeof(*l->names));
+	if (!l->ids || (with_names && !l->names)) {
+		free(l->ids);
+		free(l->names);
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+struct listing *listing_ref(struct listing *l)
+{
+	atomic_fetch_add(&l->refs, 1);
+	return l;
+}
+
+void listing_unref(struct listing *l)
+{
+	if (!l || atomic_fetch_sub(&l->refs, 1) != 1)
+		return;
+	for (size_t i = 0; i < l->count; i++) {
+		if (l->persons)
+			person_unref(l->persons[i]);
+		if (l->names)
+			free(l->names[i]);
+	}
+	free(l->persons);
+	free(l->ids);
+	free(l->names);
+	free(l->order);
+	free(l);
+}
+
+static int64_t listing_id_at(const struct listing *l, size_t i)
+{
+	return l->persons ? l->persons[i]->id : l->ids[i];
+}
+
+struct id_slot {
+	int64_t id;
+	size_t index; /* original position: ties keep the later copy */
+};
+
+static int cmp_id_slot(const void *a, const void *b)
+{
+	const struct id_slot *x = a, *y = b;
+	if (x->id != y->id)
+		return (x->id > y->id) - (x->id < y->id);
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+bool listing_sort(struct listing *l)
+{
+	size_t n = l->count;
+	if (n < 2)
+		return true;
+	struct id_slot *perm = malloc(n * sizeof(*perm));
+	struct person **persons = l->persons ? malloc(n * sizeof(*persons)) : NULL;
+	int64_t *ids = l->ids ? malloc(n * sizeof(*ids)) : NULL;
+	char **names = l->names ? malloc(n * sizeof(*names)) : NULL;
+	if (!perm || (l->persons && !persons) || (l->ids && !ids) || (l->names && !names)) {
+		free(perm);
+		free(persons);
+		free(ids);
+		free(names);
+		return false; /* nothing changed */
+	}
+	for (size_t i = 0; i < n; i++) {
+		perm[i].id = listing_id_at(l, i);
+		perm[i].index = i;
+	}
+	qsort(perm, n, sizeof(*perm), cmp_id_slot);
+	/* Of duplicate ids (a person seen twice across pages) keep the last copy. */
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t from = perm[i].index;
+		if (i + 1 < n && perm[i + 1].id == perm[i].id) {
+			if (l->persons)
+				person_unref(l->persons[from]);
+			if (l->names)
+				free(l->names[from]);
+			continue;
+		}
+		if (persons)
+			persons[kept] = l->persons[from];
+		if (ids)
+			ids[kept] = l->ids[from];
+		if (names)
+			names[kept] = l->names[from];
+		kept++;
+	}
+	if (persons) {
+		free(l->persons);
+		l->persons = persons;
+	}
+	if (ids) {
+		free(l->ids);
+		l->ids = ids;
+	}
+	if (names) {
+		free(l->names);
+		l->names = names;
+	}
+	l->count = kept;
+	free(perm);
+	return true;
+}
+
+long listing_find(const struct listing *l, int64_t id)
+{
+	size_t lo = 0, hi = l->count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int64_t v = listing_id_at(l, mid);
+		if (v == id)
+			return (long)mid;
+		if (v < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static bool ids_contain(const int64_t *ids, size_t n, int64_t id)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ids[mid] == id)
+			return true;
+		if (ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+struct listing *listing_without(const struct listing *l, const int64_t *gone, size_t ngone)
+{
+	size_t removed = 0;
+	for (size_t i = 0; i < l->count; i++)
+		removed += ids_contain(gone, ngone, l->persons[i]->id);
+	struct listing *copy = listing_new_persons(l->count - removed);
+	size_t *new_index = malloc((l->count ? l->count : 1) * sizeof(*new_index));
+	if (!copy || !new_index || (l->order && !(copy->order = malloc(
+						    (copy->count ? copy->count : 1) *
+						    sizeof(*copy->order))))) {
+		free(new_index);
+		listing_unref(copy);
+		return NULL;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < l->count; i++) {
+		new_index[i] = SIZE_MAX;
+		if (!ids_contain(gone, ngone, l->persons[i]->id)) {
+			new_index[i] = n;
+			copy->persons[n++] = person_ref(l->persons[i]);
+		}
+	}
+	for (size_t i = 0, k = 0; l->order && i < l->count; i++)
+		if (new_index[l->order[i]] != SIZE_MAX)
+			copy->order[k++] = new_index[l->order[i]];
+	free(new_index);
+	copy->count = n;
+	copy->stale = l->stale;
+	copy->full_walk_at = l->full_walk_at;
+	memcpy(copy->synced_to, l->synced_to, sizeof(copy->synced_to));
+	return copy;
+}
+

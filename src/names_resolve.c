@@ -1,0 +1,353 @@
+/*
+ * names_resolve.c - the organization, user and person names a page of
+ * persons refers to (names_resolve.h).
+ */
+#include "names_resolve.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "person.h"
+#include "strbuf.h"
+
+#define IDS_PER_REQUEST 100
+
+static double now_monotonic(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- id lists ---- */
+
+static bool push_id(int64_t **ids, size_t *count, size_t *cap, int64_t id)
+{
+	if (*count == *cap) {
+		size_t n = *cap ? *cap * 2 : 16;
+		int64_t *grown = realloc(*ids, n * sizeof(*grown));
+		if (!grown)
+			return false;
+		*ids = grown;
+		*cap = n;
+	}
+	(*ids)[(*count)++] = id;
+	return true;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Sort and drop duplicates. */
+static void sort_unique(int64_t *ids, size_t *count)
+{
+	qsort(ids, *count, sizeof(*ids), cmp_id);
+	size_t kept = 0;
+	for (size_t i = 0; i < *count; i++)
+		if (!kept || ids[kept - 1] != ids[i])
+			ids[kept++] = ids[i];
+	*count = kept;
+}
+
+static bool sorted_has(const int64_t *ids, size_t n, int64_t id)
+{
+	return bsearch(&id, ids, n, sizeof(*ids), cmp_id) != NULL;
+}
+
+void names_pending_free(struct names_pending *p)
+{
+	free(p->missing);
+	free(p->waiting);
+	memset(p, 0, sizeof(*p));
+}
+
+bool names_pending_take(struct names_pending *dst, struct names_pending *src)
+{
+	bool ok = true;
+	for (size_t i = 0; i < src->missing_count && ok; i++)
+		ok = push_id(&dst->missing, &dst->missing_count, &dst->missing_cap, src->missing[i]);
+	for (size_t i = 0; i < src->waiting_count && ok; i++)
+		ok = push_id(&dst->waiting, &dst->waiting_count, &dst->waiting_cap, src->waiting[i]);
+	names_pending_free(src);
+	return ok;
+}
+
+/* ---- requests ---- */
+
+/* One request's worth of ids of one kind. */
+struct batch {
+	enum meta_kind kind;
+	int64_t ids[IDS_PER_REQUEST];
+	bool seen[IDS_PER_REQUEST];
+	size_t count;
+};
+
+struct batch_answer {
+	struct meta *meta;
+	struct batch *batch;
+	double now;
+};
+
+static void mark_seen(struct batch *b, int64_t id)
+{
+	for (size_t k = 0; k < b->count; k++)
+		if (b->ids[k] == id)
+			b->seen[k] = true;
+}
+
+static void store_person_name(struct meta *meta, int64_t id, struct json_object *person,
+			      double now)
+{
+	struct strbuf name = STRBUF_INIT;
+	bool named = person_json_name(person, &name);
+	if (!sb_failed(&name))
+		meta_name_store(meta, META_PERSON, id, named ? name.data : NULL, now);
+	sb_free(&name);
+}
+
+static int store_answer(void *ctx, struct api_page *page)
+{
+	struct batch_answer *a = ctx;
+	size_t n = json_object_array_length(page->data);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *item = json_object_array_get_idx(page->data, i);
+		int64_t id = person_json_id(item);
+		if (!id)
+			continue;
+		if (a->batch->kind == META_ORG)
+			meta_org_store(a->meta, item, a->now);
+		else
+			store_person_name(a->meta, id, item, a->now);
+		mark_seen(a->batch, id);
+	}
+	return 0;
+}
+
+/* Ask for the names of the batch's ids; ids not returned are noted as
+ * having none.  A failure only costs the names (logged). */
+static void fetch_batch(const struct names_resolver *r, struct api_conn *conn, struct batch *b)
+{
+	if (b->count == 0)
+		return;
+	struct strbuf list = STRBUF_INIT;
+	for (size_t i = 0; i < b->count; i++)
+		sb_printf(&list, "%s%" PRId64, i ? "," : "", b->ids[i]);
+	struct batch_answer a = { .meta = r->meta, .batch = b, .now = now_monotonic() };
+	struct list_query q = { .ids = list.data, .limit = IDS_PER_REQUEST };
+	if (b->kind == META_PERSON) {
+		q.custom_fields = r->custom_fields;
+		q.include_fields = r->include_fields;
+	}
+	struct api_error err = { 0 };
+	const char *path = b->kind == META_ORG ? "/organizations" : "/persons";
+	int rc = sb_failed(&list) ? -ENOMEM : api_walk(conn, path, &q, store_answer, &a, &err);
+	if (rc == 0) {
+		for (size_t i = 0; i < b->count; i++)
+			if (!b->seen[i])
+				meta_name_store(r->meta, b->kind, b->ids[i], NULL, a.now);
+	} else if (rc != -ECANCELED) {
+		log_warn("cannot resolve %s names (%s); vCards of this listing show no %s until "
+			 "the next refresh",
+			 b->kind == META_ORG ? "organization" : "person",
+			 err.message[0] ? err.message : strerror(-rc),
+			 b->kind == META_ORG ? "ORG line or organization fields" : "person fields");
+	}
+	sb_free(&list);
+	b->count = 0;
+	memset(b->seen, 0, sizeof(b->seen));
+}
+
+static void want(const struct names_resolver *r, struct api_conn *conn, struct batch *b,
+		 int64_t id)
+{
+	for (size_t k = 0; k < b->count; k++)
+		if (b->ids[k] == id)
+			return;
+	b->ids[b->count++] = id;
+	if (b->count == IDS_PER_REQUEST)
+		fetch_batch(r, conn, b);
+}
+
+int names_load_users(struct meta *meta, struct api_conn *conn, struct api_error *err)
+{
+	struct json_object *resp = NULL, *data;
+	int rc = api_get(conn, API_V1, "/users", &resp, err);
+	if (rc == 0 && json_object_object_get_ex(resp, "data", &data))
+		meta_users_store(meta, data, now_monotonic());
+	json_object_put(resp);
+	return rc;
+}
+
+static void load_users(struct meta *meta, struct api_conn *conn)
+{
+	struct api_error err = { 0 };
+	int rc = names_load_users(meta, conn, &err);
+	if (rc && rc != -ECANCELED)
+		log_warn("cannot load the user names (%s); user fields are left out of the vCards "
+			 "until the next refresh", err.message[0] ? err.message : strerror(-rc));
+}
+
+static bool known(const struct names_resolver *r, enum meta_kind kind, int64_t id)
+{
+	char unused[8];
+	return meta_name(r->meta, kind, id, r->valid_after, unused, sizeof(unused)) !=
+	       META_NAME_UNKNOWN;
+}
+
+/* The name of a stored person into meta; false if the store does not hold
+ * it.  Stored persons are the newest version seen, so their name wins over
+ * an older one in meta. */
+static bool stored_person_name(const struct names_resolver *r, int64_t id)
+{
+	struct person *p = cache_person_get(r->cache, id);
+	if (!p)
+		return false;
+	struct strbuf name = STRBUF_INIT;
+	bool named = person_name(p, &name);
+	person_unref(p);
+	if (!sb_failed(&name))
+		meta_name_store(r->meta, META_PERSON, id, named ? name.data : NULL,
+				now_monotonic());
+	sb_free(&name);
+	return true;
+}
+
+/* ---- one page ---- */
+
+struct page_refs {
+	const struct names_resolver *r;
+	struct api_conn *conn;
+	struct json_object *data;
+	struct names_pending *pending;
+	struct batch orgs;
+	bool users_wanted;
+	bool person_waits; /* the person being looked at lacks a name */
+	/* the references of one person, gathered under meta's lock */
+	struct reference {
+		enum meta_kind kind;
+		int64_t id;
+	} *refs;
+	size_t ref_count, ref_cap;
+	bool out_of_memory;
+};
+
+static void add_reference(void *ctx, enum meta_kind kind, int64_t id)
+{
+	struct page_refs *pr = ctx;
+	if (pr->ref_count == pr->ref_cap) {
+		size_t cap = pr->ref_cap ? pr->ref_cap * 2 : 16;
+		struct reference *refs = realloc(pr->refs, cap * sizeof(*refs));
+		if (!refs) {
+			pr->out_of_memory = true;
+			return;
+		}
+		pr->refs = refs;
+		pr->ref_cap = cap;
+	}
+	pr->refs[pr->ref_count++] = (struct reference){ kind, id };
+}
+
+/* The name of person id from the page itself; false if it is not there. */
+static bool page_person_name(struct page_refs *pr, int64_t id)
+{
+	size_t n = json_object_array_length(pr->data);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *item = json_object_array_get_idx(pr->data, i);
+		if (person_json_id(item) == id && !person_json_is_deleted(item)) {
+			store_person_name(pr->r->meta, id, item, now_monotonic());
+			return true;
+		}
+	}
+	return false;
+}
+
+static void resolve_reference(struct page_refs *pr, const struct reference *ref)
+{
+	switch (ref->kind) {
+	case META_ORG:
+		if (!known(pr->r, META_ORG, ref->id))
+			want(pr->r, pr->conn, &pr->orgs, ref->id);
+		break;
+	case META_USER:
+		pr->users_wanted = true;
+		break;
+	case META_PERSON:
+		if (page_person_name(pr, ref->id) || stored_person_name(pr->r, ref->id) ||
+		    known(pr->r, META_PERSON, ref->id))
+			break;
+		if (!push_id(&pr->pending->missing, &pr->pending->missing_count,
+			     &pr->pending->missing_cap, ref->id))
+			pr->out_of_memory = true;
+		pr->person_waits = true;
+		break;
+	}
+}
+
+void names_resolve_page(const struct names_resolver *r, struct api_conn *conn,
+			struct json_object *data, struct names_pending *pending)
+{
+	struct page_refs pr = { .r = r, .conn = conn, .data = data, .pending = pending };
+	pr.orgs.kind = META_ORG;
+	size_t n = json_object_array_length(data);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *item = json_object_array_get_idx(data, i), *v;
+		if (person_json_is_deleted(item))
+			continue; /* never shown */
+		pr.ref_count = 0;
+		pr.person_waits = false;
+		if (json_object_object_get_ex(item, "org_id", &v) &&
+		    json_object_is_type(v, json_type_int) && json_object_get_int64(v) > 0)
+			add_reference(&pr, META_ORG, json_object_get_int64(v));
+		if (json_object_object_get_ex(item, "custom_fields", &v))
+			meta_each_reference(r->meta, v, add_reference, &pr);
+		for (size_t k = 0; k < pr.ref_count; k++)
+			resolve_reference(&pr, &pr.refs[k]);
+		if (pr.person_waits && !push_id(&pending->waiting, &pending->waiting_count,
+						&pending->waiting_cap, person_json_id(item)))
+			pr.out_of_memory = true;
+	}
+	if (pr.out_of_memory)
+		log_warn("out of memory resolving names; some vCards show fewer fields");
+	fetch_batch(r, conn, &pr.orgs);
+	if (pr.users_wanted && !meta_users_loaded(r->meta))
+		load_users(r->meta, conn);
+	free(pr.refs);
+}
+
+/* ---- the end of a walk ---- */
+
+void names_resolve_finish(const struct names_resolver *r, struct api_conn *conn,
+			  struct names_pending *pending, struct person **items, size_t count,
+			  names_rebuild_fn rebuild, void *ctx)
+{
+	if (pending->missing_count) {
+		sort_unique(pending->missing, &pending->missing_count);
+		struct batch persons = { .kind = META_PERSON };
+		for (size_t i = 0; i < pending->missing_count; i++) {
+			int64_t id = pending->missing[i];
+			if (!stored_person_name(r, id) && !known(r, META_PERSON, id))
+				want(r, conn, &persons, id);
+		}
+		fetch_batch(r, conn, &persons);
+	}
+	if (pending->waiting_count) {
+		sort_unique(pending->waiting, &pending->waiting_count);
+		for (size_t i = 0; i < count; i++) {
+			if (!sorted_has(pending->waiting, pending->waiting_count, items[i]->id))
+				continue;
+			struct person *fresh = rebuild(ctx, items[i]);
+			if (fresh) {
+				person_unref(items[i]);
+				items[i] = fresh;
+			}
+		}
+	}
+	names_pending_free(pending);
+}

@@ -39,6 +39,13 @@ static const char *label_name(void *ctx, int64_t id)
 	return NULL; /* e.g. label 9: no name known */
 }
 
+/* The renderer's form: label ids may be integers or strings (numeric
+ * strings are the same ids). */
+static const char *render_label_name(void *ctx, const struct vcard_id *id)
+{
+	return id->numeric ? label_name(ctx, id->num) : NULL;
+}
+
 static int label_id(void *ctx, const char *name, int64_t *id)
 {
 	int found = 0;
@@ -162,7 +169,7 @@ static bool render(struct rendered *r, enum vcard_version version, const char *p
 	}
 	struct vcard_options opt = {
 		.version = version, .company = "acme", .org_name = "Acme, Inc.; EMEA",
-		.label_name = label_name, .fields = shown_fields,
+		.label_name = render_label_name, .fields = shown_fields,
 		.field_count = sizeof shown_fields / sizeof shown_fields[0],
 	};
 	struct strbuf sb = STRBUF_INIT;

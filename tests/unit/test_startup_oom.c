@@ -91,7 +91,7 @@ static bool build_cache(void)
 
 static bool build_meta(void)
 {
-	struct meta *m = meta_new(60);
+	struct meta *m = meta_new();
 	meta_free(m);
 	return m != NULL;
 }
@@ -117,7 +117,7 @@ static bool build_daemon_parts(void)
 	fail_at = -1; /* the parts below are built for real first */
 	struct api_client *client = api_client_new(&api_cfg);
 	struct cache *cache = cache_new(60, 0);
-	struct meta *meta = meta_new(60);
+	struct meta *meta = meta_new();
 	fail_at = saved;
 	alloc_calls = 0;
 	struct walker_config wcfg = { .page_limit = 500, .workers = 2, .custom_fields = "abc",

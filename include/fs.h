@@ -24,11 +24,13 @@
 #include "api.h"
 #include "cache.h"
 #include "meta.h"
+#include "store.h"
 #include "walker.h"
 
 struct fs_config {
 	double ttl;              /* entry/attr timeouts and the cache TTL */
 	const char *config_text; /* settings in effect, for the status file */
+	struct store *store;     /* the disk cache, or NULL (memory only) */
 };
 
 struct fs;

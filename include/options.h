@@ -35,6 +35,9 @@ struct options {
 	int full_refresh;
 	int cache_max_mb;
 	int walk_windows;
+	char *cache_dir;     /* the persistent cache's folder, or NULL: the default */
+	char *disk_cache;    /* "yes" (default) or "no" */
+	bool use_disk_cache; /* derived from disk_cache */
 	int timeout;
 	int token_command_timeout; /* seconds */
 	int workers;

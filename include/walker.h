@@ -43,7 +43,9 @@
 #include "api.h"
 #include "cache.h"
 #include "meta.h"
+#include "store.h"
 #include "person.h"
+#include "store.h"
 
 struct walker_config {
 	int page_limit;
@@ -53,6 +55,7 @@ struct walker_config {
 	int walk_windows;           /* 0: rate x page latency (api_client_link); 1: one cursor walk */
 	const char *custom_fields;  /* passed through, or NULL */
 	const char *include_fields; /* passed through, or NULL */
+	struct store *store;        /* the disk cache, or NULL (memory only) */
 	struct person_render render;
 };
 

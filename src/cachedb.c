@@ -28,13 +28,14 @@ static void hex(const unsigned char *bytes, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-static void token_check(const char *salt_hex, const char *token, char out[2 * SHA1_DIGEST_LEN + 1])
+static void token_check(const char *salt_hex, const unsigned char token_sha1[SHA1_DIGEST_LEN],
+			char out[2 * SHA1_DIGEST_LEN + 1])
 {
 	struct sha1_ctx ctx;
 	unsigned char digest[SHA1_DIGEST_LEN];
 	sha1_init(&ctx);
 	sha1_update(&ctx, salt_hex, strlen(salt_hex));
-	sha1_update(&ctx, token, strlen(token));
+	sha1_update(&ctx, token_sha1, SHA1_DIGEST_LEN);
 	sha1_final(&ctx, digest);
 	hex(digest, sizeof(digest), out);
 	explicit_bzero(&ctx, sizeof(ctx));
@@ -110,7 +111,7 @@ static int read_pointer(const char *path, char *stem, size_t len)
 }
 
 int cachedb_open_online(const char *dir, const char *base_url, const char *company,
-			int64_t user_id, const char *token, struct store **out,
+			int64_t user_id, const unsigned char token_sha1[SHA1_DIGEST_LEN], struct store **out,
 			struct store_open_report *rep, char *err, size_t errlen)
 {
 	char folder[PATH_MAX], stem[STEM_MAX + 1], pointer[PATH_MAX + 32];
@@ -138,7 +139,7 @@ int cachedb_open_online(const char *dir, const char *base_url, const char *compa
 		hex(bytes, sizeof(bytes), fresh_salt);
 		rc = store_meta_put(s, "token_salt", fresh_salt);
 	}
-	token_check(salt ? salt : fresh_salt, token, expected);
+	token_check(salt ? salt : fresh_salt, token_sha1, expected);
 	if (rc == 0 && (store_meta_get(s, "token_check", &check) != 0 || strcmp(check, expected) != 0))
 		rc = store_meta_put(s, "token_check", expected);
 	free(salt);
@@ -154,7 +155,8 @@ int cachedb_open_online(const char *dir, const char *base_url, const char *compa
 	return 0;
 }
 
-int cachedb_open_offline(const char *dir, const char *base_url, const char *token,
+int cachedb_open_offline(const char *dir, const char *base_url,
+			 const unsigned char token_sha1[SHA1_DIGEST_LEN],
 			 struct store **out, struct store_open_report *rep, char *err,
 			 size_t errlen)
 {
@@ -185,7 +187,7 @@ int cachedb_open_offline(const char *dir, const char *base_url, const char *toke
 	if (rc == 0)
 		rc = store_meta_get(s, "token_check", &check);
 	if (rc == 0) {
-		token_check(salt, token, expected);
+		token_check(salt, token_sha1, expected);
 		if (strcmp(check, expected) != 0)
 			rc = -EPERM;
 	}

@@ -26,6 +26,7 @@
 #include "cache.h"
 #include "fs.h"
 #include "log.h"
+#include "cachedb.h"
 #include "meta.h"
 #include "options.h"
 #include "token.h"
@@ -44,15 +45,17 @@ static void print_version(void)
 	printf("pipedrivefs %s\nlibfuse %s\n%s\n", PDFS_VERSION, fuse_pkgversion(), curl_version());
 }
 
-/* GET /api/v1/users/me: proves the token works; learns the company domain. */
-static int check_token(struct api_client *client, char **company, char *err, size_t errlen)
+/* GET /api/v1/users/me: proves the token works; learns the company domain
+ * and the user (the cache database is theirs). */
+static int check_token(struct api_client *client, char **company, int64_t *user_id, char *err,
+		       size_t errlen)
 {
 	struct api_conn *conn = api_conn_new(client);
 	if (!conn) {
 		snprintf(err, errlen, "out of memory");
 		return EXIT_SERVER;
 	}
-	struct json_object *resp = NULL, *data, *domain;
+	struct json_object *resp = NULL, *data, *domain, *id;
 	struct api_error e;
 	int rc = api_get(conn, API_V1, "/users/me", &resp, &e);
 	api_conn_free(conn);
@@ -72,7 +75,43 @@ static int check_token(struct api_client *client, char **company, char *err, siz
 	}
 	for (char *p = *company; p && *p; p++)
 		*p = (char)tolower((unsigned char)*p);
+	if (json_object_object_get_ex(resp, "data", &data) &&
+	    json_object_object_get_ex(data, "id", &id) && json_object_is_type(id, json_type_int))
+		*user_id = json_object_get_int64(id);
 	json_object_put(resp);
+	return 0;
+}
+
+/* The persistent cache of this company and user, or NULL (disk_cache=no, or
+ * it cannot be used: then the mount keeps everything in memory, with a log
+ * line).  A cache folder or database that others can read stops the mount. */
+static int open_disk_cache(const struct options *opts, const char *base, const char *company,
+			   int64_t user_id, const unsigned char token_sha1[SHA1_DIGEST_LEN],
+			   struct store **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	if (!opts->use_disk_cache)
+		return 0;
+	struct store_open_report rep;
+	char why[512];
+	int rc = cachedb_open_online(opts->cache_dir, base, company, user_id, token_sha1, out, &rep,
+				     why, sizeof(why));
+	if (rc == -EACCES) {
+		snprintf(err, errlen, "%s", why);
+		return EXIT_USAGE;
+	}
+	if (rc) {
+		log_warn("the disk cache cannot be used (%s); this mount keeps its cache in memory "
+			 "only (-o disk_cache=no silences this)", why);
+		return 0;
+	}
+	if (rep.moved_aside[0])
+		log_warn("the cache database was unusable (%s) and was moved to %s; it is rebuilt "
+			 "from Pipedrive as folders are listed", rep.moved_why, rep.moved_aside);
+	if (rep.instance > 1)
+		log_info("another mount uses this company's cache; this one uses its own: %s",
+			 rep.path);
+	log_debug("disk cache: %s", rep.path);
 	return 0;
 }
 
@@ -215,6 +254,9 @@ static int run(struct options *opts, struct fuse_args *args)
 	struct cache *cache = NULL;
 	struct meta *meta = NULL;
 	struct walker *walker = NULL;
+	struct store *store = NULL;
+	int64_t user_id = 0;
+	unsigned char token_sha1[SHA1_DIGEST_LEN] = { 0 };
 	struct fs *fs = NULL;
 	char *config_text = NULL;
 	struct fuse_session *se = NULL;
@@ -254,17 +296,25 @@ static int run(struct options *opts, struct fuse_args *args)
 		.max_retries = 3,
 	};
 	client = api_client_new(&api_cfg);
+	sha1(token, strlen(token), token_sha1); /* identifies the token to the disk cache */
 	explicit_bzero(token, strlen(token));
 	if (!client) {
 		snprintf(err, sizeof(err), "out of memory");
 		goto out;
 	}
-	status = check_token(client, &company, err, sizeof(err));
+	status = check_token(client, &company, &user_id, err, sizeof(err));
 	if (status)
 		goto out;
 	status = EXIT_USAGE;
 	if (!company)
 		company = strdup("api");
+	status = company ? open_disk_cache(opts, base, company, user_id, token_sha1, &store, err,
+					   sizeof(err))
+			 : EXIT_USAGE;
+	explicit_bzero(token_sha1, sizeof(token_sha1));
+	if (status)
+		goto out;
+	status = EXIT_USAGE;
 	if (!company || asprintf(&app_url, "https://%s.pipedrive.com", company) < 0) {
 		app_url = NULL;
 		snprintf(err, sizeof(err), "out of memory");
@@ -290,6 +340,7 @@ static int run(struct options *opts, struct fuse_args *args)
 		.walk_windows = opts->walk_windows,
 		.custom_fields = opts->custom_fields,
 		.include_fields = opts->include_fields,
+		.store = store,
 		.render = {
 			.version = opts->vcard_version && strcmp(opts->vcard_version, "4.0") == 0
 					   ? VCARD_V40 : VCARD_V30,
@@ -300,7 +351,7 @@ static int run(struct options *opts, struct fuse_args *args)
 	};
 	config_text = options_describe(opts, base, company);
 	walker = cache && config_text ? walker_new(&walker_cfg, client, cache, meta) : NULL;
-	struct fs_config fs_cfg = { .ttl = opts->ttl, .config_text = config_text };
+	struct fs_config fs_cfg = { .ttl = opts->ttl, .config_text = config_text, .store = store };
 	fs = walker ? fs_new(&fs_cfg, client, cache, walker) : NULL;
 	if (!fs || add_mount_args(args, opts, company)) {
 		snprintf(err, sizeof(err), "out of memory");
@@ -358,6 +409,7 @@ out:
 	fs_free(fs);
 	cache_free(cache);
 	meta_free(meta);
+	store_close(store);
 	api_client_free(client);
 	free(config_text);
 	free(token);

@@ -40,6 +40,8 @@ static const struct fuse_opt option_spec[] = {
 	OPT("full_refresh=%d", full_refresh, 0),
 	OPT("cache_max_mb=%d", cache_max_mb, 0),
 	OPT("walk_windows=%d", walk_windows, 0),
+	OPT("cache_dir=%s", cache_dir, 0),
+	OPT("disk_cache=%s", disk_cache, 0),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -395,6 +397,7 @@ char *options_describe(const struct options *opts, const char *base_url, const c
 	sb_printf(&sb, "token_source: %s\n", token_source_name(&src));
 	sb_printf(&sb, "cache_ttl: %g\n", opts->ttl);
 	sb_printf(&sb, "cache_max_mb: %d\n", opts->cache_max_mb);
+	sb_printf(&sb, "disk_cache: %s\n", opts->use_disk_cache ? "yes" : "no");
 	sb_printf(&sb, "page_limit: %d\n", opts->page_limit);
 	sb_printf(&sb, "timeout: %d\n", opts->timeout);
 	sb_printf(&sb, "workers: %d\n", opts->workers);
@@ -469,6 +472,29 @@ static int resolve_ca_file(struct options *opts, char *err, size_t errlen)
 	return 0;
 }
 
+/* cache_dir as an absolute path (the daemon's working directory becomes /
+ * once it mounts); the folder itself may not exist yet. */
+static int resolve_cache_dir(struct options *opts, char *err, size_t errlen)
+{
+	if (opts->cache_dir[0] == '\0') {
+		snprintf(err, errlen, "cache_dir= needs a folder");
+		return -1;
+	}
+	if (opts->cache_dir[0] == '/')
+		return 0;
+	char *cwd = getcwd(NULL, 0);
+	char *abs = NULL;
+	if (!cwd || asprintf(&abs, "%s/%s", cwd, opts->cache_dir) < 0) {
+		free(cwd);
+		snprintf(err, errlen, "cache_dir=%s: cannot make it absolute", opts->cache_dir);
+		return -1;
+	}
+	free(cwd);
+	free(opts->cache_dir);
+	opts->cache_dir = abs;
+	return 0;
+}
+
 int options_validate(struct options *opts, char *err, size_t errlen)
 {
 	opts->ttl = 60;
@@ -520,6 +546,14 @@ int options_validate(struct options *opts, char *err, size_t errlen)
 	}
 	if (opts->ca_file && resolve_ca_file(opts, err, errlen))
 		return -1;
+	if (opts->disk_cache && strcmp(opts->disk_cache, "yes") != 0 &&
+	    strcmp(opts->disk_cache, "no") != 0) {
+		snprintf(err, errlen, "disk_cache=%s: yes or no", opts->disk_cache);
+		return -1;
+	}
+	opts->use_disk_cache = !opts->disk_cache || strcmp(opts->disk_cache, "yes") == 0;
+	if (opts->cache_dir && resolve_cache_dir(opts, err, errlen))
+		return -1;
 	if (opts->custom_fields && validate_key_list(opts->custom_fields, 15, "custom_fields",
 						     err, errlen))
 		return -1;
@@ -549,6 +583,8 @@ void options_free(struct options *opts)
 	free(opts->vcard_version);
 	free(opts->ca_file);
 	free(opts->log_level);
+	free(opts->cache_dir);
+	free(opts->disk_cache);
 }
 
 void options_print_help(const char *progname)
@@ -582,7 +618,9 @@ void options_print_help(const char *progname)
 	       "    -o full_refresh=SECONDS  full re-walk period that catches deletions (default 3600)\n"
 	       "    -o custom_fields=KEY,..  only these custom fields (at most 15; default all)\n"
 	       "    -o include_fields=F,..   extra fields to include, e.g. notes_count (default: none)\n"
-	       "    -o cache_max_mb=N      bound the cache, evicting least recently used (default 0 = none)\n"
+	       "    -o cache_max_mb=N      bound the memory the cache uses (default 0 = none)\n"
+	       "    -o disk_cache=yes|no   keep listings and persons on disk across mounts (default yes)\n"
+	       "    -o cache_dir=DIR       where (default $XDG_CACHE_HOME/pipedrivefs)\n"
 	       "    -o walk_windows=N      parallel time windows for big cold listings: 0 = rate limit\n"
 	       "                           x page latency (default), 1 = one cursor walk\n"
 	       "\n"

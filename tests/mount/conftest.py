@@ -425,7 +425,10 @@ def mount_fs(pipedrivefs_bin, tmp_path_factory, request):
         if opts:
             cmd += ["-o", ",".join(opts)]
         cmd += [str(a) for a in extra_args]
-        envd = {}
+        # Each mount gets a cache folder of its own (never ~/.cache, never
+        # another test's): a test that wants a restart passes the same
+        # XDG_CACHE_HOME or -o cache_dir= to both mounts.
+        envd = {"XDG_CACHE_HOME": str(workdir / "xdg-cache")}
         if token == "default":
             envd["PIPEDRIVE_API_TOKEN"] = (server.token if server is not None
                                            else DEFAULT_TOKEN)
@@ -453,7 +456,7 @@ def mount_fs(pipedrivefs_bin, tmp_path_factory, request):
 
 
 @pytest.fixture
-def run_pipedrivefs(pipedrivefs_bin):
+def run_pipedrivefs(pipedrivefs_bin, tmp_path_factory):
     """Factory: run_pipedrivefs(args, env=None) -> CompletedProcess (text).
 
     Runs the daemon with args (binary path prepended) and an environment made
@@ -463,6 +466,8 @@ def run_pipedrivefs(pipedrivefs_bin):
     """
     def run(args, env=None, timeout=20.0):
         args = [str(a) for a in args]
+        env = dict(env or {})
+        env.setdefault("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
         cmd = [str(pipedrivefs_bin)] + args
         candidates = [a for a in args if os.path.isdir(a)]
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:

@@ -632,7 +632,7 @@ def persons_matching(c, term, fields=("name", "email", "phone", "notes",
     from the spec, independently of the server's search code."""
     _, body = c.control("GET", "/persons")
     t = term.casefold()
-    nick = nickname_key(c)
+    searchable = searchable_custom_keys(c)
     out = set()
     for p in body["data"]:
         texts = []
@@ -646,10 +646,26 @@ def persons_matching(c, term, fields=("name", "email", "phone", "notes",
             texts.append(p.get("notes") or "")
         if "custom_fields" in fields:
             cf = p.get("custom_fields") or {}
-            texts.append(cf.get(nick) or "")
+            for code in searchable:
+                v = cf.get(code)
+                if isinstance(v, dict):        # monetary, address: their value
+                    v = v.get("value")
+                if v is not None and not isinstance(v, (bool, list, dict)):
+                    texts.append(str(v))
         if any(t in x.casefold() for x in texts):
             out.add(p["id"])
     return out
+
+
+# The custom field types the spec lists as searchable.
+SEARCHABLE_TYPES = {"address", "varchar", "text", "varchar_auto", "double",
+                    "monetary", "phone"}
+
+
+def searchable_custom_keys(c):
+    _, _, body = c.get("/api/v2/personFields?limit=500")
+    return [f["field_code"] for f in body["data"]
+            if f.get("is_custom_field") and f.get("field_type") in SEARCHABLE_TYPES]
 
 
 def nickname_key(c):

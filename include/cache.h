@@ -107,6 +107,29 @@ void cache_set_remove_hook(struct cache *c, cache_remove_fn fn, void *ctx);
  * listings changed. */
 size_t cache_persons_remove(struct cache *c, const int64_t *ids, size_t n);
 
+/* Mark every listing expired, without asking for full walks (Pipedrive is
+ * reachable again after an offline start). */
+void cache_expire_all_softly(struct cache *c);
+
+/* The shared refresh: claim up to max listings that are stored, expired,
+ * not being fetched and not due for a full walk, and that eligible() accepts.
+ * Each claimed slot is marked as fetching (later lookups join its waiters)
+ * and MUST be finished with cache_listing_finish.  keys[i] and a reference
+ * to each current listing (lists[i], caller unrefs) are filled; returns how
+ * many were claimed.  eligible() runs under the cache's lock: it must not
+ * call the cache. */
+size_t cache_claim_expired(struct cache *c, double now,
+			   bool (*eligible)(uint64_t key, const struct listing *l, void *ctx),
+			   void *ctx, uint64_t *keys, struct listing **lists, size_t max);
+/* True if the cache holds a listing of key (fresh or not). */
+bool cache_listing_held(struct cache *c, uint64_t key);
+/* True if it holds one or is fetching one. */
+bool cache_listing_busy(struct cache *c, uint64_t key);
+/* When cache_expire_all last ran (monotonic seconds; -INFINITY if never):
+ * what a listing's full walk must be newer than, for listings read back
+ * from disk too. */
+double cache_expire_all_at(struct cache *c);
+
 /* How many times cache_expire_all ran, so that what others cache can follow
  * a SIGHUP refresh. */
 uint64_t cache_expire_all_count(struct cache *c);

@@ -1,10 +1,12 @@
 #include "cache.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dlist.h"
 #include "idtable.h"
@@ -45,6 +47,7 @@ struct cache {
 	cache_remove_fn on_remove;
 	void *on_remove_ctx;
 	uint64_t expire_all_count;
+	double expire_all_at; /* monotonic time of the last cache_expire_all, or -inf */
 };
 
 static uint64_t person_bytes(const struct person *p)
@@ -68,6 +71,7 @@ struct cache *cache_new(double ttl, uint64_t max_bytes)
 	c->max_bytes = max_bytes;
 	c->max_listings = CACHE_DEFAULT_MAX_LISTINGS;
 	c->next_generation = 1;
+	c->expire_all_at = -INFINITY;
 	return c;
 }
 
@@ -310,7 +314,9 @@ void cache_listing_finish(struct cache *c, uint64_t key, struct listing *fresh, 
 		if (s) {
 			listing_unref(s->current);
 			s->current = listing_ref(fresh);
-			s->fetched_at = now;
+			s->fetched_at = fresh->fetched_at != 0 && fresh->fetched_at < now
+						? fresh->fetched_at
+						: now;
 			if (!s->last_used)
 				s->last_used = now;
 			/* Still expired if a refresh was asked for after this walk began. */
@@ -387,10 +393,95 @@ static void expire_slot(struct idtable_entry *e, void *ctx)
 
 void cache_expire_all(struct cache *c)
 {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	pthread_mutex_lock(&c->lock);
 	idtable_each(&c->slots, expire_slot, NULL);
 	c->expire_all_count++;
+	c->expire_all_at = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 	pthread_mutex_unlock(&c->lock);
+}
+
+static void expire_slot_softly(struct idtable_entry *e, void *ctx)
+{
+	(void)ctx;
+	struct slot *s = e->value;
+	s->expired_by_request = true;
+	s->expiries++;
+}
+
+void cache_expire_all_softly(struct cache *c)
+{
+	pthread_mutex_lock(&c->lock);
+	idtable_each(&c->slots, expire_slot_softly, NULL);
+	pthread_mutex_unlock(&c->lock);
+}
+
+struct claim_scan {
+	const struct cache *c;
+	double now;
+	bool (*eligible)(uint64_t key, const struct listing *l, void *ctx);
+	void *ctx;
+	struct slot **found;
+	size_t count, max;
+};
+
+static void collect_expired(struct idtable_entry *e, void *ctx)
+{
+	struct claim_scan *scan = ctx;
+	struct slot *s = e->value;
+	if (scan->count < scan->max && s->current && !s->fetching && !s->force_full_walk &&
+	    !slot_is_fresh(scan->c, s, scan->now) && scan->eligible(s->key, s->current, scan->ctx))
+		scan->found[scan->count++] = s;
+}
+
+size_t cache_claim_expired(struct cache *c, double now,
+			   bool (*eligible)(uint64_t key, const struct listing *l, void *ctx),
+			   void *ctx, uint64_t *keys, struct listing **lists, size_t max)
+{
+	struct slot **found = malloc((max ? max : 1) * sizeof(*found));
+	if (!found)
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	struct claim_scan scan = { .c = c, .now = now, .eligible = eligible, .ctx = ctx,
+				   .found = found, .max = max };
+	idtable_each(&c->slots, collect_expired, &scan);
+	for (size_t i = 0; i < scan.count; i++) {
+		struct slot *s = found[i];
+		s->fetching = true;
+		s->expiries_at_fetch = s->expiries;
+		keys[i] = s->key;
+		lists[i] = listing_ref(s->current);
+	}
+	pthread_mutex_unlock(&c->lock);
+	free(found);
+	return scan.count;
+}
+
+bool cache_listing_held(struct cache *c, uint64_t key)
+{
+	pthread_mutex_lock(&c->lock);
+	struct slot *s = slot_find(c, key);
+	bool held = s && s->current;
+	pthread_mutex_unlock(&c->lock);
+	return held;
+}
+
+bool cache_listing_busy(struct cache *c, uint64_t key)
+{
+	pthread_mutex_lock(&c->lock);
+	struct slot *s = slot_find(c, key);
+	bool busy = s && (s->current || s->fetching);
+	pthread_mutex_unlock(&c->lock);
+	return busy;
+}
+
+double cache_expire_all_at(struct cache *c)
+{
+	pthread_mutex_lock(&c->lock);
+	double at = c->expire_all_at;
+	pthread_mutex_unlock(&c->lock);
+	return at;
 }
 
 uint64_t cache_expire_all_count(struct cache *c)

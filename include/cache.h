@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "listing.h"
+#include "bytecache.h"
 #include "person.h"
 
 struct listing_waiter {
@@ -135,8 +136,24 @@ double cache_expire_all_at(struct cache *c);
 uint64_t cache_expire_all_count(struct cache *c);
 
 /* Store a person (takes the reference); returns a reference to the canonical
- * object for its id - the stored one if the JSON is identical. */
+ * object for its id - the stored one if the JSON is identical.  With a
+ * bytecache (cache_use_bytecache) the canonical object is light (attributes
+ * only) and the bytes go to the bytecache. */
 struct person *cache_person_put(struct cache *c, struct person *p);
+/* The same for a person read back from the disk cache (not written again). */
+struct person *cache_person_put_stored(struct cache *c, struct person *p);
+/* Keep persons light, their bytes in b (a disk cache and cache_max_mb). */
+struct bytecache;
+void cache_use_bytecache(struct cache *c, struct bytecache *b);
+/* The full version of p (its bytes: compact JSON, vCard) - p itself when it
+ * is full, else from the bytecache or the disk; NULL if neither has that
+ * version any more (fetch it again).  A new reference. */
+struct person *cache_person_bytes(struct cache *c, const struct person *p);
+/* Write the bytecache's persons not yet on disk (before a listing that
+ * holds them is written).  0 or -errno. */
+int cache_flush_bytes(struct cache *c);
+/* The bytecache's counters; false when there is none. */
+bool cache_bytes_stats(struct cache *c, struct bytecache_stats *out);
 /* A new reference, or NULL if the id is unknown. */
 struct person *cache_person_get(struct cache *c, int64_t id);
 

@@ -12,6 +12,7 @@
 #include "cache.h"
 #include "prettycache.h"
 #include "store.h"
+#include "bytecache.h"
 #include "strbuf.h"
 #include "walker.h"
 
@@ -28,6 +29,8 @@ struct status_input {
 	bool disk_cache;          /* a disk cache is in use */
 	const char *disk_cache_path;
 	struct store_stats store;
+	bool bounded;             /* persons' bytes kept within cache_max_mb (bytecache) */
+	struct bytecache_stats bytes;
 };
 
 void status_render(struct strbuf *out, const struct status_input *in);

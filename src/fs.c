@@ -45,6 +45,7 @@ void fs_status_refresh(struct fs *fs)
 	walker_get_stats(fs->walker, &in.walks);
 	api_client_counters(fs->client, &in.api);
 	in.offline = api_client_offline(fs->client);
+	in.bounded = cache_bytes_stats(fs->cache, &in.bytes);
 	in.disk_cache = fs->cfg.store != NULL;
 	if (fs->cfg.store) {
 		store_get_stats(fs->cfg.store, &in.store);

@@ -26,6 +26,7 @@
 #include "cache.h"
 #include "fs.h"
 #include "log.h"
+#include "bytecache.h"
 #include "reconnect.h"
 #include "startup_cache.h"
 #include "meta.h"
@@ -253,6 +254,7 @@ static int run(struct options *opts, struct fuse_args *args)
 	struct walker *walker = NULL;
 	struct store *store = NULL;
 	struct reconnect *reconnect = NULL;
+	struct bytecache *bytes = NULL;
 	bool offline = false;
 	char fingerprint[512];
 	int64_t user_id = 0;
@@ -356,6 +358,12 @@ static int run(struct options *opts, struct fuse_args *args)
 		goto out;
 	status = EXIT_USAGE;
 	cache = cache_new(opts->ttl, (uint64_t)opts->cache_max_mb << 20);
+	/* With a disk cache, the bound holds persons' bytes; the rest are on disk. */
+	if (cache && store && opts->cache_max_mb > 0) {
+		bytes = bytecache_new(store, (uint64_t)opts->cache_max_mb << 20);
+		if (bytes)
+			cache_use_bytecache(cache, bytes);
+	}
 	struct walker_config walker_cfg = {
 		.page_limit = opts->page_limit,
 		.workers = opts->workers,
@@ -439,6 +447,7 @@ out:
 	fs_free(fs);
 	cache_free(cache);
 	meta_free(meta);
+	bytecache_free(bytes); /* writes what is not on disk yet */
 	store_close(store);
 	api_client_free(client);
 	free(config_text);

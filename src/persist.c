@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "person_store.h"
 #include "tree.h"
 
 bool persist_keeps(uint64_t key)
@@ -32,41 +33,6 @@ int64_t persist_wall_of(double mono, double now_mono)
 /* ------------------------------------------------------------------ */
 /* Reading back                                                         */
 
-static char *copy_bytes(const char *s, size_t n)
-{
-	char *out = malloc(n + 1);
-	if (out) {
-		memcpy(out, s, n);
-		out[n] = '\0';
-	}
-	return out;
-}
-
-/* A person as the store kept it (the row passed the store's checks). */
-static struct person *person_from_row(const struct store_person_row *r)
-{
-	struct person *p = calloc(1, sizeof(*p));
-	if (!p)
-		return NULL;
-	atomic_init(&p->refs, 1);
-	p->id = r->id;
-	p->owner_id = r->owner_id;
-	p->org_id = r->org_id;
-	p->update_time = r->update_time;
-	p->base = copy_bytes(r->base, r->base_len);
-	p->base_len = r->base_len;
-	p->compact = copy_bytes(r->json, r->json_len);
-	p->compact_len = r->json_len;
-	p->json_len = r->pretty_len;
-	p->vcf = copy_bytes(r->vcf, r->vcf_len);
-	p->vcf_len = r->vcf_len;
-	if (!p->base || !p->compact || !p->vcf) {
-		person_unref(p);
-		return NULL;
-	}
-	return p;
-}
-
 struct load_ctx {
 	struct cache *cache;
 	struct listing *l;
@@ -79,10 +45,10 @@ static int take_row(void *ctx, const struct store_person_row *row)
 	/* A version this mount already holds is newer than the disk's. */
 	struct person *p = cache_person_get(lc->cache, row->id);
 	if (!p) {
-		p = person_from_row(row);
+		p = person_from_store_row(row);
 		if (!p)
 			return -ENOMEM;
-		p = cache_person_put(lc->cache, p);
+		p = cache_person_put_stored(lc->cache, p);
 	}
 	lc->l->persons[lc->n++] = p;
 	return 0;
@@ -239,17 +205,6 @@ void persist_batch_free(struct persist_batch *b)
 	memset(b, 0, sizeof(*b));
 }
 
-static struct store_person_row row_of(const struct person *p)
-{
-	struct store_person_row r = {
-		.id = p->id, .owner_id = p->owner_id, .org_id = p->org_id,
-		.update_time = p->update_time, .base = p->base, .base_len = p->base_len,
-		.json = p->compact, .json_len = p->compact_len, .pretty_len = p->json_len,
-		.vcf = p->vcf, .vcf_len = p->vcf_len,
-	};
-	return r;
-}
-
 int persist_commit(struct store *s, struct persist_batch *b)
 {
 	int rc = 0;
@@ -261,9 +216,12 @@ int persist_commit(struct store *s, struct persist_batch *b)
 		if (!rows) {
 			rc = -ENOMEM;
 		} else {
+			/* Light persons are written by the cache's bytecache. */
+			size_t n = 0;
 			for (size_t i = 0; i < b->person_count; i++)
-				rows[i] = row_of(b->persons[i]);
-			rc = store_save(s, b->rows, b->row_count, rows, b->person_count);
+				if (!person_is_light(b->persons[i]))
+					rows[n++] = person_store_row(b->persons[i]);
+			rc = store_save(s, b->rows, b->row_count, rows, n);
 			free(rows);
 		}
 	}

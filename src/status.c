@@ -57,6 +57,12 @@ void status_render(struct strbuf *out, const struct status_input *in)
 		put_u64(out, "disk_cache_listings", in->store.listings);
 		put_u64(out, "disk_cache_dropped_rows", in->store.dropped_rows);
 	}
+	if (in->bounded) {
+		put_u64(out, "memory_persons", in->bytes.persons);
+		put_u64(out, "memory_person_bytes", in->bytes.bytes);
+		put_u64(out, "memory_unwritten", in->bytes.dirty);
+		put_u64(out, "memory_loads", in->bytes.loads);
+	}
 
 	put_u64(out, "walks_full", in->walks.full_walks);
 	put_u64(out, "walks_incremental", in->walks.incremental_walks);

@@ -283,9 +283,12 @@ static void resolve_names(struct person_set *ps, struct json_object *data)
 
 /* A stored person built again from its JSON (the names it refers to may be
  * known now); NULL keeps it. */
-static struct person *rebuild_person(void *ctx, struct person *p)
+static struct person *rebuild_person(void *ctx, struct person *light_or_full)
 {
 	struct walker *w = ctx;
+	struct person *p = cache_person_bytes(w->cache, light_or_full);
+	if (!p)
+		return NULL; /* keep it as it is */
 	struct json_tokener *tok = json_tokener_new();
 	struct json_object *obj = tok ? json_tokener_parse_ex(tok, p->compact, (int)p->compact_len)
 				      : NULL;
@@ -300,6 +303,7 @@ static struct person *rebuild_person(void *ctx, struct person *p)
 					      named ? org_name : NULL, &err);
 		json_object_put(obj);
 	}
+	person_unref(p);
 	return fresh ? cache_person_put(w->cache, fresh) : NULL;
 }
 
@@ -1584,9 +1588,12 @@ static void run_job(struct walker *w, struct api_conn *conn, uint64_t key)
 	if (rc == 0 && l && js.save && w->cfg.store && persist_keeps(key))
 		persist_add_listing(&js.batch, key, l, js.persons_too, now);
 	cache_listing_finish(w->cache, key, l, rc ? -rc : 0, now);
-	/* On disk once the waiters have their answer. */
-	if (w->cfg.store)
+	/* On disk once the waiters have their answer: the persons first (a
+	 * listing never points at persons the disk lacks). */
+	if (w->cfg.store && (js.batch.row_count == 0 || cache_flush_bytes(w->cache) == 0))
 		persist_commit(w->cfg.store, &js.batch);
+	else if (w->cfg.store)
+		persist_batch_free(&js.batch);
 	else
 		persist_batch_free(&js.batch);
 	/* A big walk parsed megabytes of pages that are free now: give them

@@ -380,3 +380,44 @@ def test_default_folder_is_xdg_cache_home(fake_server, mount_fs, tmp_path):
     m = mount_fs(server, env={"XDG_CACHE_HOME": str(xdg)})
     listdir_b(m.path / "by-owner" / "1")
     assert status_of(m)["disk_cache_path"].startswith(str(xdg / "pipedrivefs") + "/")
+
+
+# --------------------------------------------------------------------------
+# bounded memory
+
+def vm_kib(pid, key):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+@pytest.mark.slow
+def test_grep_over_100000_persons_within_24_mb(fake_server, mount_fs, cache_dir):
+    server = fake_server(persons=100000, owners=1, orgs=10, rate_limit=0, quiet=True)
+    m = mount_cached(mount_fs, server, cache_dir, "cache_max_mb=24", "walk_windows=1")
+    d = m.path / "by-owner" / "1"
+    out = subprocess.run(["grep", "-rl", "END:VCARD", str(d)], stdout=subprocess.PIPE,
+                         timeout=600, check=True).stdout
+    assert len(out.splitlines()) == 100000, "grep -r did not find every card"
+    st = status_of(m)
+    assert int(st["memory_person_bytes"]) <= 24 << 20
+    assert int(st["memory_loads"]) > 50000, "the cards were not read back from disk"
+    peak_mib = vm_kib(m.pid, "VmHWM") / 1024
+    # 24 MiB of persons, ~170 bytes per listed person, the allocator's slack:
+    # without the bound the same grep peaks near 300 MiB.
+    assert peak_mib < 24 + 128, f"peak RSS {peak_mib:.0f} MiB"
+
+
+def test_bounded_reads_equal_unbounded_reads(fake_server, mount_fs, cache_dir, tmp_path):
+    server = fake_server(persons=3000, owners=1, orgs=10, rate_limit=0, quiet=True)
+    small = mount_cached(mount_fs, server, cache_dir, "cache_max_mb=1", "walk_windows=1")
+    big = mount_fs(server, "disk_cache=no", "walk_windows=1")
+    a, b = small.path / "by-owner" / "1", big.path / "by-owner" / "1"
+    names = sorted(os.listdir(a))
+    assert names == sorted(os.listdir(b))
+    for name in names[::7]:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+        assert (a / name).stat().st_size == (b / name).stat().st_size
+    st = status_of(small)
+    assert int(st["memory_person_bytes"]) <= 1 << 20 and int(st["memory_loads"]) > 0

@@ -20,9 +20,11 @@ bool persist_keeps(uint64_t key)
 	       tree_is_group_root(key);
 }
 
+/* Whole seconds on disk: read back as up to a second older than they were,
+ * never younger (a copy must not look newer than a SIGHUP that came after). */
 double persist_mono_of(int64_t wall, double now_mono)
 {
-	return now_mono - (double)((int64_t)time(NULL) - wall);
+	return now_mono - (double)((int64_t)time(NULL) - wall) - 1.0;
 }
 
 int64_t persist_wall_of(double mono, double now_mono)

@@ -94,6 +94,12 @@ struct api_link {
 void api_client_link(struct api_client *client, struct api_link *out);
 const char *api_endpoint_name(enum api_endpoint ep);
 
+/* Offline: Pipedrive could not be reached at mount.  Every request then
+ * fails at once with EIO and a message saying so (no waiting on timeouts),
+ * except api_probe's, until the client is set online again. */
+void api_client_set_offline(struct api_client *client, bool offline, const char *reason);
+bool api_client_offline(struct api_client *client);
+
 struct api_conn *api_conn_new(struct api_client *client);
 void api_conn_free(struct api_conn *conn);
 /* The server's clock (HTTP Date header) at the last response, 0 if unknown. */
@@ -103,6 +109,9 @@ time_t api_conn_server_date(const struct api_conn *conn);
  * returns 0 and the whole response object in *out (caller puts it). */
 int api_get(struct api_conn *conn, enum api_base base, const char *path_and_query,
 	    struct json_object **out, struct api_error *err);
+
+/* GET /api/v1/users/me even while offline: 0 if Pipedrive answered. */
+int api_probe(struct api_conn *conn, struct api_error *err);
 
 /* One page of a list: the parsed "data" array and the response body it was
  * parsed from (malloc'd; NULL if it could not be kept).  Whoever holds the

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "listing.h"
+#include "bytecache.h"
 #include "person.h"
 
 struct listing_waiter {
@@ -107,13 +108,52 @@ void cache_set_remove_hook(struct cache *c, cache_remove_fn fn, void *ctx);
  * listings changed. */
 size_t cache_persons_remove(struct cache *c, const int64_t *ids, size_t n);
 
+/* Mark every listing expired, without asking for full walks (Pipedrive is
+ * reachable again after an offline start). */
+void cache_expire_all_softly(struct cache *c);
+
+/* The shared refresh: claim up to max listings that are stored, expired,
+ * not being fetched and not due for a full walk, and that eligible() accepts.
+ * Each claimed slot is marked as fetching (later lookups join its waiters)
+ * and MUST be finished with cache_listing_finish.  keys[i] and a reference
+ * to each current listing (lists[i], caller unrefs) are filled; returns how
+ * many were claimed.  eligible() runs under the cache's lock: it must not
+ * call the cache. */
+size_t cache_claim_expired(struct cache *c, double now,
+			   bool (*eligible)(uint64_t key, const struct listing *l, void *ctx),
+			   void *ctx, uint64_t *keys, struct listing **lists, size_t max);
+/* True if the cache holds a listing of key (fresh or not). */
+bool cache_listing_held(struct cache *c, uint64_t key);
+/* True if it holds one or is fetching one. */
+bool cache_listing_busy(struct cache *c, uint64_t key);
+/* When cache_expire_all last ran (monotonic seconds; -INFINITY if never):
+ * what a listing's full walk must be newer than, for listings read back
+ * from disk too. */
+double cache_expire_all_at(struct cache *c);
+
 /* How many times cache_expire_all ran, so that what others cache can follow
  * a SIGHUP refresh. */
 uint64_t cache_expire_all_count(struct cache *c);
 
 /* Store a person (takes the reference); returns a reference to the canonical
- * object for its id - the stored one if the JSON is identical. */
+ * object for its id - the stored one if the JSON is identical.  With a
+ * bytecache (cache_use_bytecache) the canonical object is light (attributes
+ * only) and the bytes go to the bytecache. */
 struct person *cache_person_put(struct cache *c, struct person *p);
+/* The same for a person read back from the disk cache (not written again). */
+struct person *cache_person_put_stored(struct cache *c, struct person *p);
+/* Keep persons light, their bytes in b (a disk cache and cache_max_mb). */
+struct bytecache;
+void cache_use_bytecache(struct cache *c, struct bytecache *b);
+/* The full version of p (its bytes: compact JSON, vCard) - p itself when it
+ * is full, else from the bytecache or the disk; NULL if neither has that
+ * version any more (fetch it again).  A new reference. */
+struct person *cache_person_bytes(struct cache *c, const struct person *p);
+/* Write the bytecache's persons not yet on disk (before a listing that
+ * holds them is written).  0 or -errno. */
+int cache_flush_bytes(struct cache *c);
+/* The bytecache's counters; false when there is none. */
+bool cache_bytes_stats(struct cache *c, struct bytecache_stats *out);
 /* A new reference, or NULL if the id is unknown. */
 struct person *cache_person_get(struct cache *c, int64_t id);
 

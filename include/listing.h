@@ -30,6 +30,10 @@ struct listing {
 	 * ended (monotonic seconds). */
 	char synced_to[32];
 	double full_walk_at;
+	/* When its data was fetched (monotonic seconds); 0 means "now" when the
+	 * cache stores it.  A listing read back from the disk cache is as old
+	 * as its last walk, so it expires on time. */
+	double fetched_at;
 };
 
 struct listing *listing_new_persons(size_t count);

@@ -45,6 +45,10 @@ struct person {
 	size_t json_len;     /* bytes of the .json file (pretty, see person_json) */
 	char *vcf;           /* the .vcf file, rendered once */
 	size_t vcf_len;
+	/* A hash of compact and vcf (person_set_digest); 0 until set.  A
+	 * "light" person (person_light) keeps it while compact and vcf are
+	 * NULL: its bytes live elsewhere (bytecache.h). */
+	uint64_t digest;
 };
 
 /* Build from one element of a page's data array; org_name is the resolved
@@ -59,8 +63,15 @@ struct person *person_from_json_text(struct json_object *obj, const char *raw, s
 				     int *err);
 /* Append the .json file: the object pretty-printed, ending in a newline. */
 void person_json(const struct person *p, struct strbuf *out);
-/* True if both carry the same bytes (JSON and vCard). */
+/* True if both carry the same bytes (JSON and vCard); for a light person,
+ * the same digest and sizes. */
 bool person_same(const struct person *a, const struct person *b);
+/* Set p's digest (before p is shared with other threads). */
+void person_set_digest(struct person *p);
+/* A copy of p's attributes, name and digest without its bytes; NULL if out
+ * of memory.  p must have its digest set. */
+struct person *person_light(const struct person *p);
+static inline bool person_is_light(const struct person *p) { return p->compact == NULL; }
 struct person *person_ref(struct person *p);
 void person_unref(struct person *p);
 

@@ -11,6 +11,8 @@
 #include "api.h"
 #include "cache.h"
 #include "prettycache.h"
+#include "store.h"
+#include "bytecache.h"
 #include "strbuf.h"
 #include "walker.h"
 
@@ -23,6 +25,12 @@ struct status_input {
 	uint64_t interrupted; /* requests answered EINTR */
 	struct walker_stats walks;
 	struct api_counters api;
+	bool offline;             /* Pipedrive unreachable since the mount */
+	bool disk_cache;          /* a disk cache is in use */
+	const char *disk_cache_path;
+	struct store_stats store;
+	bool bounded;             /* persons' bytes kept within cache_max_mb (bytecache) */
+	struct bytecache_stats bytes;
 };
 
 void status_render(struct strbuf *out, const struct status_input *in);

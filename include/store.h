@@ -74,6 +74,8 @@ void store_name(char *buf, size_t len, const char *company, int64_t user_id);
 int store_open(const struct store_config *cfg, struct store **out, struct store_open_report *rep,
 	       char *err, size_t errlen);
 void store_close(struct store *s);
+/* The database file in use. */
+const char *store_path(const struct store *s);
 /* False once the store turned itself off after an error. */
 bool store_usable(struct store *s);
 
@@ -86,6 +88,13 @@ int store_meta_put(struct store *s, const char *key, const char *value);
  * into (free it with free()).  0, -ENOENT, -EINVAL (the row failed its
  * checks and was dropped), -EIO. */
 int store_get_person(struct store *s, int64_t id, struct store_person_row *row, void **mem);
+
+/* Call fn with each person of ids[0..n) in turn (the row's pointers are
+ * valid during the call only).  Stops at the first id that is missing
+ * (-ENOENT), fails its checks (-EINVAL), or whose fn returns non-zero (that
+ * value).  For loading a whole listing with one statement. */
+int store_each_person(struct store *s, const int64_t *ids, size_t n,
+		      int (*fn)(void *ctx, const struct store_person_row *row), void *ctx);
 
 /* A directory's listing as stored.  Wall-clock times, Unix seconds. */
 struct store_listing {

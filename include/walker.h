@@ -64,6 +64,9 @@ struct walker_stats {
 	uint64_t incremental_walks;
 	uint64_t id_batches;
 	uint64_t failed_walks;
+	uint64_t shared_listings;   /* listings refreshed by another listing's request */
+	uint64_t disk_loads;        /* listings served from the disk cache, no request */
+	uint64_t disk_served_stale; /* disk copies served because a refresh failed */
 };
 
 struct walker;
@@ -79,6 +82,9 @@ void walker_get_stats(struct walker *w, struct walker_stats *out);
 void walker_free(struct walker *w);
 
 /* Load /personFields into meta (labels, custom field names); 0 or -errno. */
-int walker_load_person_fields(struct api_conn *conn, struct meta *meta, struct api_error *err);
+/* ... and, with text, the fields as JSON text (malloc'd; NULL if out of
+ * memory) for the disk cache, so an offline start has them. */
+int walker_load_person_fields(struct api_conn *conn, struct meta *meta, char **text,
+			      struct api_error *err);
 
 #endif

@@ -50,6 +50,11 @@ struct api_client {
 	pthread_mutex_t counters_lock;
 	struct api_counters counters;
 	double page_latency_s; /* smoothed duration of a persons page, 0 = none yet */
+	/* Offline (Pipedrive unreachable at mount): every request fails at once
+	 * but the reconnect probe's.  Guarded by counters_lock. */
+	atomic_bool offline;
+	char offline_reason[200];
+	time_t offline_since;
 };
 
 struct api_conn {
@@ -57,6 +62,7 @@ struct api_conn {
 	unsigned int jitter_seed; /* rand_r state: one per thread */
 	struct strbuf body; /* the last successful response's body */
 	time_t server_date; /* Date header of the last response, 0 if none */
+	bool bypass_offline; /* this connection probes while offline */
 	CURL *curl;
 	struct curl_slist *headers;
 	char curl_error[CURL_ERROR_SIZE];
@@ -611,6 +617,46 @@ void api_client_link(struct api_client *c, struct api_link *out)
 	pthread_mutex_unlock(&c->counters_lock);
 }
 
+static void offline_error(struct api_client *c, struct api_error *err)
+{
+	char since[32] = "";
+	pthread_mutex_lock(&c->counters_lock);
+	struct tm tm;
+	if (gmtime_r(&c->offline_since, &tm))
+		strftime(since, sizeof(since), "%H:%M UTC", &tm);
+	err->err = EIO;
+	snprintf(err->message, sizeof(err->message),
+		 "Pipedrive has been unreachable since %s (%s); serving the disk cache and "
+		 "retrying in the background", since, c->offline_reason);
+	pthread_mutex_unlock(&c->counters_lock);
+}
+
+void api_client_set_offline(struct api_client *c, bool offline, const char *reason)
+{
+	pthread_mutex_lock(&c->counters_lock);
+	if (offline && !atomic_load(&c->offline)) {
+		c->offline_since = time(NULL);
+		snprintf(c->offline_reason, sizeof(c->offline_reason), "%s", reason ? reason : "");
+	}
+	atomic_store(&c->offline, offline);
+	pthread_mutex_unlock(&c->counters_lock);
+}
+
+bool api_client_offline(struct api_client *c)
+{
+	return atomic_load(&c->offline);
+}
+
+int api_probe(struct api_conn *conn, struct api_error *err)
+{
+	struct json_object *resp = NULL;
+	conn->bypass_offline = true;
+	int rc = api_get(conn, API_V1, "/users/me", &resp, err);
+	conn->bypass_offline = false;
+	json_object_put(resp);
+	return rc;
+}
+
 int api_get(struct api_conn *conn, enum api_base base, const char *path_and_query,
 	    struct json_object **out, struct api_error *err)
 {
@@ -627,6 +673,11 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 		return -ENOMEM;
 	}
 	int rc = -EIO;
+	if (atomic_load(&c->offline) && !conn->bypass_offline) {
+		offline_error(c, err);
+		sb_free(&url);
+		return -EIO;
+	}
 	for (int attempt_no = 0;; attempt_no++) {
 		bool probe;
 		rc = rl_gate_acquire(&c->gate, &probe, err->message, sizeof(err->message));

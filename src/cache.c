@@ -1,56 +1,20 @@
 #include "cache.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dlist.h"
 #include "idtable.h"
 #include "log.h"
+#include "cache_internal.h"
 
 /* ------------------------------------------------------------------ */
 /* The cache                                                            */
-
-struct slot {
-	struct dlist_node lru; /* on cache.lru, most recently used first */
-	uint64_t key;
-	struct listing *current;
-	double fetched_at;
-	double last_used;
-	bool fetching;
-	bool expired_by_request;
-	bool force_full_walk;
-	/* Expiry requests are counted; a walk that began before the last one
-	 * does not make the listing fresh again. */
-	uint64_t expiries;
-	uint64_t expiries_at_fetch;
-	struct listing_waiter *waiters;
-	uint64_t last_opened_generation;
-};
-
-struct cache {
-	pthread_mutex_t lock;
-	double ttl;
-	uint64_t max_bytes;
-	struct idtable persons; /* id -> struct person * */
-	struct idtable slots;   /* key -> struct slot * */
-	struct dlist lru;       /* every slot, in order of use */
-	size_t max_listings;
-	uint64_t next_generation;
-	struct cache_stats stats;
-	cache_replace_fn on_replace;
-	void *on_replace_ctx;
-	cache_remove_fn on_remove;
-	void *on_remove_ctx;
-	uint64_t expire_all_count;
-};
-
-static uint64_t person_bytes(const struct person *p)
-{
-	return p->compact_len + p->vcf_len + p->base_len + sizeof(*p);
-}
 
 struct cache *cache_new(double ttl, uint64_t max_bytes)
 {
@@ -68,6 +32,7 @@ struct cache *cache_new(double ttl, uint64_t max_bytes)
 	c->max_bytes = max_bytes;
 	c->max_listings = CACHE_DEFAULT_MAX_LISTINGS;
 	c->next_generation = 1;
+	c->expire_all_at = -INFINITY;
 	return c;
 }
 
@@ -126,7 +91,7 @@ static void slot_touch(struct cache *c, struct slot *s, double now)
 	dlist_move_front(&c->lru, &s->lru);
 }
 
-static struct slot *slot_find(struct cache *c, uint64_t key)
+struct slot *cache_slot_find(struct cache *c, uint64_t key)
 {
 	struct idtable_entry *e = idtable_find(&c->slots, key);
 	return e ? e->value : NULL;
@@ -134,7 +99,7 @@ static struct slot *slot_find(struct cache *c, uint64_t key)
 
 static struct slot *slot_get_or_create(struct cache *c, uint64_t key)
 {
-	struct slot *s = slot_find(c, key);
+	struct slot *s = cache_slot_find(c, key);
 	if (s)
 		return s;
 	s = calloc(1, sizeof(*s));
@@ -184,43 +149,6 @@ enum cache_lookup cache_listing_lookup(struct cache *c, uint64_t key, double now
 
 /* ---- the bounds: bytes of persons, number of listings ---- */
 
-struct unused_persons {
-	int64_t *ids;
-	size_t count, cap;
-};
-
-static void collect_unused(struct idtable_entry *e, void *ctx)
-{
-	struct unused_persons *u = ctx;
-	struct person *p = e->value;
-	if (atomic_load(&p->refs) != 1 || u->count == u->cap)
-		return;
-	u->ids[u->count++] = p->id;
-}
-
-static void forget_person(struct cache *c, int64_t id)
-{
-	struct person *p = idtable_remove(&c->persons, (uint64_t)id);
-	if (p) {
-		c->stats.persons--;
-		c->stats.person_bytes -= person_bytes(p);
-		person_unref(p);
-	}
-}
-
-/* Drop persons only the store holds (one pass over the store). Lock held. */
-static void purge_unused_persons(struct cache *c)
-{
-	struct unused_persons u = { .cap = c->persons.count };
-	u.ids = malloc((u.cap ? u.cap : 1) * sizeof(*u.ids));
-	if (!u.ids)
-		return;
-	idtable_each(&c->persons, collect_unused, &u);
-	for (size_t i = 0; i < u.count; i++)
-		forget_person(c, u.ids[i]);
-	free(u.ids);
-}
-
 /* Let go of an evicted listing; when it was the last holder, its persons
  * that only the store still holds leave the store too (no pass over the
  * whole store).  Lock held. */
@@ -232,7 +160,7 @@ static void release_listing(struct cache *c, struct listing *l)
 			struct idtable_entry *e = idtable_find(&c->persons, (uint64_t)p->id);
 			/* held by this listing and the store, nobody else */
 			if (e && e->value == p && atomic_load(&p->refs) == 2)
-				forget_person(c, p->id);
+				cache_forget_person(c, p->id);
 		}
 	}
 	listing_unref(l);
@@ -289,7 +217,7 @@ static void enforce_bounds(struct cache *c, const struct slot *keep)
 		evict_from_tail(c, keep, over_count, c->max_listings - c->max_listings / 10);
 	if (!c->max_bytes || c->stats.person_bytes <= c->max_bytes)
 		return;
-	purge_unused_persons(c);
+	cache_purge_unused_persons(c);
 	evict_from_tail(c, keep, over_bytes, 0);
 }
 
@@ -299,7 +227,7 @@ void cache_listing_finish(struct cache *c, uint64_t key, struct listing *fresh, 
 	struct listing *serve = NULL;
 	struct listing_waiter *waiters = NULL;
 	pthread_mutex_lock(&c->lock);
-	struct slot *s = fresh ? slot_get_or_create(c, key) : slot_find(c, key);
+	struct slot *s = fresh ? slot_get_or_create(c, key) : cache_slot_find(c, key);
 	if (s) {
 		waiters = s->waiters;
 		s->waiters = NULL;
@@ -310,7 +238,9 @@ void cache_listing_finish(struct cache *c, uint64_t key, struct listing *fresh, 
 		if (s) {
 			listing_unref(s->current);
 			s->current = listing_ref(fresh);
-			s->fetched_at = now;
+			s->fetched_at = fresh->fetched_at != 0 && fresh->fetched_at < now
+						? fresh->fetched_at
+						: now;
 			if (!s->last_used)
 				s->last_used = now;
 			/* Still expired if a refresh was asked for after this walk began. */
@@ -356,7 +286,7 @@ bool cache_listing_unchanged_since_last_open(struct cache *c, uint64_t key, uint
 {
 	bool unchanged = false;
 	pthread_mutex_lock(&c->lock);
-	struct slot *s = slot_find(c, key);
+	struct slot *s = cache_slot_find(c, key);
 	if (s) {
 		unchanged = s->last_opened_generation == generation;
 		s->last_opened_generation = generation;
@@ -368,7 +298,7 @@ bool cache_listing_unchanged_since_last_open(struct cache *c, uint64_t key, uint
 void cache_listing_expire(struct cache *c, uint64_t key)
 {
 	pthread_mutex_lock(&c->lock);
-	struct slot *s = slot_find(c, key);
+	struct slot *s = cache_slot_find(c, key);
 	if (s) {
 		s->expired_by_request = true;
 		s->expiries++;
@@ -387,10 +317,95 @@ static void expire_slot(struct idtable_entry *e, void *ctx)
 
 void cache_expire_all(struct cache *c)
 {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	pthread_mutex_lock(&c->lock);
 	idtable_each(&c->slots, expire_slot, NULL);
 	c->expire_all_count++;
+	c->expire_all_at = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 	pthread_mutex_unlock(&c->lock);
+}
+
+static void expire_slot_softly(struct idtable_entry *e, void *ctx)
+{
+	(void)ctx;
+	struct slot *s = e->value;
+	s->expired_by_request = true;
+	s->expiries++;
+}
+
+void cache_expire_all_softly(struct cache *c)
+{
+	pthread_mutex_lock(&c->lock);
+	idtable_each(&c->slots, expire_slot_softly, NULL);
+	pthread_mutex_unlock(&c->lock);
+}
+
+struct claim_scan {
+	const struct cache *c;
+	double now;
+	bool (*eligible)(uint64_t key, const struct listing *l, void *ctx);
+	void *ctx;
+	struct slot **found;
+	size_t count, max;
+};
+
+static void collect_expired(struct idtable_entry *e, void *ctx)
+{
+	struct claim_scan *scan = ctx;
+	struct slot *s = e->value;
+	if (scan->count < scan->max && s->current && !s->fetching && !s->force_full_walk &&
+	    !slot_is_fresh(scan->c, s, scan->now) && scan->eligible(s->key, s->current, scan->ctx))
+		scan->found[scan->count++] = s;
+}
+
+size_t cache_claim_expired(struct cache *c, double now,
+			   bool (*eligible)(uint64_t key, const struct listing *l, void *ctx),
+			   void *ctx, uint64_t *keys, struct listing **lists, size_t max)
+{
+	struct slot **found = malloc((max ? max : 1) * sizeof(*found));
+	if (!found)
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	struct claim_scan scan = { .c = c, .now = now, .eligible = eligible, .ctx = ctx,
+				   .found = found, .max = max };
+	idtable_each(&c->slots, collect_expired, &scan);
+	for (size_t i = 0; i < scan.count; i++) {
+		struct slot *s = found[i];
+		s->fetching = true;
+		s->expiries_at_fetch = s->expiries;
+		keys[i] = s->key;
+		lists[i] = listing_ref(s->current);
+	}
+	pthread_mutex_unlock(&c->lock);
+	free(found);
+	return scan.count;
+}
+
+bool cache_listing_held(struct cache *c, uint64_t key)
+{
+	pthread_mutex_lock(&c->lock);
+	struct slot *s = cache_slot_find(c, key);
+	bool held = s && s->current;
+	pthread_mutex_unlock(&c->lock);
+	return held;
+}
+
+bool cache_listing_busy(struct cache *c, uint64_t key)
+{
+	pthread_mutex_lock(&c->lock);
+	struct slot *s = cache_slot_find(c, key);
+	bool busy = s && (s->current || s->fetching);
+	pthread_mutex_unlock(&c->lock);
+	return busy;
+}
+
+double cache_expire_all_at(struct cache *c)
+{
+	pthread_mutex_lock(&c->lock);
+	double at = c->expire_all_at;
+	pthread_mutex_unlock(&c->lock);
+	return at;
 }
 
 uint64_t cache_expire_all_count(struct cache *c)
@@ -401,169 +416,16 @@ uint64_t cache_expire_all_count(struct cache *c)
 	return n;
 }
 
-/* ---- removing deleted persons ---- */
-
-struct removal {
-	uint64_t key;
-	struct person *person;
-};
-
-struct removal_scan {
-	struct cache *c;
-	const int64_t *gone;
-	size_t ngone;
-	struct removal *done; /* (listing, person) pairs for the hook */
-	size_t done_count, done_cap;
-	size_t listings_changed;
-	bool out_of_memory;
-};
-
-static void note_removal(struct removal_scan *rs, uint64_t key, struct person *p)
-{
-	if (rs->done_count == rs->done_cap) {
-		size_t cap = rs->done_cap ? rs->done_cap * 2 : 16;
-		struct removal *done = realloc(rs->done, cap * sizeof(*done));
-		if (!done) {
-			rs->out_of_memory = true;
-			return;
-		}
-		rs->done = done;
-		rs->done_cap = cap;
-	}
-	rs->done[rs->done_count++] = (struct removal){ key, person_ref(p) };
-}
-
-static void remove_from_slot(struct idtable_entry *e, void *ctx)
-{
-	struct removal_scan *rs = ctx;
-	struct slot *s = e->value;
-	struct listing *l = s->current;
-	if (!l || !l->persons)
-		return;
-	size_t removed = 0;
-	for (size_t i = 0; i < rs->ngone; i++)
-		removed += listing_find(l, rs->gone[i]) >= 0;
-	if (!removed)
-		return;
-	struct listing *copy = listing_without(l, rs->gone, rs->ngone);
-	if (!copy) {
-		rs->out_of_memory = true;
-		return;
-	}
-	for (size_t i = 0; i < rs->ngone; i++) {
-		long at = listing_find(l, rs->gone[i]);
-		if (at >= 0)
-			note_removal(rs, s->key, l->persons[at]);
-	}
-	copy->generation = rs->c->next_generation++;
-	s->current = copy;
-	listing_unref(l);
-	rs->listings_changed++;
-}
-
-static int cmp_int64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return (x > y) - (x < y);
-}
-
-size_t cache_persons_remove(struct cache *c, const int64_t *ids, size_t n)
-{
-	int64_t *gone = malloc((n ? n : 1) * sizeof(*gone));
-	if (!gone) {
-		log_error("out of memory removing deleted persons from the listings; they leave "
-			  "them at the next full refresh");
-		return 0;
-	}
-	struct removal_scan rs = { .c = c, .gone = gone };
-	pthread_mutex_lock(&c->lock);
-	for (size_t i = 0; i < n; i++)
-		if (idtable_find(&c->persons, (uint64_t)ids[i]))
-			gone[rs.ngone++] = ids[i];
-	qsort(gone, rs.ngone, sizeof(*gone), cmp_int64);
-	size_t unique = 0;
-	for (size_t i = 0; i < rs.ngone; i++)
-		if (!unique || gone[unique - 1] != gone[i])
-			gone[unique++] = gone[i];
-	rs.ngone = unique;
-	if (rs.ngone)
-		idtable_each(&c->slots, remove_from_slot, &rs);
-	for (size_t i = 0; i < rs.ngone; i++) {
-		struct person *p = idtable_remove(&c->persons, (uint64_t)gone[i]);
-		if (p) {
-			c->stats.persons--;
-			c->stats.person_bytes -= person_bytes(p);
-			person_unref(p);
-		}
-	}
-	cache_remove_fn hook = c->on_remove;
-	void *hook_ctx = c->on_remove_ctx;
-	pthread_mutex_unlock(&c->lock);
-	if (rs.out_of_memory)
-		log_error("out of memory removing deleted persons from the listings; they leave "
-			  "them at the next full refresh");
-	for (size_t i = 0; i < rs.done_count; i++) {
-		if (hook)
-			hook(hook_ctx, rs.done[i].key, rs.done[i].person);
-		person_unref(rs.done[i].person);
-	}
-	free(rs.done);
-	free(gone);
-	return rs.listings_changed;
-}
-
 struct listing *cache_listing_peek(struct cache *c, uint64_t key)
 {
 	struct listing *l = NULL;
 	pthread_mutex_lock(&c->lock);
-	struct slot *s = slot_find(c, key);
+	struct slot *s = cache_slot_find(c, key);
 	/* The flag stays until a walk succeeds: a failed full walk is retried. */
 	if (s && !s->force_full_walk && s->current)
 		l = listing_ref(s->current);
 	pthread_mutex_unlock(&c->lock);
 	return l;
-}
-
-struct person *cache_person_put(struct cache *c, struct person *p)
-{
-	struct person *result = p;
-	bool replaced = false;
-	pthread_mutex_lock(&c->lock);
-	struct idtable_entry *e = idtable_find(&c->persons, (uint64_t)p->id);
-	if (e) {
-		struct person *old = e->value;
-		if (person_same(old, p)) {
-			result = person_ref(old);
-			person_unref(p);
-		} else {
-			c->stats.person_bytes -= person_bytes(old);
-			c->stats.person_bytes += person_bytes(p);
-			e->value = person_ref(p);
-			person_unref(old);
-			replaced = true;
-		}
-	} else if (idtable_insert(&c->persons, (uint64_t)p->id, p)) {
-		person_ref(p);
-		c->stats.persons++;
-		c->stats.person_bytes += person_bytes(p);
-	}
-	cache_replace_fn hook = c->on_replace;
-	void *hook_ctx = c->on_replace_ctx;
-	pthread_mutex_unlock(&c->lock);
-	if (replaced && hook)
-		hook(hook_ctx, result->id);
-	return result;
-}
-
-struct person *cache_person_get(struct cache *c, int64_t id)
-{
-	struct person *p = NULL;
-	pthread_mutex_lock(&c->lock);
-	struct idtable_entry *e = idtable_find(&c->persons, (uint64_t)id);
-	if (e)
-		p = person_ref(e->value);
-	pthread_mutex_unlock(&c->lock);
-	return p;
 }
 
 void cache_get_stats(struct cache *c, struct cache_stats *out)

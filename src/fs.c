@@ -44,6 +44,13 @@ void fs_status_refresh(struct fs *fs)
 	in.interrupted = atomic_load(&fs->interrupted);
 	walker_get_stats(fs->walker, &in.walks);
 	api_client_counters(fs->client, &in.api);
+	in.offline = api_client_offline(fs->client);
+	in.bounded = cache_bytes_stats(fs->cache, &in.bytes);
+	in.disk_cache = fs->cfg.store != NULL;
+	if (fs->cfg.store) {
+		store_get_stats(fs->cfg.store, &in.store);
+		in.disk_cache_path = store_path(fs->cfg.store);
+	}
 	pthread_mutex_lock(&fs->status_lock);
 	sb_reset(&fs->status);
 	status_render(&fs->status, &in);

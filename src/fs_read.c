@@ -88,6 +88,9 @@ static void read_big_json(struct fs *fs, fuse_req_t req, struct parked *pk, stru
 	prettycache_wait(fs->pretty, p, &pk->pretty);
 }
 
+static void read_full_person(struct fs *fs, fuse_req_t req, struct parked *pk, struct person *p,
+			     enum node_kind kind, size_t size, off_t off);
+
 void fs_read_person(struct fs *fs, fuse_req_t req, struct parked *pk, struct person *p,
 		    enum node_kind kind, size_t size, off_t off)
 {
@@ -97,6 +100,33 @@ void fs_read_person(struct fs *fs, fuse_req_t req, struct parked *pk, struct per
 		answer_err(req, pk, EFBIG);
 		return;
 	}
+	/* A light person's bytes: memory within cache_max_mb, else the disk. */
+	struct person *full = cache_person_bytes(fs->cache, p);
+	if (full) {
+		read_full_person(fs, req, pk, full, kind, size, off);
+		person_unref(full);
+		return;
+	}
+	if (pk) { /* fetched again and still nowhere */
+		log_error("the bytes of person %lld are neither in memory nor on disk; reading "
+			  "its file fails with EIO (is the disk cache full or damaged?)",
+			  (long long)p->id);
+		answer_err(req, pk, EIO);
+		return;
+	}
+	/* Not on disk in this version any more: fetch it again by id. */
+	struct parked *again = park_new(fs, req, PARKED_READ, tree_ino(kind, p->id), NULL);
+	if (!again)
+		return; /* answered */
+	again->size = size;
+	again->off = off;
+	park_on_listing(fs, again, tree_ino(NODE_BY_ID_PERSON, p->id));
+}
+
+static void read_full_person(struct fs *fs, fuse_req_t req, struct parked *pk, struct person *p,
+			     enum node_kind kind, size_t size, off_t off)
+{
+	size_t len = kind == NODE_PERSON_JSON ? p->json_len : p->vcf_len;
 	if (kind == NODE_PERSON_VCF) {
 		answer_slice(req, pk, p->vcf, p->vcf_len, size, off);
 		return;

@@ -26,7 +26,9 @@
 #include "cache.h"
 #include "fs.h"
 #include "log.h"
-#include "cachedb.h"
+#include "bytecache.h"
+#include "reconnect.h"
+#include "startup_cache.h"
 #include "meta.h"
 #include "options.h"
 #include "token.h"
@@ -47,8 +49,8 @@ static void print_version(void)
 
 /* GET /api/v1/users/me: proves the token works; learns the company domain
  * and the user (the cache database is theirs). */
-static int check_token(struct api_client *client, char **company, int64_t *user_id, char *err,
-		       size_t errlen)
+static int check_token(struct api_client *client, char **company, int64_t *user_id,
+		       int *api_errno, char *err, size_t errlen)
 {
 	struct api_conn *conn = api_conn_new(client);
 	if (!conn) {
@@ -61,6 +63,7 @@ static int check_token(struct api_client *client, char **company, int64_t *user_
 	api_conn_free(conn);
 	if (rc) {
 		snprintf(err, errlen, "%s", e.message);
+		*api_errno = e.err;
 		return e.err == EACCES && e.status == 401 ? EXIT_TOKEN_REJECTED : EXIT_SERVER;
 	}
 	/* The company's own domain names it in UIDs and URLs, however SOURCE was typed. */
@@ -82,48 +85,33 @@ static int check_token(struct api_client *client, char **company, int64_t *user_
 	return 0;
 }
 
-/* The persistent cache of this company and user, or NULL (disk_cache=no, or
- * it cannot be used: then the mount keeps everything in memory, with a log
- * line).  A cache folder or database that others can read stops the mount. */
-static int open_disk_cache(const struct options *opts, const char *base, const char *company,
-			   int64_t user_id, const unsigned char token_sha1[SHA1_DIGEST_LEN],
-			   struct store **out, char *err, size_t errlen)
-{
-	*out = NULL;
-	if (!opts->use_disk_cache)
-		return 0;
-	struct store_open_report rep;
-	char why[512];
-	int rc = cachedb_open_online(opts->cache_dir, base, company, user_id, token_sha1, out, &rep,
-				     why, sizeof(why));
-	if (rc == -EACCES) {
-		snprintf(err, errlen, "%s", why);
-		return EXIT_USAGE;
-	}
-	if (rc) {
-		log_warn("the disk cache cannot be used (%s); this mount keeps its cache in memory "
-			 "only (-o disk_cache=no silences this)", why);
-		return 0;
-	}
-	if (rep.moved_aside[0])
-		log_warn("the cache database was unusable (%s) and was moved to %s; it is rebuilt "
-			 "from Pipedrive as folders are listed", rep.moved_why, rep.moved_aside);
-	if (rep.instance > 1)
-		log_info("another mount uses this company's cache; this one uses its own: %s",
-			 rep.path);
-	log_debug("disk cache: %s", rep.path);
-	return 0;
-}
-
 /* GET /api/v2/personFields once per mount: label and custom field names, and
- * the check that every custom_fields key exists. */
-static int load_person_fields(struct api_client *client, struct meta *meta,
-			      const struct options *opts, char *err, size_t errlen)
+ * the check that every custom_fields key exists.  Offline, the fields the
+ * last online mount kept in the disk cache. */
+static int load_person_fields(struct api_client *client, struct meta *meta, struct store *store,
+			      bool offline, const struct options *opts, char *err, size_t errlen)
 {
-	struct api_conn *conn = api_conn_new(client);
+	int rc;
 	struct api_error e = { 0 };
-	int rc = conn ? walker_load_person_fields(conn, meta, &e) : -ENOMEM;
-	api_conn_free(conn);
+	if (offline) {
+		char *text = startup_cache_person_fields(store);
+		struct json_object *items = text ? json_tokener_parse(text) : NULL;
+		rc = json_object_is_type(items, json_type_array) ? 0 : -ENOENT;
+		if (rc == 0)
+			meta_person_fields_store(meta, items);
+		else
+			snprintf(e.message, sizeof(e.message), "the disk cache holds none");
+		json_object_put(items);
+		free(text);
+	} else {
+		struct api_conn *conn = api_conn_new(client);
+		char *text = NULL;
+		rc = conn ? walker_load_person_fields(conn, meta, &text, &e) : -ENOMEM;
+		api_conn_free(conn);
+		if (rc == 0)
+			startup_cache_remember(store, NULL, text);
+		free(text);
+	}
 	if (rc) {
 		if (!opts->custom_fields) {
 			log_warn("cannot load the company's person fields (%s); vCards show no "
@@ -245,6 +233,16 @@ static int add_mount_args(struct fuse_args *args, const struct options *opts, co
 	return rc ? -1 : 0;
 }
 
+/* What a stored vCard was rendered with, besides its person. */
+static void render_fingerprint(const struct walker_config *cfg, const struct options *opts,
+			       char *buf, size_t len)
+{
+	snprintf(buf, len, "vcard=%s;company=%s;app=%s;custom_fields=%s;include_fields=%s",
+		 cfg->render.version == VCARD_V40 ? "4.0" : "3.0", cfg->render.company,
+		 cfg->render.app_url, opts->custom_fields ? opts->custom_fields : "",
+		 opts->include_fields ? opts->include_fields : "");
+}
+
 static int run(struct options *opts, struct fuse_args *args)
 {
 	char err[512] = "";
@@ -255,6 +253,10 @@ static int run(struct options *opts, struct fuse_args *args)
 	struct meta *meta = NULL;
 	struct walker *walker = NULL;
 	struct store *store = NULL;
+	struct reconnect *reconnect = NULL;
+	struct bytecache *bytes = NULL;
+	bool offline = false;
+	char fingerprint[512];
 	int64_t user_id = 0;
 	unsigned char token_sha1[SHA1_DIGEST_LEN] = { 0 };
 	struct fs *fs = NULL;
@@ -302,18 +304,42 @@ static int run(struct options *opts, struct fuse_args *args)
 		snprintf(err, sizeof(err), "out of memory");
 		goto out;
 	}
-	status = check_token(client, &company, &user_id, err, sizeof(err));
+	int api_errno = 0;
+	status = check_token(client, &company, &user_id, &api_errno, err, sizeof(err));
+	/* Unreachable (or out of budget) at mount: the disk cache, if there is one. */
+	if (status == EXIT_SERVER && (api_errno == EIO || api_errno == EAGAIN)) {
+		char why[512];
+		char *cached_company = NULL;
+		if (startup_cache_offline(opts, base, token_sha1, &store, &cached_company, why,
+					  sizeof(why)) == 0) {
+			offline = true;
+			free(company);
+			company = cached_company;
+			api_client_set_offline(client, true, err);
+			log_warn("Pipedrive cannot be reached (%s); mounting the disk cache instead: "
+				 "folders listed before are served as they were, others fail at once; "
+				 "pipedrivefs tries again in the background and refreshes once it "
+				 "answers (check the network, base_url and proxy settings)", err);
+			status = 0;
+		} else {
+			size_t used = strlen(err);
+			snprintf(err + used, sizeof(err) - used, " (and %s)", why);
+		}
+	}
 	if (status)
 		goto out;
 	status = EXIT_USAGE;
 	if (!company)
 		company = strdup("api");
-	status = company ? open_disk_cache(opts, base, company, user_id, token_sha1, &store, err,
-					   sizeof(err))
-			 : EXIT_USAGE;
-	explicit_bzero(token_sha1, sizeof(token_sha1));
-	if (status)
+	if (!offline && company &&
+	    startup_cache_online(opts, base, company, user_id, token_sha1, &store, err,
+				 sizeof(err)) != 0) {
+		explicit_bzero(token_sha1, sizeof(token_sha1));
 		goto out;
+	}
+	explicit_bzero(token_sha1, sizeof(token_sha1));
+	if (!offline)
+		startup_cache_remember(store, company, NULL);
 	status = EXIT_USAGE;
 	if (!company || asprintf(&app_url, "https://%s.pipedrive.com", company) < 0) {
 		app_url = NULL;
@@ -327,11 +353,17 @@ static int run(struct options *opts, struct fuse_args *args)
 		snprintf(err, sizeof(err), "out of memory");
 		goto out;
 	}
-	status = load_person_fields(client, meta, opts, err, sizeof(err));
+	status = load_person_fields(client, meta, store, offline, opts, err, sizeof(err));
 	if (status)
 		goto out;
 	status = EXIT_USAGE;
 	cache = cache_new(opts->ttl, (uint64_t)opts->cache_max_mb << 20);
+	/* With a disk cache, the bound holds persons' bytes; the rest are on disk. */
+	if (cache && store && opts->cache_max_mb > 0) {
+		bytes = bytecache_new(store, (uint64_t)opts->cache_max_mb << 20);
+		if (bytes)
+			cache_use_bytecache(cache, bytes);
+	}
 	struct walker_config walker_cfg = {
 		.page_limit = opts->page_limit,
 		.workers = opts->workers,
@@ -349,6 +381,8 @@ static int run(struct options *opts, struct fuse_args *args)
 			.meta = meta,
 		},
 	};
+	render_fingerprint(&walker_cfg, opts, fingerprint, sizeof(fingerprint));
+	startup_cache_check_render(store, fingerprint);
 	config_text = options_describe(opts, base, company);
 	walker = cache && config_text ? walker_new(&walker_cfg, client, cache, meta) : NULL;
 	struct fs_config fs_cfg = { .ttl = opts->ttl, .config_text = config_text, .store = store };
@@ -383,6 +417,8 @@ static int run(struct options *opts, struct fuse_args *args)
 		snprintf(err, sizeof(err), "cannot start threads");
 		goto out_unmount;
 	}
+	if (offline)
+		reconnect = reconnect_start(client, cache);
 	atomic_store(&refresh_target, fs);
 	signal(SIGHUP, on_sighup);
 	log_info("mounted Pipedrive company '%s' (%s) on %s; cache_ttl=%g s", company, base,
@@ -394,6 +430,8 @@ static int run(struct options *opts, struct fuse_args *args)
 	atomic_store(&refresh_target, NULL);
 	walker_free(walker); /* cancels walks in flight, answers their waiters */
 	walker = NULL;
+	reconnect_stop(reconnect);
+	reconnect = NULL;
 	fs_free(fs);
 	fs = NULL;
 out_unmount:
@@ -409,6 +447,7 @@ out:
 	fs_free(fs);
 	cache_free(cache);
 	meta_free(meta);
+	bytecache_free(bytes); /* writes what is not on disk yet */
 	store_close(store);
 	api_client_free(client);
 	free(config_text);

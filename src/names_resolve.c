@@ -206,7 +206,9 @@ static bool known(const struct names_resolver *r, enum meta_kind kind, int64_t i
  * an older one in meta. */
 static bool stored_person_name(const struct names_resolver *r, int64_t id)
 {
-	struct person *p = cache_person_get(r->cache, id);
+	struct person *held = cache_person_get(r->cache, id);
+	struct person *p = held ? cache_person_bytes(r->cache, held) : NULL;
+	person_unref(held);
 	if (!p)
 		return false;
 	struct strbuf name = STRBUF_INIT;

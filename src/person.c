@@ -234,7 +234,53 @@ void person_json(const struct person *p, struct strbuf *out)
 
 bool person_same(const struct person *a, const struct person *b)
 {
-	return a->compact_len == b->compact_len && a->vcf_len == b->vcf_len &&
-	       memcmp(a->compact, b->compact, a->compact_len) == 0 &&
+	if (a->compact_len != b->compact_len || a->vcf_len != b->vcf_len)
+		return false;
+	if (person_is_light(a) || person_is_light(b))
+		return a->digest && a->digest == b->digest && a->json_len == b->json_len &&
+		       a->base_len == b->base_len && memcmp(a->base, b->base, a->base_len) == 0;
+	return memcmp(a->compact, b->compact, a->compact_len) == 0 &&
 	       memcmp(a->vcf, b->vcf, a->vcf_len) == 0;
+}
+
+/* FNV-1a, 64 bits: a version's fingerprint, not a defence against anyone. */
+static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= UINT64_C(1099511628211);
+	}
+	return h;
+}
+
+void person_set_digest(struct person *p)
+{
+	uint64_t h = fnv1a(UINT64_C(14695981039346656037), p->compact, p->compact_len);
+	h = fnv1a(h ^ 0xff, p->vcf, p->vcf_len);
+	p->digest = h ? h : 1;
+}
+
+struct person *person_light(const struct person *p)
+{
+	struct person *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	atomic_init(&l->refs, 1);
+	l->id = p->id;
+	l->owner_id = p->owner_id;
+	l->org_id = p->org_id;
+	l->update_time = p->update_time;
+	l->base = malloc(p->base_len + 1);
+	if (!l->base) {
+		free(l);
+		return NULL;
+	}
+	memcpy(l->base, p->base, p->base_len);
+	l->base[p->base_len] = '\0';
+	l->base_len = p->base_len;
+	l->compact_len = p->compact_len;
+	l->json_len = p->json_len;
+	l->vcf_len = p->vcf_len;
+	l->digest = p->digest;
+	return l;
 }

@@ -31,6 +31,7 @@ void status_render(struct strbuf *out, const struct status_input *in)
 {
 	sb_printf(out, "version: %s\n", in->version);
 	sb_printf(out, "uptime_seconds: %ld\n", in->uptime_s);
+	sb_printf(out, "pipedrive: %s\n", in->offline ? "offline" : "online");
 	if (in->config_text)
 		sb_puts(out, in->config_text);
 
@@ -48,8 +49,26 @@ void status_render(struct strbuf *out, const struct status_input *in)
 	put_u64(out, "json_render_bytes", in->pretty.bytes);
 	put_u64(out, "requests_interrupted", in->interrupted);
 
+	if (in->disk_cache) {
+		sb_printf(out, "disk_cache_path: %s\n", in->disk_cache_path ? in->disk_cache_path : "");
+		sb_printf(out, "disk_cache_state: %s\n", in->store.usable ? "ok" : "failed");
+		put_u64(out, "disk_cache_bytes", in->store.file_bytes);
+		put_u64(out, "disk_cache_persons", in->store.persons);
+		put_u64(out, "disk_cache_listings", in->store.listings);
+		put_u64(out, "disk_cache_dropped_rows", in->store.dropped_rows);
+	}
+	if (in->bounded) {
+		put_u64(out, "memory_persons", in->bytes.persons);
+		put_u64(out, "memory_person_bytes", in->bytes.bytes);
+		put_u64(out, "memory_unwritten", in->bytes.dirty);
+		put_u64(out, "memory_loads", in->bytes.loads);
+	}
+
 	put_u64(out, "walks_full", in->walks.full_walks);
 	put_u64(out, "walks_incremental", in->walks.incremental_walks);
+	put_u64(out, "walks_shared", in->walks.shared_listings);
+	put_u64(out, "disk_loads", in->walks.disk_loads);
+	put_u64(out, "disk_served_stale", in->walks.disk_served_stale);
 	put_u64(out, "walks_failed", in->walks.failed_walks);
 	put_u64(out, "id_batches", in->walks.id_batches);
 

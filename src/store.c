@@ -461,6 +461,11 @@ void store_close(struct store *s)
 	free(s);
 }
 
+const char *store_path(const struct store *s)
+{
+	return s->path;
+}
+
 bool store_usable(struct store *s)
 {
 	return s && !atomic_load(&s->disabled);
@@ -577,6 +582,52 @@ int store_get_person(struct store *s, int64_t id, struct store_person_row *row, 
 		memset(row, 0, sizeof(*row));
 		rc = -EINVAL;
 	}
+	return rc;
+}
+
+int store_each_person(struct store *s, const int64_t *ids, size_t n,
+		      int (*fn)(void *ctx, const struct store_person_row *row), void *ctx)
+{
+	if (!store_usable(s))
+		return -EIO;
+	pthread_mutex_lock(&s->rd_lock);
+	sqlite3_stmt *st = NULL;
+	int rc = store_prepare(s, s->rd,
+			       "SELECT owner_id, org_id, update_time, deleted, base, pretty_len, json, vcf "
+			       "FROM persons WHERE id=?", &st);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, ids[i]);
+		int step = sqlite3_step(st);
+		if (step != SQLITE_ROW) {
+			rc = step == SQLITE_DONE ? -ENOENT : store_error(s, s->rd, step, "reading a person");
+			break;
+		}
+		const void *base, *json, *vcf;
+		struct store_person_row row = {
+			.id = ids[i],
+			.owner_id = sqlite3_column_int64(st, 0),
+			.org_id = sqlite3_column_int64(st, 1),
+			.update_time = sqlite3_column_int64(st, 2),
+			.deleted = sqlite3_column_int64(st, 3) != 0,
+		};
+		int64_t pretty = sqlite3_column_int64(st, 5);
+		row.pretty_len = pretty > 0 ? (size_t)pretty : 0;
+		row.base_len = column_bytes(st, 4, &base);
+		row.json_len = column_bytes(st, 6, &json);
+		row.vcf_len = column_bytes(st, 7, &vcf);
+		row.base = base;
+		row.json = json;
+		row.vcf = vcf;
+		if (store_check_person_row(&row, NULL) != 0) {
+			atomic_fetch_add(&s->dropped_rows, 1);
+			rc = -EINVAL;
+			break;
+		}
+		rc = fn(ctx, &row);
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->rd_lock);
 	return rc;
 }
 

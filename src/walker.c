@@ -20,6 +20,7 @@
 #include "jsonfmt.h"
 #include "names.h"
 #include "names_resolve.h"
+#include "persist.h"
 #include "strbuf.h"
 #include "tree.h"
 
@@ -30,6 +31,16 @@ struct job {
 	struct job *next;
 	uint64_t key;
 };
+
+/* What one job leaves for the disk cache: the batch to write once the
+ * waiters are answered, and how the job's own listing goes into it. */
+struct job_state {
+	struct persist_batch batch;
+	bool save;        /* write the job's listing */
+	bool persons_too; /* with every person it holds (a full walk) */
+};
+
+#define SHARED_MAX 64 /* listings one shared refresh brings up to date */
 
 /* The spec is silent on whether updated_since / updated_until apply when
  * filter_id is set.  Found out once per mount from the answers. */
@@ -272,9 +283,12 @@ static void resolve_names(struct person_set *ps, struct json_object *data)
 
 /* A stored person built again from its JSON (the names it refers to may be
  * known now); NULL keeps it. */
-static struct person *rebuild_person(void *ctx, struct person *p)
+static struct person *rebuild_person(void *ctx, struct person *light_or_full)
 {
 	struct walker *w = ctx;
+	struct person *p = cache_person_bytes(w->cache, light_or_full);
+	if (!p)
+		return NULL; /* keep it as it is */
 	struct json_tokener *tok = json_tokener_new();
 	struct json_object *obj = tok ? json_tokener_parse_ex(tok, p->compact, (int)p->compact_len)
 				      : NULL;
@@ -289,6 +303,7 @@ static struct person *rebuild_person(void *ctx, struct person *p)
 					      named ? org_name : NULL, &err);
 		json_object_put(obj);
 	}
+	person_unref(p);
 	return fresh ? cache_person_put(w->cache, fresh) : NULL;
 }
 
@@ -915,19 +930,42 @@ static struct listing *merge_changes(const struct listing *prev, struct person_s
 	return l;
 }
 
-static bool can_refresh_incrementally(const struct walker *w, uint64_t key,
-				      const struct listing *prev)
+/* A listing synced to `synced_to` whose last full walk ended at
+ * full_walk_at may be refreshed with the changes since: its full walk is
+ * not due (full_refresh, SIGHUP). */
+static bool sync_allows_incremental_at(const struct walker *w, const char *synced_to,
+				       double full_walk_at, double expire_all_at)
+{
+	return synced_to[0] && now_monotonic() - full_walk_at < w->cfg.full_refresh &&
+	       full_walk_at >= expire_all_at;
+}
+
+static bool sync_allows_incremental(struct walker *w, const char *synced_to, double full_walk_at)
+{
+	return sync_allows_incremental_at(w, synced_to, full_walk_at,
+					  cache_expire_all_at(w->cache));
+}
+
+static bool incremental_kind(uint64_t key)
 {
 	enum node_kind k = tree_kind(key);
-	bool kind_ok = k == NODE_OWNER_DIR || k == NODE_ORG_DIR || k == NODE_FILTER_DIR ||
-		       key == INO_BY_ID;
-	return kind_ok && prev && prev->persons && prev->synced_to[0] &&
-	       now_monotonic() - prev->full_walk_at < w->cfg.full_refresh;
+	return k == NODE_OWNER_DIR || k == NODE_ORG_DIR || k == NODE_FILTER_DIR || key == INO_BY_ID;
 }
+
+static bool can_refresh_incrementally(struct walker *w, uint64_t key, const struct listing *prev)
+{
+	return incremental_kind(key) && prev && prev->persons &&
+	       sync_allows_incremental(w, prev->synced_to, prev->full_walk_at);
+}
+
+struct shared_refresh;
+static void apply_shared(struct walker *w, struct shared_refresh *sh, struct person_set *changed,
+			 const char *synced, double now);
 
 static int walk_changes_since(struct walker *w, struct api_conn *conn, uint64_t key,
 			      const struct listing *prev, const char *since_time,
-			      struct listing **out, struct api_error *err)
+			      struct listing **out, struct api_error *err,
+			      struct shared_refresh *sh)
 {
 	char since[32];
 	char synced[32] = "";
@@ -967,6 +1005,8 @@ static int walk_changes_since(struct walker *w, struct api_conn *conn, uint64_t 
 				 synced[0] ? synced : since_time);
 			l->full_walk_at = prev->full_walk_at;
 			*out = l;
+			if (sh)
+				apply_shared(w, sh, &changed, l->synced_to, now_monotonic());
 			forget_deleted(w, &changed);
 			forget_deleted(w, &matches);
 		}
@@ -978,18 +1018,181 @@ static int walk_changes_since(struct walker *w, struct api_conn *conn, uint64_t 
 	return rc;
 }
 
+/*
+ * The shared refresh: the one company-wide updated_since request an expired
+ * listing costs also brings every other expired listing up to date - those
+ * in memory (claimed from the cache, so nobody walks them meanwhile) and
+ * those only on disk (merged on their ids) - so N expired directories cost
+ * one request.  Filter directories take part only as the listing asked for:
+ * only the server can tell who matches a filter.
+ */
+struct shared_refresh {
+	struct persist_batch *batch;
+	size_t claimed;
+	uint64_t keys[SHARED_MAX];
+	struct listing *lists[SHARED_MAX];
+	size_t row_count;
+	struct store_listing rows[SHARED_MAX];
+};
+
+static bool shared_kind(uint64_t key)
+{
+	enum node_kind k = tree_kind(key);
+	return k == NODE_OWNER_DIR || k == NODE_ORG_DIR || key == INO_BY_ID;
+}
+
+struct shared_check {
+	const struct walker *w;
+	double expire_all_at;
+};
+
+/* Called under the cache's lock: must not call the cache. */
+static bool shared_eligible(uint64_t key, const struct listing *l, void *ctx)
+{
+	const struct shared_check *check = ctx;
+	return shared_kind(key) && l->persons &&
+	       sync_allows_incremental_at(check->w, l->synced_to, l->full_walk_at,
+					  check->expire_all_at);
+}
+
+/* Listings on disk only that may share this refresh. */
+static void gather_stored(struct walker *w, uint64_t key, struct shared_refresh *sh, double now)
+{
+	uint64_t *keys = NULL;
+	size_t count = 0;
+	if (!w->cfg.store || store_listing_keys(w->cfg.store, &keys, &count) != 0)
+		return;
+	for (size_t i = 0; i < count && sh->claimed + sh->row_count < SHARED_MAX; i++) {
+		uint64_t k = keys[i];
+		if (k == key || !shared_kind(k) || cache_listing_busy(w->cache, k))
+			continue;
+		struct store_listing *row = &sh->rows[sh->row_count];
+		if (persist_load_row(w->cfg.store, k, row) != 0)
+			continue;
+		if (sync_allows_incremental(w, row->synced_to, persist_mono_of(row->full_walk_at, now)))
+			sh->row_count++;
+		else
+			store_listing_clear(row);
+	}
+	free(keys);
+}
+
+static void gather_shared(struct walker *w, uint64_t key, struct shared_refresh *sh, double now)
+{
+	struct shared_check check = { .w = w, .expire_all_at = cache_expire_all_at(w->cache) };
+	sh->claimed = cache_claim_expired(w->cache, now, shared_eligible, &check, sh->keys,
+					  sh->lists, SHARED_MAX);
+	gather_stored(w, key, sh, now);
+}
+
+/* The earliest time any of them is synced to: changes since then cover all. */
+static const char *earliest_sync(const struct listing *prev, const struct shared_refresh *sh)
+{
+	const char *since = prev->synced_to;
+	for (size_t i = 0; sh && i < sh->claimed; i++)
+		if (strcmp(sh->lists[i]->synced_to, since) < 0)
+			since = sh->lists[i]->synced_to;
+	for (size_t i = 0; sh && i < sh->row_count; i++)
+		if (strcmp(sh->rows[i].synced_to, since) < 0)
+			since = sh->rows[i].synced_to;
+	return since;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* A stored row's ids minus the changed and deleted ones, plus the changed
+ * ones that belong (changed is sorted). */
+static bool merge_row(struct store_listing *row, struct person_set *changed)
+{
+	int64_t *ids = malloc((row->count + changed->count + 1) * sizeof(*ids));
+	if (!ids)
+		return false;
+	size_t n = 0;
+	for (size_t i = 0; i < row->count; i++)
+		if (!set_contains(changed, row->ids[i]) && !set_deleted(changed, row->ids[i]))
+			ids[n++] = row->ids[i];
+	for (size_t i = 0; i < changed->count; i++)
+		if (person_matches_dir(changed->items[i], row->key))
+			ids[n++] = changed->items[i]->id;
+	qsort(ids, n, sizeof(*ids), cmp_id);
+	free(row->ids);
+	row->ids = ids;
+	row->count = n;
+	return true;
+}
+
+static void apply_shared(struct walker *w, struct shared_refresh *sh, struct person_set *changed,
+			 const char *synced, double now)
+{
+	for (size_t i = 0; i < changed->count; i++)
+		persist_add_person(sh->batch, changed->items[i]);
+	for (size_t i = 0; i < sh->claimed; i++) {
+		struct listing *merged = merge_changes(sh->lists[i], changed, NULL, sh->keys[i]);
+		if (merged) {
+			snprintf(merged->synced_to, sizeof(merged->synced_to), "%s", synced);
+			merged->full_walk_at = sh->lists[i]->full_walk_at;
+			persist_add_listing(sh->batch, sh->keys[i], merged, false, now);
+		}
+		/* Without memory for the merge the waiters get the expired copy. */
+		cache_listing_finish(w->cache, sh->keys[i], merged, merged ? 0 : ENOMEM, now);
+		listing_unref(sh->lists[i]);
+	}
+	for (size_t i = 0; i < sh->row_count; i++) {
+		struct store_listing *row = &sh->rows[i];
+		if (!merge_row(row, changed)) {
+			store_listing_clear(row);
+			continue;
+		}
+		snprintf(row->synced_to, sizeof(row->synced_to), "%s", synced);
+		row->fetched_at = persist_wall_of(now, now);
+		persist_add_row(sh->batch, row);
+	}
+	pthread_mutex_lock(&w->lock);
+	w->stats.shared_listings += sh->claimed + sh->row_count;
+	pthread_mutex_unlock(&w->lock);
+	sh->claimed = sh->row_count = 0;
+}
+
+/* What a failed (or unused) shared refresh leaves: claimed listings are
+ * finished with the error (their waiters get the expired copy). */
+static void release_shared(struct walker *w, struct shared_refresh *sh, int rc, double now)
+{
+	for (size_t i = 0; i < sh->claimed; i++) {
+		cache_listing_finish(w->cache, sh->keys[i], NULL, rc ? -rc : EIO, now);
+		listing_unref(sh->lists[i]);
+	}
+	for (size_t i = 0; i < sh->row_count; i++)
+		store_listing_clear(&sh->rows[i]);
+	sh->claimed = sh->row_count = 0;
+}
+
 static int walk_incremental(struct walker *w, struct api_conn *conn, uint64_t key,
 			    const struct listing *prev, struct listing **out,
-			    struct api_error *err)
+			    struct api_error *err, struct job_state *js)
 {
+	double now = now_monotonic();
+	struct shared_refresh *sh = calloc(1, sizeof(*sh));
+	if (sh) {
+		sh->batch = &js->batch;
+		gather_shared(w, key, sh, now);
+	}
+	const char *since = earliest_sync(prev, sh);
 	if (log_get_level() >= LOG_LEVEL_DEBUG) {
 		char where[64];
 		tree_describe(key, where, sizeof(where));
-		log_debug("refreshing %s with the changes since %s", where, prev->synced_to);
+		log_debug("refreshing %s with the changes since %s (and %zu other listings)", where,
+			  since, sh ? sh->claimed + sh->row_count : 0);
 	}
-	int rc = walk_changes_since(w, conn, key, prev, prev->synced_to, out, err);
+	int rc = walk_changes_since(w, conn, key, prev, since, out, err, sh);
 	if (rc == 0)
 		count_stat(w, &w->stats.incremental_walks);
+	if (sh)
+		release_shared(w, sh, rc, now_monotonic());
+	free(sh);
 	return rc;
 }
 
@@ -997,7 +1200,7 @@ static int close_window_gap(struct walker *w, struct api_conn *conn, uint64_t ke
 			    struct listing **l, const char *walk_start, struct api_error *err)
 {
 	struct listing *merged = NULL;
-	int rc = walk_changes_since(w, conn, key, *l, walk_start, &merged, err);
+	int rc = walk_changes_since(w, conn, key, *l, walk_start, &merged, err, NULL);
 	if (rc == 0) {
 		listing_unref(*l);
 		*l = merged;
@@ -1005,14 +1208,63 @@ static int close_window_gap(struct walker *w, struct api_conn *conn, uint64_t ke
 	return rc;
 }
 
-static int walk_person_dir(struct walker *w, struct api_conn *conn, uint64_t key,
-			   struct listing **out, struct api_error *err)
+/* The disk's copy of key when the cache holds none (after a restart), or
+ * NULL. */
+static struct listing *disk_copy(struct walker *w, uint64_t key, double now)
 {
+	if (!w->cfg.store || !persist_keeps(key) || cache_listing_held(w->cache, key))
+		return NULL;
+	return persist_load(w->cfg.store, w->cache, key, now);
+}
+
+/* A disk copy young enough to serve as it is (no request). */
+static bool disk_copy_fresh(struct walker *w, const struct listing *disk, double now)
+{
+	double ttl = cache_ttl(w->cache);
+	return ttl > 0 && now - disk->fetched_at < ttl &&
+	       disk->fetched_at >= cache_expire_all_at(w->cache);
+}
+
+/* The walk failed but the disk has a copy: serve it, marked stale (the slot
+ * stays expired, so the next listing tries again). */
+static int serve_disk_copy(struct walker *w, uint64_t key, struct listing *disk, int rc,
+			   const struct api_error *err, struct listing **out,
+			   struct job_state *js)
+{
+	char where[64];
+	tree_describe(key, where, sizeof(where));
+	log_warn("%s: serving the disk cache's copy (%.0f minutes old) because the refresh failed: %s",
+		 where, (now_monotonic() - disk->fetched_at) / 60.0,
+		 err->message[0] ? err->message : strerror(-rc));
+	disk->stale = true;
+	*out = listing_ref(disk);
+	js->save = false;
+	count_stat(w, &w->stats.disk_served_stale);
+	return 0;
+}
+
+static int walk_person_dir(struct walker *w, struct api_conn *conn, uint64_t key,
+			   struct listing **out, struct api_error *err, struct job_state *js)
+{
+	double now = now_monotonic();
 	struct listing *prev = cache_listing_peek(w->cache, key);
-	int rc = can_refresh_incrementally(w, key, prev)
-			 ? walk_incremental(w, conn, key, prev, out, err)
-			 : walk_full(w, conn, key, out, err);
+	struct listing *disk = prev ? NULL : disk_copy(w, key, now);
+	int rc;
+	if (disk && disk_copy_fresh(w, disk, now)) {
+		*out = listing_ref(disk);
+		js->save = false;
+		count_stat(w, &w->stats.disk_loads);
+		rc = 0;
+	} else if (can_refresh_incrementally(w, key, prev ? prev : disk)) {
+		rc = walk_incremental(w, conn, key, prev ? prev : disk, out, err, js);
+	} else {
+		rc = walk_full(w, conn, key, out, err);
+		js->persons_too = true;
+	}
+	if (rc && rc != -ECANCELED && disk)
+		rc = serve_disk_copy(w, key, disk, rc, err, out, js);
 	listing_unref(prev);
+	listing_unref(disk);
 	return rc;
 }
 
@@ -1147,6 +1399,26 @@ static int walk_group(struct walker *w, struct api_conn *conn, uint64_t key, str
 	return rc;
 }
 
+static int walk_group_root(struct walker *w, struct api_conn *conn, uint64_t key,
+			   struct listing **out, struct api_error *err, struct job_state *js)
+{
+	double now = now_monotonic();
+	struct listing *disk = disk_copy(w, key, now);
+	int rc;
+	if (disk && disk_copy_fresh(w, disk, now)) {
+		*out = listing_ref(disk);
+		js->save = false;
+		count_stat(w, &w->stats.disk_loads);
+		rc = 0;
+	} else {
+		rc = walk_group(w, conn, key, out, err);
+	}
+	if (rc && rc != -ECANCELED && disk)
+		rc = serve_disk_copy(w, key, disk, rc, err, out, js);
+	listing_unref(disk);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Persons by id                                                        */
 
@@ -1255,15 +1527,22 @@ static int store_person_fields(void *ctx, struct api_page *page)
 	return 0;
 }
 
-int walker_load_person_fields(struct api_conn *conn, struct meta *meta, struct api_error *err)
+int walker_load_person_fields(struct api_conn *conn, struct meta *meta, char **text,
+			      struct api_error *err)
 {
 	struct json_object *all = json_object_new_array();
+	if (text)
+		*text = NULL;
 	if (!all)
 		return -ENOMEM;
 	struct list_query q = { .limit = 500 };
 	int rc = api_walk(conn, "/personFields", &q, store_person_fields, &all, err);
 	if (rc == 0)
 		meta_person_fields_store(meta, all);
+	if (rc == 0 && text) {
+		const char *json = json_object_to_json_string_ext(all, JSON_C_TO_STRING_PLAIN);
+		*text = json ? strdup(json) : NULL;
+	}
 	json_object_put(all);
 	/* User fields show user names: load them once, now. */
 	struct api_error users_err = { 0 };
@@ -1292,8 +1571,9 @@ static void run_job(struct walker *w, struct api_conn *conn, uint64_t key)
 	}
 	struct listing *l = NULL;
 	struct api_error err = { 0 };
-	int rc = tree_is_group_root(key) ? walk_group(w, conn, key, &l, &err)
-					  : walk_person_dir(w, conn, key, &l, &err);
+	struct job_state js = { .save = true };
+	int rc = tree_is_group_root(key) ? walk_group_root(w, conn, key, &l, &err, &js)
+					  : walk_person_dir(w, conn, key, &l, &err, &js);
 	if (rc) {
 		char where[64];
 		tree_describe(key, where, sizeof(where));
@@ -1304,7 +1584,18 @@ static void run_job(struct walker *w, struct api_conn *conn, uint64_t key)
 		}
 	}
 	bool big = l && l->count > 1000;
-	cache_listing_finish(w->cache, key, l, rc ? -rc : 0, now_monotonic());
+	double now = now_monotonic();
+	if (rc == 0 && l && js.save && w->cfg.store && persist_keeps(key))
+		persist_add_listing(&js.batch, key, l, js.persons_too, now);
+	cache_listing_finish(w->cache, key, l, rc ? -rc : 0, now);
+	/* On disk once the waiters have their answer: the persons first (a
+	 * listing never points at persons the disk lacks). */
+	if (w->cfg.store && (js.batch.row_count == 0 || cache_flush_bytes(w->cache) == 0))
+		persist_commit(w->cfg.store, &js.batch);
+	else if (w->cfg.store)
+		persist_batch_free(&js.batch);
+	else
+		persist_batch_free(&js.batch);
 	/* A big walk parsed megabytes of pages that are free now: give them
 	 * back to the system instead of keeping them as heap. */
 	if (big)

@@ -1,0 +1,60 @@
+/*
+ * cache_internal.h - what cache.c (listings, slots, bounds) and
+ * cache_persons.c (the person store, deleted persons, persons' bytes) share.
+ * Not for other modules: cache.h is the contract.
+ */
+#ifndef PDFS_CACHE_INTERNAL_H
+#define PDFS_CACHE_INTERNAL_H
+
+#include <pthread.h>
+
+#include "cache.h"
+#include "dlist.h"
+#include "bytecache.h"
+#include "idtable.h"
+
+struct slot {
+	struct dlist_node lru; /* on cache.lru, most recently used first */
+	uint64_t key;
+	struct listing *current;
+	double fetched_at;
+	double last_used;
+	bool fetching;
+	bool expired_by_request;
+	bool force_full_walk;
+	/* Expiry requests are counted; a walk that began before the last one
+	 * does not make the listing fresh again. */
+	uint64_t expiries;
+	uint64_t expiries_at_fetch;
+	struct listing_waiter *waiters;
+	uint64_t last_opened_generation;
+};
+
+struct cache {
+	pthread_mutex_t lock;
+	double ttl;
+	uint64_t max_bytes;
+	struct idtable persons; /* id -> struct person * */
+	struct idtable slots;   /* key -> struct slot * */
+	struct dlist lru;       /* every slot, in order of use */
+	size_t max_listings;
+	uint64_t next_generation;
+	struct cache_stats stats;
+	cache_replace_fn on_replace;
+	void *on_replace_ctx;
+	cache_remove_fn on_remove;
+	void *on_remove_ctx;
+	uint64_t expire_all_count;
+	struct bytecache *bytes; /* with a disk cache and a bound: persons are light */
+	double expire_all_at; /* monotonic time of the last cache_expire_all, or -inf */
+};
+
+/* Bytes a person holds (what cache_max_mb bounds). */
+uint64_t cache_person_bytes_held(const struct person *p);
+/* Drop a person from the store; lock held. */
+void cache_forget_person(struct cache *c, int64_t id);
+/* Drop persons only the store holds (one pass over the store); lock held. */
+void cache_purge_unused_persons(struct cache *c);
+struct slot *cache_slot_find(struct cache *c, uint64_t key);
+
+#endif

@@ -1,0 +1,270 @@
+/*
+ * cache_persons.c - the cache's person store: one canonical object per id,
+ * persons deleted on the server leaving every listing, and (with a disk
+ * cache and cache_max_mb) persons' bytes kept within the bound.  See cache.h.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache_internal.h"
+#include "log.h"
+
+uint64_t cache_person_bytes_held(const struct person *p)
+{
+	uint64_t bytes = p->base_len + sizeof(*p);
+	return person_is_light(p) ? bytes : bytes + p->compact_len + p->vcf_len;
+}
+
+struct unused_persons {
+	int64_t *ids;
+	size_t count, cap;
+};
+
+static void collect_unused(struct idtable_entry *e, void *ctx)
+{
+	struct unused_persons *u = ctx;
+	struct person *p = e->value;
+	if (atomic_load(&p->refs) != 1 || u->count == u->cap)
+		return;
+	u->ids[u->count++] = p->id;
+}
+
+void cache_forget_person(struct cache *c, int64_t id)
+{
+	struct person *p = idtable_remove(&c->persons, (uint64_t)id);
+	if (p) {
+		c->stats.persons--;
+		c->stats.person_bytes -= cache_person_bytes_held(p);
+		person_unref(p);
+	}
+}
+
+/* Drop persons only the store holds (one pass over the store). Lock held. */
+void cache_purge_unused_persons(struct cache *c)
+{
+	struct unused_persons u = { .cap = c->persons.count };
+	u.ids = malloc((u.cap ? u.cap : 1) * sizeof(*u.ids));
+	if (!u.ids)
+		return;
+	idtable_each(&c->persons, collect_unused, &u);
+	for (size_t i = 0; i < u.count; i++)
+		cache_forget_person(c, u.ids[i]);
+	free(u.ids);
+}
+
+/* ---- removing deleted persons ---- */
+
+struct removal {
+	uint64_t key;
+	struct person *person;
+};
+
+struct removal_scan {
+	struct cache *c;
+	const int64_t *gone;
+	size_t ngone;
+	struct removal *done; /* (listing, person) pairs for the hook */
+	size_t done_count, done_cap;
+	size_t listings_changed;
+	bool out_of_memory;
+};
+
+static void note_removal(struct removal_scan *rs, uint64_t key, struct person *p)
+{
+	if (rs->done_count == rs->done_cap) {
+		size_t cap = rs->done_cap ? rs->done_cap * 2 : 16;
+		struct removal *done = realloc(rs->done, cap * sizeof(*done));
+		if (!done) {
+			rs->out_of_memory = true;
+			return;
+		}
+		rs->done = done;
+		rs->done_cap = cap;
+	}
+	rs->done[rs->done_count++] = (struct removal){ key, person_ref(p) };
+}
+
+static void remove_from_slot(struct idtable_entry *e, void *ctx)
+{
+	struct removal_scan *rs = ctx;
+	struct slot *s = e->value;
+	struct listing *l = s->current;
+	if (!l || !l->persons)
+		return;
+	size_t removed = 0;
+	for (size_t i = 0; i < rs->ngone; i++)
+		removed += listing_find(l, rs->gone[i]) >= 0;
+	if (!removed)
+		return;
+	struct listing *copy = listing_without(l, rs->gone, rs->ngone);
+	if (!copy) {
+		rs->out_of_memory = true;
+		return;
+	}
+	for (size_t i = 0; i < rs->ngone; i++) {
+		long at = listing_find(l, rs->gone[i]);
+		if (at >= 0)
+			note_removal(rs, s->key, l->persons[at]);
+	}
+	copy->generation = rs->c->next_generation++;
+	s->current = copy;
+	listing_unref(l);
+	rs->listings_changed++;
+}
+
+static int cmp_int64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+size_t cache_persons_remove(struct cache *c, const int64_t *ids, size_t n)
+{
+	int64_t *gone = malloc((n ? n : 1) * sizeof(*gone));
+	if (!gone) {
+		log_error("out of memory removing deleted persons from the listings; they leave "
+			  "them at the next full refresh");
+		return 0;
+	}
+	struct removal_scan rs = { .c = c, .gone = gone };
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < n; i++)
+		if (idtable_find(&c->persons, (uint64_t)ids[i]))
+			gone[rs.ngone++] = ids[i];
+	qsort(gone, rs.ngone, sizeof(*gone), cmp_int64);
+	size_t unique = 0;
+	for (size_t i = 0; i < rs.ngone; i++)
+		if (!unique || gone[unique - 1] != gone[i])
+			gone[unique++] = gone[i];
+	rs.ngone = unique;
+	if (rs.ngone)
+		idtable_each(&c->slots, remove_from_slot, &rs);
+	for (size_t i = 0; i < rs.ngone; i++) {
+		struct person *p = idtable_remove(&c->persons, (uint64_t)gone[i]);
+		if (p) {
+			c->stats.persons--;
+			c->stats.person_bytes -= cache_person_bytes_held(p);
+			person_unref(p);
+		}
+	}
+	cache_remove_fn hook = c->on_remove;
+	void *hook_ctx = c->on_remove_ctx;
+	pthread_mutex_unlock(&c->lock);
+	if (rs.out_of_memory)
+		log_error("out of memory removing deleted persons from the listings; they leave "
+			  "them at the next full refresh");
+	for (size_t i = 0; i < rs.done_count; i++) {
+		if (hook)
+			hook(hook_ctx, rs.done[i].key, rs.done[i].person);
+		person_unref(rs.done[i].person);
+	}
+	free(rs.done);
+	free(gone);
+	return rs.listings_changed;
+}
+
+void cache_use_bytecache(struct cache *c, struct bytecache *b)
+{
+	pthread_mutex_lock(&c->lock);
+	c->bytes = b;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* With a bytecache, the store holds a light copy and the bytecache the
+ * bytes (written to disk in batches); p is given up.  Without memory for
+ * the copy, p itself (full) is stored. */
+static struct person *make_light(struct cache *c, struct person *p, bool on_disk)
+{
+	struct person *light = person_light(p);
+	if (!light)
+		return p;
+	bytecache_put(c->bytes, p, !on_disk);
+	person_unref(p);
+	return light;
+}
+
+static struct person *put_person(struct cache *c, struct person *p, bool on_disk)
+{
+	if (!p->digest)
+		person_set_digest(p); /* p is still the caller's alone */
+	struct bytecache *bytes = c->bytes;
+	if (bytes && !person_is_light(p)) {
+		struct person *held = cache_person_get(c, p->id);
+		if (held && person_same(held, p)) {
+			person_unref(p);
+			return held;
+		}
+		person_unref(held);
+		p = make_light(c, p, on_disk);
+	}
+	struct person *result = p;
+	bool replaced = false;
+	pthread_mutex_lock(&c->lock);
+	struct idtable_entry *e = idtable_find(&c->persons, (uint64_t)p->id);
+	if (e) {
+		struct person *old = e->value;
+		if (person_same(old, p)) {
+			result = person_ref(old);
+			person_unref(p);
+		} else {
+			c->stats.person_bytes -= cache_person_bytes_held(old);
+			c->stats.person_bytes += cache_person_bytes_held(p);
+			e->value = person_ref(p);
+			person_unref(old);
+			replaced = true;
+		}
+	} else if (idtable_insert(&c->persons, (uint64_t)p->id, p)) {
+		person_ref(p);
+		c->stats.persons++;
+		c->stats.person_bytes += cache_person_bytes_held(p);
+	}
+	cache_replace_fn hook = c->on_replace;
+	void *hook_ctx = c->on_replace_ctx;
+	pthread_mutex_unlock(&c->lock);
+	if (replaced && hook)
+		hook(hook_ctx, result->id);
+	return result;
+}
+
+struct person *cache_person_put(struct cache *c, struct person *p)
+{
+	return put_person(c, p, false);
+}
+
+struct person *cache_person_put_stored(struct cache *c, struct person *p)
+{
+	return put_person(c, p, true);
+}
+
+struct person *cache_person_bytes(struct cache *c, const struct person *p)
+{
+	if (!person_is_light(p))
+		return person_ref((struct person *)p);
+	return c->bytes ? bytecache_get(c->bytes, p->id, p->digest) : NULL;
+}
+
+bool cache_bytes_stats(struct cache *c, struct bytecache_stats *out)
+{
+	if (!c->bytes)
+		return false;
+	bytecache_get_stats(c->bytes, out);
+	return true;
+}
+
+int cache_flush_bytes(struct cache *c)
+{
+	return c->bytes ? bytecache_flush(c->bytes) : 0;
+}
+
+struct person *cache_person_get(struct cache *c, int64_t id)
+{
+	struct person *p = NULL;
+	pthread_mutex_lock(&c->lock);
+	struct idtable_entry *e = idtable_find(&c->persons, (uint64_t)id);
+	if (e)
+		p = person_ref(e->value);
+	pthread_mutex_unlock(&c->lock);
+	return p;
+}
+

@@ -524,6 +524,17 @@ struct listing *cache_listing_peek(struct cache *c, uint64_t key)
 	return l;
 }
 
+struct listing *cache_listing_peek_fresh(struct cache *c, uint64_t key, double now)
+{
+	struct listing *l = NULL;
+	pthread_mutex_lock(&c->lock);
+	struct slot *s = slot_find(c, key);
+	if (s && slot_is_fresh(c, s, now))
+		l = listing_ref(s->current);
+	pthread_mutex_unlock(&c->lock);
+	return l;
+}
+
 struct person *cache_person_put(struct cache *c, struct person *p)
 {
 	struct person *result = p;

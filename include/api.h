@@ -6,7 +6,10 @@
  * libcurl easy handle, so its connection is kept alive across pages).
  *
  * Every request goes through the rate gate (ratelimit.h): it paces requests
- * under the burst limit (the announced x-ratelimit-limit per 2 s, else 20),
+ * under the burst limit (the announced x-ratelimit-limit per 2 s, else 20);
+ * person searches also through a gate of their own (the Search API allows
+ * 10 per 2 s on every plan; a search counts in both windows), which the
+ * x-ratelimit-* of search answers feed when they describe that window;
  * pauses every thread after a burst 429 or x-ratelimit-remaining: 0 (never
  * more than 30 s), and stops asking after a budget 429 (EAGAIN at once; one
  * probe per 5 minutes) or the CDN's HTML 403 (15 minutes).  Transient
@@ -60,6 +63,7 @@ enum api_endpoint {
 	API_EP_USERS_ME,
 	API_EP_FILTERS,
 	API_EP_PERSON_FIELDS,
+	API_EP_SEARCH, /* GET /api/v2/persons/search: the Search API, 10 per 2 s */
 	API_EP_OTHER,
 	API_EP_COUNT,
 };
@@ -123,6 +127,10 @@ struct api_page {
 };
 
 void api_page_release(struct api_page *page);
+
+/* The additional_data.next_cursor of a v2 list answer, NULL if none (the
+ * string belongs to response). */
+const char *api_next_cursor(struct json_object *response);
 
 /* Called with each page; a non-zero return stops the walk and becomes its
  * result.  The callback may take the page's parts (set them to NULL); the walk

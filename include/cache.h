@@ -91,6 +91,10 @@ void cache_expire_all(struct cache *c);
  * NULL - also while a full walk is due (SIGHUP), until one succeeds. */
 struct listing *cache_listing_peek(struct cache *c, uint64_t key);
 
+/* The listing of key if it is fresh - served without a request - else
+ * NULL.  Not a use: no hit counted, the order of use unchanged. */
+struct listing *cache_listing_peek_fresh(struct cache *c, uint64_t key, double now);
+
 /* Called (without the cache lock) when a stored person is replaced by one with
  * different bytes, so the kernel's copies can be dropped. */
 typedef void (*cache_replace_fn)(void *ctx, int64_t person_id);

@@ -36,8 +36,9 @@ void names_person_base(struct strbuf *out, const char *name, size_t n, int64_t i
 /* Append the name of a /by-owner, /by-org or /by-filter link for an owner,
  * organization or filter called `name`: the same cleaning as person names,
  * without the id, and without leading or trailing spaces.  Returns false
- * (and appends nothing) if the result would be empty or all digits - such
- * names get no link. */
+ * (and appends nothing) if the result would be empty, all digits, or digits
+ * and ".vcf" - such names get no link (they are the names of the id folders
+ * and of their folder files). */
 bool names_group_link(struct strbuf *out, const char *name, size_t n);
 
 /* True if s[0..n) is non-empty and only digits (a name reserved for ids). */

@@ -38,6 +38,7 @@
 
 #define RL_BURST_WINDOW_S 2.0
 #define RL_DEFAULT_LIMIT 20          /* per 2 s: the smallest plan's documented limit */
+#define RL_SEARCH_LIMIT 10           /* per 2 s: the Search API's limit, on every plan */
 #define RL_PAUSE_CAP_S 30.0          /* no burst signal pauses anyone longer */
 #define RL_BURST_MIN_S 2.0
 #define RL_BUDGET_RETRY_AFTER_S 60.0 /* a 429 asking for longer is a budget block */
@@ -122,6 +123,10 @@ void rl_gate_pause(struct rl_gate *g, double seconds);
 void rl_gate_block(struct rl_gate *g, double seconds, int err, const char *reason,
 		   const char *ends, bool probes);
 void rl_gate_set_limit(struct rl_gate *g, long limit);
+/* The request this gate let through last counts from now (e.g. from when
+ * its answer arrived): only for a gate whose requests the caller
+ * serialises, so that the last slot is that request's. */
+void rl_gate_restamp(struct rl_gate *g);
 /* Requests per second the gate allows. */
 double rl_gate_rate(struct rl_gate *g);
 /* Wake every waiter; from now on every request fails with ECANCELED. */

@@ -54,4 +54,8 @@ struct list_query {
 /* Append "?k=v&..." for the query and the cursor (NULL on the first page). */
 void url_list_query(struct strbuf *out, const struct list_query *q, const char *cursor);
 
+/* Append the query of one GET /persons/search page: "?term=<term>&limit=N"
+ * and the cursor (NULL on the first page); the term percent-encoded. */
+void url_search_query(struct strbuf *out, const char *term, int limit, const char *cursor);
+
 #endif

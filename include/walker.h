@@ -28,6 +28,10 @@
  *    evaluate a filter - and take its answer as the whole filter when the
  *    server ignores the bound.
  *  - /recent: updated_since = now - recent_days, newest first.
+ *  - /search/<term>: GET /persons/search?term=<term>&limit=500, cursor-paged
+ *    (at most SEARCH_MAX_PERSONS results, else E2BIG), then the persons
+ *    found in ids= batches of up to 100; listed in the search's order
+ *    (walker_search.c).  The terms are the walker's table (search_terms.h).
  *  - persons by id: ids= batches of up to 100, filled with the following ids
  *    so that a script reading ids in order costs one request per 100.
  *  - names a page refers to (names_resolve.h): organizations, users, persons;
@@ -67,6 +71,7 @@ struct walker_stats {
 	uint64_t shared_listings;   /* listings refreshed by another listing's request */
 	uint64_t disk_loads;        /* listings served from the disk cache, no request */
 	uint64_t disk_served_stale; /* disk copies served because a refresh failed */
+	uint64_t search_walks; /* searches answered (each: pages of /persons/search + ids=) */
 };
 
 struct walker;
@@ -78,6 +83,9 @@ int walker_start(struct walker *w);
 /* Queue a fetch for key; the cache must have said CACHE_START_FETCH. */
 void walker_fetch(struct walker *w, uint64_t key);
 void walker_get_stats(struct walker *w, struct walker_stats *out);
+/* The terms of the search folders (search_terms.h): the filesystem gives
+ * each term looked up in /search its number there, a search walk reads it. */
+struct search_terms *walker_search_terms(struct walker *w);
 /* Cancel requests in flight, finish queued keys with ECANCELED, join, free. */
 void walker_free(struct walker *w);
 

@@ -46,6 +46,8 @@ struct api_client {
 	long connect_timeout_s;
 	int max_retries;
 	struct rl_gate gate;
+	struct rl_gate search_gate;     /* person searches: the Search API's own window */
+	pthread_mutex_t search_sending; /* one search at a time (acquire_slot) */
 	atomic_bool cancelled; /* read by transfers in flight, to abort them */
 	pthread_mutex_t counters_lock;
 	struct api_counters counters;
@@ -72,6 +74,7 @@ void api_client_cancel(struct api_client *c)
 {
 	atomic_store(&c->cancelled, true);
 	rl_gate_cancel(&c->gate);
+	rl_gate_cancel(&c->search_gate);
 }
 
 /* ------------------------------------------------------------------ */
@@ -92,6 +95,9 @@ struct api_client *api_client_new(const struct api_config *cfg)
 	if (!c)
 		return NULL;
 	rl_gate_init(&c->gate, probe_interval());
+	rl_gate_init(&c->search_gate, 0);
+	rl_gate_set_limit(&c->search_gate, RL_SEARCH_LIMIT);
+	pthread_mutex_init(&c->search_sending, NULL);
 	pthread_mutex_init(&c->counters_lock, NULL);
 	c->counters.last_limit = c->counters.last_remaining = -1;
 	c->counters.last_reset = c->counters.last_daily_remaining = -1;
@@ -123,6 +129,8 @@ void api_client_free(struct api_client *c)
 	free(c->base_v1);
 	free(c->ca_file);
 	rl_gate_destroy(&c->gate);
+	rl_gate_destroy(&c->search_gate);
+	pthread_mutex_destroy(&c->search_sending);
 	pthread_mutex_destroy(&c->counters_lock);
 	free(c);
 }
@@ -140,7 +148,8 @@ const char *api_endpoint_name(enum api_endpoint ep)
 		"GET /api/v2/persons",       "GET /api/v2/persons/{id}",
 		"GET /api/v2/organizations", "GET /api/v1/users",
 		"GET /api/v1/users/me",      "GET /api/v1/filters",
-		"GET /api/v2/personFields",  "other",
+		"GET /api/v2/personFields",  "GET /api/v2/persons/search",
+		"other",
 	};
 	return ep < API_EP_COUNT ? names[ep] : "other";
 }
@@ -220,6 +229,7 @@ void api_conn_free(struct api_conn *conn)
 
 struct attempt {
 	CURL *curl;
+	enum api_endpoint ep;
 	long status;
 	bool checked_type;
 	bool json_body;          /* 2xx with a JSON content type: parse as it streams */
@@ -362,6 +372,8 @@ static enum api_endpoint classify_endpoint(enum api_base base, const char *path)
 	}
 	if (n == 8 && strncmp(path, "/persons", 8) == 0)
 		return API_EP_PERSONS;
+	if (n == 15 && strncmp(path, "/persons/search", 15) == 0)
+		return API_EP_SEARCH;
 	if (n > 9 && strncmp(path, "/persons/", 9) == 0)
 		return API_EP_PERSON;
 	if (strncmp(path, "/organizations", 14) == 0)
@@ -414,24 +426,47 @@ static void attempt_signals(struct attempt *a, const char *error_message)
 	a->sig.says_daily = strcasestr(error_message, "daily") != NULL;
 }
 
+/* Whether a search answer's x-ratelimit-* describe the Search API's own
+ * window (the spec leaves open which window they describe): an announced
+ * limit within the search limit can only be that one; a higher one is the
+ * shared window's. */
+static bool search_window_signals(const struct attempt *a)
+{
+	return a->ep == API_EP_SEARCH && a->sig.limit > 0 && a->sig.limit <= RL_SEARCH_LIMIT;
+}
+
 static void record_rate_headers(struct api_client *c, const struct attempt *a)
 {
 	const struct rl_signals *sig = &a->sig;
+	bool search_window = search_window_signals(a);
 	pthread_mutex_lock(&c->counters_lock);
-	if (sig->limit >= 0)
-		c->counters.last_limit = sig->limit;
-	if (sig->remaining >= 0)
-		c->counters.last_remaining = sig->remaining;
-	if (a->rl_reset >= 0)
-		c->counters.last_reset = a->rl_reset > LONG_MAX ? LONG_MAX : (long)a->rl_reset;
+	if (!search_window) { /* the status shows the shared window */
+		if (sig->limit >= 0)
+			c->counters.last_limit = sig->limit;
+		if (sig->remaining >= 0)
+			c->counters.last_remaining = sig->remaining;
+		if (a->rl_reset >= 0)
+			c->counters.last_reset = a->rl_reset > LONG_MAX ? LONG_MAX : (long)a->rl_reset;
+	}
 	if (sig->daily_remaining >= 0)
 		c->counters.last_daily_remaining = sig->daily_remaining;
 	if (a->status == 429)
 		c->counters.rate_limited++;
 	pthread_mutex_unlock(&c->counters_lock);
+	struct rl_gate *gate = search_window ? &c->search_gate : &c->gate;
 	if (sig->limit > 0)
-		rl_gate_set_limit(&c->gate, sig->limit);
-	rl_gate_pause(&c->gate, rl_pause_after_answer_s(sig));
+		rl_gate_set_limit(gate, sig->limit);
+	rl_gate_pause(gate, rl_pause_after_answer_s(sig));
+}
+
+/* After a burst 429: a search holds other searches back, and everything
+ * else too unless the answer says it was the Search API's window. */
+static void pause_after_burst(struct api_client *c, const struct attempt *a, double wait)
+{
+	if (a->ep == API_EP_SEARCH)
+		rl_gate_pause(&c->search_gate, wait);
+	if (!search_window_signals(a))
+		rl_gate_pause(&c->gate, wait);
 }
 
 /* The burst pause with up to half a second of jitter, never past the cap. */
@@ -657,6 +692,36 @@ int api_probe(struct api_conn *conn, struct api_error *err)
 	return rc;
 }
 
+/* A slot for one request at the shared gate; a search first takes one at
+ * its own gate, and holds search_sending until its answer is in
+ * (release_slot): one search at a time, so the search gate's last slot is
+ * its own and can be moved to the answer's arrival - the Search API's window
+ * then counts it from a moment after the server did, however slow the link
+ * (searches are few; ten per 2 s is the most they may be anyway). */
+static int acquire_slot(struct api_client *c, enum api_endpoint ep, bool *probe, char *msg,
+			size_t msglen)
+{
+	if (ep != API_EP_SEARCH)
+		return rl_gate_acquire(&c->gate, probe, msg, msglen);
+	pthread_mutex_lock(&c->search_sending);
+	bool never_a_probe; /* the search gate is never blocked */
+	int rc = rl_gate_acquire(&c->search_gate, &never_a_probe, msg, msglen);
+	if (rc == 0)
+		rc = rl_gate_acquire(&c->gate, probe, msg, msglen);
+	if (rc)
+		pthread_mutex_unlock(&c->search_sending);
+	return rc;
+}
+
+/* After the answer of a request acquire_slot let through. */
+static void release_slot(struct api_client *c, enum api_endpoint ep)
+{
+	if (ep != API_EP_SEARCH)
+		return;
+	rl_gate_restamp(&c->search_gate);
+	pthread_mutex_unlock(&c->search_sending);
+}
+
 int api_get(struct api_conn *conn, enum api_base base, const char *path_and_query,
 	    struct json_object **out, struct api_error *err)
 {
@@ -680,13 +745,14 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 	}
 	for (int attempt_no = 0;; attempt_no++) {
 		bool probe;
-		rc = rl_gate_acquire(&c->gate, &probe, err->message, sizeof(err->message));
+		rc = acquire_slot(c, ep, &probe, err->message, sizeof(err->message));
 		if (rc) {
 			err->err = -rc;
 			break;
 		}
 		struct attempt a;
 		attempt_init(&a, conn->curl);
+		a.ep = ep;
 		sb_free(&conn->body); /* a failed attempt's bytes */
 		a.body = &conn->body;
 		curl_easy_setopt(conn->curl, CURLOPT_URL, url.data);
@@ -698,6 +764,7 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 		count_request(c, ep, attempt_no > 0);
 		double started = rl_now();
 		CURLcode code = curl_easy_perform(conn->curl);
+		release_slot(c, ep);
 		if (log_get_level() >= LOG_LEVEL_DEBUG) {
 			long status = 0;
 			curl_easy_getinfo(conn->curl, CURLINFO_RESPONSE_CODE, &status);
@@ -725,11 +792,11 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 		}
 		double wait = o == OUTCOME_RETRY_BURST ? burst_wait_seconds(conn, &a)
 						       : backoff_seconds(conn, attempt_no);
-		attempt_free(&a);
-		rc = -err->err;
 		/* Every burst 429 holds every thread back, the last one too. */
 		if (o == OUTCOME_RETRY_BURST)
-			rl_gate_pause(&c->gate, wait);
+			pause_after_burst(c, &a, wait);
+		attempt_free(&a);
+		rc = -err->err;
 		/* A probe is one request: never retried. */
 		if (o == OUTCOME_FAIL || probe || attempt_no >= c->max_retries) {
 			if (o == OUTCOME_RETRY_BURST && !probe)
@@ -757,7 +824,7 @@ time_t api_conn_server_date(const struct api_conn *conn)
 	return conn->server_date;
 }
 
-static const char *next_cursor_of(struct json_object *response)
+const char *api_next_cursor(struct json_object *response)
 {
 	struct json_object *extra, *cursor;
 	if (!json_object_object_get_ex(response, "additional_data", &extra) ||
@@ -795,7 +862,7 @@ int api_list_page(struct api_conn *conn, const char *path, const struct list_que
 			 "Pipedrive sent a page of %s whose data is not a list", path);
 		return -EIO;
 	}
-	const char *cursor_text = next_cursor_of(resp);
+	const char *cursor_text = api_next_cursor(resp);
 	if (cursor_text && !(*next = strdup(cursor_text)))
 		rc = -ENOMEM;
 	if (rc == 0 && json_object_is_type(items, json_type_array))

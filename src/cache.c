@@ -428,6 +428,17 @@ struct listing *cache_listing_peek(struct cache *c, uint64_t key)
 	return l;
 }
 
+struct listing *cache_listing_peek_fresh(struct cache *c, uint64_t key, double now)
+{
+	struct listing *l = NULL;
+	pthread_mutex_lock(&c->lock);
+	struct slot *s = cache_slot_find(c, key);
+	if (s && slot_is_fresh(c, s, now))
+		l = listing_ref(s->current);
+	pthread_mutex_unlock(&c->lock);
+	return l;
+}
+
 void cache_get_stats(struct cache *c, struct cache_stats *out)
 {
 	pthread_mutex_lock(&c->lock);

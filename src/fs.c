@@ -21,6 +21,7 @@
 
 #include "log.h"
 #include "names.h"
+#include "search_terms.h"
 #include "status.h"
 #include "strbuf.h"
 #include "tree.h"
@@ -182,6 +183,24 @@ static bool parse_by_id_name(const char *name, int64_t *id)
 	return ext && names_parse_id(name, n - ext, id);
 }
 
+/* /search/<term>: any term that can be searched is a folder, no request
+ * yet; anything else (under 2 characters, a hidden name, ...) is ENOENT. */
+static void lookup_search_term(struct fs *fs, fuse_req_t req, const char *name)
+{
+	size_t n = strlen(name);
+	if (!search_term_valid(name, n)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	int64_t id = search_terms_intern(walker_search_terms(fs->walker), name, n);
+	if (!id) {
+		log_error("out of memory remembering a search term; try again");
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fs_reply_dir_entry(req, fs, tree_ino(NODE_SEARCH_DIR, id));
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fs_of(req);
@@ -203,8 +222,13 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fs_status_attr(fs, &st);
 		fs_entry_of(fs, &st, 0, &e);
 		fuse_reply_entry(req, &e);
+	} else if (parent == INO_SEARCH) {
+		lookup_search_term(fs, req, name);
 	} else if (tree_is_group_root(parent)) {
-		/* Any canonical id is a directory, listed by its parent or not. */
+		/* Any canonical id is a directory, listed by its parent or not;
+		 * "<id>.vcf" is its folder file. */
+		if (fs_folderfile_lookup(fs, req, parent, name))
+			return;
 		if (names_parse_id(name, strlen(name), &id))
 			fs_reply_dir_entry(req, fs, tree_ino(tree_group_member_kind(parent), id));
 		else if (names_all_digits(name, strlen(name)))
@@ -238,6 +262,9 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fs_dir_attr(fs, ino, &st);
 	} else if (fs_is_link(ino)) {
 		fs_link_attr(fs, ino, &st);
+	} else if (tree_is_folder_file(ino)) {
+		fs_folderfile_getattr(fs, req, ino);
+		return;
 	} else if (ino == INO_STATUS) {
 		fs_status_refresh(fs);
 		fs_status_attr(fs, &st);
@@ -390,7 +417,10 @@ struct fs *fs_new(const struct fs_config *cfg, struct api_client *client, struct
 	fs->cfg = *cfg;
 	fs->config_text = strdup(cfg->config_text ? cfg->config_text : "");
 	fs->pretty = prettycache_new(FS_PRETTY_CACHE_BYTES);
-	if (!fs->config_text || !fs->pretty || sem_init(&fs->inval_wake, 0, 0) != 0) {
+	fs->folder_indexes = fs_folder_indexes_new();
+	if (!fs->config_text || !fs->pretty || !fs->folder_indexes ||
+	    sem_init(&fs->inval_wake, 0, 0) != 0) {
+		fs_folder_indexes_free(fs->folder_indexes);
 		prettycache_free(fs->pretty);
 		free(fs->config_text);
 		free(fs);
@@ -448,6 +478,7 @@ void fs_free(struct fs *fs)
 	}
 	prettycache_free(fs->pretty); /* answers READs still waiting for a render */
 	fs_free_open_dirs(fs);
+	fs_folder_indexes_free(fs->folder_indexes);
 	sem_destroy(&fs->inval_wake);
 	pthread_mutex_destroy(&fs->inval_lock);
 	pthread_mutex_destroy(&fs->dirs_lock);

@@ -10,8 +10,9 @@
 bool fs_is_directory(fuse_ino_t ino)
 {
 	enum node_kind k = tree_kind(ino);
-	return (k == NODE_FIXED && ino >= INO_ROOT && ino <= INO_CONTROL) || k == NODE_OWNER_DIR ||
-	       k == NODE_ORG_DIR || k == NODE_FILTER_DIR;
+	return (k == NODE_FIXED && ino >= INO_ROOT && ino <= INO_CONTROL) || ino == INO_SEARCH ||
+	       k == NODE_OWNER_DIR || k == NODE_ORG_DIR || k == NODE_FILTER_DIR ||
+	       k == NODE_SEARCH_DIR;
 }
 
 bool fs_is_link(fuse_ino_t ino)

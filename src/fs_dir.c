@@ -16,6 +16,7 @@ static const struct {
 } root_entries[] = {
 	{ ".pipedrivefs", INO_CONTROL }, { "by-filter", INO_BY_FILTER }, { "by-id", INO_BY_ID },
 	{ "by-org", INO_BY_ORG },         { "by-owner", INO_BY_OWNER },   { "recent", INO_RECENT },
+	{ "search", INO_SEARCH },
 };
 #define ROOT_ENTRY_COUNT (sizeof(root_entries) / sizeof(root_entries[0]))
 
@@ -59,8 +60,11 @@ void fs_reply_opendir(struct fs *fs, fuse_req_t req, fuse_ino_t dir, struct fuse
 	pthread_mutex_unlock(&fs->dirs_lock);
 	fi->fh = (uint64_t)(uintptr_t)od;
 	fi->cache_readdir = fs->cfg.ttl > 0;
+	/* A group root shows the folder files of fresh folders too. */
+	uint64_t shown = tree_is_group_root(dir) ? fs_folderfile_open_token(fs, dir, l)
+						 : l->generation;
 	fi->keep_cache = fs->cfg.ttl > 0 &&
-			 cache_listing_unchanged_since_last_open(fs->cache, dir, l->generation);
+			 cache_listing_unchanged_since_last_open(fs->cache, dir, shown);
 	if (fuse_reply_open(req, fi) != 0)
 		open_dir_free(fs, od); /* interrupted: no releasedir will come */
 }
@@ -112,7 +116,7 @@ void fs_lookup_group_link(struct fs *fs, fuse_req_t req, fuse_ino_t root,
 void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	if (ino == INO_ROOT || ino == INO_CONTROL) {
+	if (ino == INO_ROOT || ino == INO_CONTROL || ino == INO_SEARCH) {
 		fi->fh = 0;
 		fi->cache_readdir = 1;
 		fi->keep_cache = 1;
@@ -134,13 +138,17 @@ void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 /* The entry at directory position `index` (after "." and ".."); false past
- * the end.  Group roots list the id directories, then the name links;
- * person directories list each person's .json and .vcf, with the attributes
- * of the store's current version. */
+ * the end.  Group roots list the id directories, then the name links, then
+ * the folder files; person directories list each person's .json and .vcf,
+ * with the attributes of the store's current version.  /search lists
+ * nothing: a term is a question, not a place (nothing walking the tree
+ * ever searches). */
 static bool dir_entry_at(struct fs *fs, fuse_ino_t dir, const struct listing *l, size_t index,
 			 struct strbuf *name, struct stat *st)
 {
 	sb_reset(name);
+	if (dir == INO_SEARCH)
+		return false;
 	if (dir == INO_ROOT || dir == INO_CONTROL) {
 		if (dir == INO_CONTROL) {
 			if (index > 0)
@@ -156,8 +164,12 @@ static bool dir_entry_at(struct fs *fs, fuse_ino_t dir, const struct listing *l,
 		return true;
 	}
 	if (l->ids) {
-		if (index >= 2 * l->count)
+		if (index >= 3 * l->count)
 			return false;
+		if (index >= 2 * l->count) {
+			fs_folderfile_entry(fs, dir, l->ids[index - 2 * l->count], name, st);
+			return true; /* a folder that is not fresh leaves an empty slot */
+		}
 		if (index < l->count) {
 			sb_printf(name, "%" PRId64, l->ids[index]);
 			fs_dir_attr(fs, tree_ino(tree_group_member_kind(dir), l->ids[index]), st);
@@ -189,7 +201,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fs *fs = fs_of(req);
 	const struct open_dir *od = (const struct open_dir *)(uintptr_t)fi->fh;
 	const struct listing *l = od ? od->listing : NULL;
-	if (ino != INO_ROOT && ino != INO_CONTROL && !l) {
+	if (ino != INO_ROOT && ino != INO_CONTROL && ino != INO_SEARCH && !l) {
 		fuse_reply_err(req, EBADF);
 		return;
 	}

@@ -9,6 +9,8 @@
  *   fs_park.c  requests parked until a listing or a rendered file is ready;
  *              FUSE interrupts; each request answered exactly once
  *   fs_read.c  READ: the bytes of a person file
+ *   fs_folderfile.c  /by-owner/<id>.vcf and the like: a folder's cards in
+ *              one file, sized and read from the folder's listing
  *
  * Rule for attributes and bytes: both come from the person store's current
  * version of a person (cache_person_get), never from an older copy a listing
@@ -87,6 +89,8 @@ struct fs {
 
 	atomic_uint_fast64_t interrupted; /* requests answered EINTR */
 
+	struct folder_indexes *folder_indexes; /* fs_folderfile.c: where each card starts */
+
 	/* Person ids whose too-big file was logged lately (one line each). */
 	pthread_mutex_t warn_lock;
 	int64_t warned[16];
@@ -124,6 +128,10 @@ enum parked_op {
 	PARKED_LOOKUP,  /* a name in a directory */
 	PARKED_GETATTR, /* a person file the store no longer holds */
 	PARKED_READ,    /* the same, or a big .json file being rendered */
+	/* A folder file, waiting for its folder's listing (fs_folderfile.c). */
+	PARKED_FOLDER_ENTRY,
+	PARKED_FOLDER_ATTR,
+	PARKED_FOLDER_READ,
 };
 
 struct parked {
@@ -172,6 +180,27 @@ void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		   struct fuse_file_info *fi);
 void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi);
+
+/* ---- fs_folderfile.c ---- */
+struct folder_indexes *fs_folder_indexes_new(void);
+void fs_folder_indexes_free(struct folder_indexes *fi);
+/* LOOKUP of name in a group root: false if it is not "<id>.vcf", else it
+ * is answered (or parked on the folder's listing). */
+bool fs_folderfile_lookup(struct fs *fs, fuse_req_t req, fuse_ino_t root, const char *name);
+void fs_folderfile_getattr(struct fs *fs, fuse_req_t req, fuse_ino_t ino);
+void fs_folderfile_read(struct fs *fs, fuse_req_t req, fuse_ino_t ino, size_t size, off_t off);
+/* Answer pk (a PARKED_FOLDER_* request the caller may answer) from its
+ * folder's listing l. */
+void fs_folderfile_reply(struct fs *fs, struct parked *pk, struct listing *l);
+/* The folder file of group root's folder id for a readdir entry: false
+ * (name, st untouched) when it is not listed - only folders whose listing
+ * is fresh show theirs, so listing a group root never needs a request. */
+bool fs_folderfile_entry(struct fs *fs, fuse_ino_t root, int64_t id, struct strbuf *name,
+			 struct stat *st);
+/* What an opened group root shows beyond its listing l: which folder files
+ * (fresh folder listings, and their generations).  Equal tokens, equal
+ * entries: the kernel may keep its cached entries. */
+uint64_t fs_folderfile_open_token(struct fs *fs, fuse_ino_t root, const struct listing *l);
 
 /* ---- fs_read.c ---- */
 /* Answer a READ of p's file (kind) from p.  pk: the parked request being

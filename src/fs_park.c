@@ -97,6 +97,11 @@ static void parked_done(struct listing_waiter *w, struct listing *l, int err)
 				fuse_reply_attr(pk->req, &st, fs->cfg.ttl);
 			}
 			break;
+		case PARKED_FOLDER_ENTRY:
+		case PARKED_FOLDER_ATTR:
+		case PARKED_FOLDER_READ:
+			fs_folderfile_reply(fs, pk, l);
+			break;
 		}
 	}
 	listing_unref(l);

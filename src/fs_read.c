@@ -155,6 +155,10 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		pthread_mutex_unlock(&fs->status_lock);
 		return;
 	}
+	if (tree_is_folder_file(ino)) {
+		fs_folderfile_read(fs, req, ino, size, off);
+		return;
+	}
 	if (!fs_is_person_file(ino)) {
 		fuse_reply_err(req, EISDIR);
 		return;

@@ -76,7 +76,10 @@ bool names_group_link(struct strbuf *out, const char *name, size_t n)
 			written--;
 	}
 	sb_truncate(out, from + written);
-	if (written == 0 || names_all_digits(text, written)) {
+	/* Digits alone name an id directory, digits + ".vcf" its folder file. */
+	bool folder_file = written > 4 && memcmp(text + written - 4, ".vcf", 4) == 0 &&
+			   names_all_digits(text, written - 4);
+	if (written == 0 || names_all_digits(text, written) || folder_file) {
 		sb_truncate(out, from);
 		return false;
 	}

@@ -306,6 +306,14 @@ void rl_gate_set_limit(struct rl_gate *g, long limit)
 	pthread_mutex_unlock(&g->lock);
 }
 
+void rl_gate_restamp(struct rl_gate *g)
+{
+	pthread_mutex_lock(&g->lock);
+	if (g->count)
+		g->sent[(g->head + RL_TRACKED - 1) % RL_TRACKED] = rl_now();
+	pthread_mutex_unlock(&g->lock);
+}
+
 double rl_gate_rate(struct rl_gate *g)
 {
 	pthread_mutex_lock(&g->lock);

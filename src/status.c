@@ -11,6 +11,7 @@ static const char *const endpoint_keys[API_EP_COUNT] = {
 	[API_EP_USERS_ME] = "requests_users_me",
 	[API_EP_FILTERS] = "requests_filters",
 	[API_EP_PERSON_FIELDS] = "requests_person_fields",
+	[API_EP_SEARCH] = "requests_search",
 	[API_EP_OTHER] = "requests_other",
 };
 
@@ -71,6 +72,7 @@ void status_render(struct strbuf *out, const struct status_input *in)
 	put_u64(out, "disk_served_stale", in->walks.disk_served_stale);
 	put_u64(out, "walks_failed", in->walks.failed_walks);
 	put_u64(out, "id_batches", in->walks.id_batches);
+	put_u64(out, "walks_search", in->walks.search_walks);
 
 	uint64_t total = 0;
 	for (int i = 0; i < API_EP_COUNT; i++) {

@@ -176,3 +176,11 @@ void url_list_query(struct strbuf *out, const struct list_query *q, const char *
 	add_int(out, &first, "limit", q->limit);
 	add_str(out, &first, "cursor", cursor);
 }
+
+void url_search_query(struct strbuf *out, const char *term, int limit, const char *cursor)
+{
+	bool first = true;
+	add_str(out, &first, "term", term);
+	add_int(out, &first, "limit", limit);
+	add_str(out, &first, "cursor", cursor);
+}

@@ -21,8 +21,10 @@
 #include "names.h"
 #include "names_resolve.h"
 #include "persist.h"
+#include "search_terms.h"
 #include "strbuf.h"
 #include "tree.h"
+#include "walker_internal.h"
 
 #define IDS_PER_REQUEST 100
 #define SYNC_MARGIN_S 1 /* updated_since is inclusive; one second of overlap is cheap */
@@ -57,6 +59,7 @@ struct walker {
 	struct api_client *client;
 	struct cache *cache;
 	struct meta *meta;
+	struct search_terms *terms; /* the search folders' terms */
 
 	pthread_mutex_t lock; /* the queue and the stats */
 	pthread_cond_t queue_changed;
@@ -1514,6 +1517,46 @@ static void run_id_batch(struct walker *w, struct api_conn *conn, uint64_t first
 	person_set_free(&ps);
 }
 
+int walker_persons_by_ids(struct walker *w, struct api_conn *conn, const int64_t *ids, size_t n,
+			  struct person ***out, size_t *count, struct api_error *err)
+{
+	struct person_set ps;
+	person_set_init(&ps, w, conn, names_valid_after(w, now_monotonic()));
+	int rc = 0;
+	for (size_t from = 0; from < n && rc == 0; from += IDS_PER_REQUEST) {
+		size_t batch = n - from < IDS_PER_REQUEST ? n - from : IDS_PER_REQUEST;
+		struct strbuf list = STRBUF_INIT;
+		for (size_t i = 0; i < batch; i++)
+			sb_printf(&list, "%s%" PRId64, i ? "," : "", ids[from + i]);
+		struct list_query q = { .ids = list.data, .limit = IDS_PER_REQUEST,
+					.custom_fields = w->custom_fields,
+					.include_fields = w->include_fields };
+		rc = sb_failed(&list) ? -ENOMEM : api_walk(conn, "/persons", &q, add_page, &ps, err);
+		sb_free(&list);
+		count_stat(w, &w->stats.id_batches);
+	}
+	if (rc == 0) {
+		finish_names(&ps);
+		person_set_sort(&ps);
+		/* An id the answers did not hold is deleted or never was. */
+		for (size_t i = 0; i < n && rc == 0; i++)
+			if (!set_contains(&ps, ids[i]) && !set_deleted(&ps, ids[i]) &&
+			    !person_set_note_deleted(&ps, ids[i]))
+				rc = -ENOMEM;
+	}
+	if (rc == 0) {
+		forget_deleted(w, &ps);
+		*out = ps.items;
+		*count = ps.count;
+		ps.items = NULL;
+		ps.count = ps.cap = 0;
+	} else {
+		set_error(err, rc, "looking up persons by id");
+	}
+	person_set_free(&ps);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Person fields                                                        */
 
@@ -1572,8 +1615,12 @@ static void run_job(struct walker *w, struct api_conn *conn, uint64_t key)
 	struct listing *l = NULL;
 	struct api_error err = { 0 };
 	struct job_state js = { .save = true };
+	bool search = tree_kind(key) == NODE_SEARCH_DIR;
 	int rc = tree_is_group_root(key) ? walk_group_root(w, conn, key, &l, &err, &js)
-					  : walk_person_dir(w, conn, key, &l, &err, &js);
+		 : search                ? walker_search_walk(w, conn, key, &l, &err)
+					 : walk_person_dir(w, conn, key, &l, &err, &js);
+	if (rc == 0 && search)
+		count_stat(w, &w->stats.search_walks);
 	if (rc) {
 		char where[64];
 		tree_describe(key, where, sizeof(where));
@@ -1670,6 +1717,13 @@ struct walker *walker_new(const struct walker_config *cfg, struct api_client *cl
 	w->client = client;
 	w->cache = cache;
 	w->meta = meta;
+	w->terms = search_terms_new(0);
+	if (!w->terms) {
+		free(w->custom_fields);
+		free(w->include_fields);
+		free(w);
+		return NULL;
+	}
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->queue_changed, NULL);
 	return w;
@@ -1691,6 +1745,8 @@ int walker_start(struct walker *w)
 	}
 	return 0;
 }
+
+struct search_terms *walker_search_terms(struct walker *w) { return w->terms; }
 
 void walker_get_stats(struct walker *w, struct walker_stats *out)
 {
@@ -1718,6 +1774,7 @@ void walker_free(struct walker *w)
 		free(j);
 	}
 	free(w->threads);
+	search_terms_free(w->terms);
 	free(w->custom_fields);
 	free(w->include_fields);
 	pthread_mutex_destroy(&w->lock);

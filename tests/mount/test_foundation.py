@@ -66,7 +66,8 @@ def small(fake_server, mount_fs):
 def test_root_lists_exactly_the_tree(small):
     server, mount = small
     assert sorted(os.listdir(mount.path)) == [
-        ".pipedrivefs", "by-filter", "by-id", "by-org", "by-owner", "recent"]
+        ".pipedrivefs", "by-filter", "by-id", "by-org", "by-owner", "recent",
+        "search"]
 
 
 def id_dirs(path):

@@ -785,6 +785,7 @@ STATUS_ROUTES = {
     "requests_users_me": ["GET /api/v1/users/me"],
     "requests_filters": ["GET /api/v1/filters"],
     "requests_person_fields": ["GET /api/v2/personFields"],
+    "requests_search": ["GET /api/v2/persons/search"],
 }
 
 
@@ -812,6 +813,7 @@ def test_status_counters_equal_the_fake_servers(fake_server, mount_fs):
     os.listdir(m / "by-filter")
     os.listdir(m / "by-filter" / "2")
     os.listdir(m / "recent")
+    os.listdir(m / "search" / "Anna")
     for i in (5, 150, 650, 699):
         (m / "by-id" / f"{i}.json").read_bytes()
     with pytest.raises(FileNotFoundError):

@@ -249,6 +249,32 @@ static void test_expire_all_forces_full_walk(void)
 	cache_free(c);
 }
 
+/* peek_fresh: the listing only while it is fresh, and without counting a
+ * use (hits, order of use). */
+static void test_peek_fresh(void)
+{
+	struct cache *c = cache_new(60, 0);
+	CHECK(cache_listing_peek_fresh(c, 5, 0.0) == NULL); /* never fetched */
+	cache_listing_finish(c, 5, listing_of(c, 3), 0, 10.0);
+	struct listing *l = cache_listing_peek_fresh(c, 5, 69.0);
+	CHECK(l && l->count == 3);
+	listing_unref(l);
+	CHECK(cache_listing_peek_fresh(c, 5, 70.0) == NULL); /* expired */
+	l = cache_listing_peek(c, 5);                        /* still held */
+	CHECK(l != NULL);
+	listing_unref(l);
+	struct cache_stats st;
+	cache_get_stats(c, &st);
+	CHECK(st.hits == 0 && st.misses == 0);
+	cache_listing_expire(c, 5);
+	CHECK(cache_listing_peek_fresh(c, 5, 11.0) == NULL); /* expired on request */
+	cache_free(c);
+	struct cache *off = cache_new(0, 0);                  /* cache_ttl=0: never fresh */
+	cache_listing_finish(off, 5, listing_of(off, 1), 0, 10.0);
+	CHECK(cache_listing_peek_fresh(off, 5, 10.0) == NULL);
+	cache_free(off);
+}
+
 static void test_expiry_during_a_walk_keeps_it_expired(void)
 {
 	struct cache *c = cache_new(60, 0);
@@ -463,6 +489,7 @@ int main(void)
 	test_replace_hook();
 	test_size_bound_evicts_least_recently_used();
 	test_expire_all_forces_full_walk();
+	test_peek_fresh();
 	test_expiry_during_a_walk_keeps_it_expired();
 	test_failed_first_walk_leaves_no_slot();
 	test_ttl_and_sharing();

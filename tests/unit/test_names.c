@@ -117,6 +117,11 @@ static void test_group_links(void)
 	check_link(". x", "x");
 	check_link(". 123", NULL);
 	check_link(" . .hidden ", "hidden");
+	check_link("42.vcf", NULL);  /* would shadow the folder file 42.vcf */
+	check_link("0042.vcf", NULL);
+	check_link("42.vcf Ltd", "42.vcf Ltd");
+	check_link("A42.vcf", "A42.vcf");
+	check_link(".vcf", "vcf");
 }
 
 int main(void)

@@ -145,6 +145,27 @@ static void test_gate_pause_is_capped(void)
 	rl_gate_destroy(&g);
 }
 
+/* A slot restamped counts from the restamp (e.g. the answer's arrival). */
+static void test_gate_restamp(void)
+{
+	struct rl_gate g;
+	bool probe;
+	char msg[300];
+	rl_gate_init(&g, 0);
+	rl_gate_restamp(&g);                                /* nothing to restamp */
+	CHECK(g.count == 0);
+	CHECK(rl_gate_acquire(&g, &probe, msg, sizeof(msg)) == 0);
+	CHECK(rl_gate_acquire(&g, &probe, msg, sizeof(msg)) == 0);
+	double first = g.sent[0], second = g.sent[1];
+	usleep(50 * 1000);
+	double before = rl_now();
+	rl_gate_restamp(&g);
+	CHECK(g.sent[0] == first);                          /* only the last slot */
+	CHECK(g.sent[1] > second && g.sent[1] >= before);
+	CHECK(g.count == 2);
+	rl_gate_destroy(&g);
+}
+
 struct waiter {
 	struct rl_gate *g;
 	atomic_bool done;
@@ -208,6 +229,7 @@ int main(void)
 	test_pause_after_answer();
 	test_block_message();
 	test_gate_pause_is_capped();
+	test_gate_restamp();
 	test_gate_budget_probe();
 	return check_finish("test_ratelimit");
 }

@@ -58,6 +58,14 @@ int main(void)
 	struct list_query q = { .owner_id = 7, .sort_by = "id", .sort_direction = "asc", .limit = 500 };
 	check_query(&q, NULL, "?owner_id=7&sort_by=id&sort_direction=asc&limit=500");
 	check_query(&q, "eyJ+/=", "?owner_id=7&sort_by=id&sort_direction=asc&limit=500&cursor=eyJ%2B%2F%3D");
+	/* The search query: the term percent-encoded as UTF-8 bytes. */
+	struct strbuf sq = STRBUF_INIT;
+	url_search_query(&sq, "Zoë & Co/+1", 500, NULL);
+	CHECK_BYTES(sq.data, sq.len, "?term=Zo%C3%AB%20%26%20Co%2F%2B1&limit=500");
+	sb_reset(&sq);
+	url_search_query(&sq, "ann", 500, "eyJ=");
+	CHECK_BYTES(sq.data, sq.len, "?term=ann&limit=500&cursor=eyJ%3D");
+	sb_free(&sq);
 	struct list_query q2 = { .ids = "1,2,3", .updated_since = "2025-01-01T10:20:00Z", .limit = 100 };
 	check_query(&q2, NULL, "?ids=1%2C2%2C3&updated_since=2025-01-01T10%3A20%3A00Z&limit=100");
 	struct list_query empty = { 0 };

@@ -170,7 +170,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
 	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
-	conn->time_gran = 1000000000;
+	conn->time_gran = 1; /* person files carry nanoseconds (fs_person_attr) */
 }
 
 /* "<id>.json" / "<id>.vcf" in /by-id. */

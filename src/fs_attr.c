@@ -59,6 +59,13 @@ void fs_person_attr(const struct fs *fs, const struct person *p, enum node_kind 
 	st->st_blocks = (st->st_size + 511) / 512;
 	if (p->update_time)
 		st->st_mtime = st->st_ctime = st->st_atime = (time_t)p->update_time;
+	/* The seconds are update_time; the nanoseconds tell versions apart
+	 * whose bytes differ within the same second (an organization renamed,
+	 * new settings), so tools that compare mtimes (vdirsyncer's ETags,
+	 * make, rsync) see every change. */
+	if (p->digest)
+		st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = st->st_atim.tv_nsec =
+			(long)(p->digest % 1000000000u);
 }
 
 void fs_entry_of(const struct fs *fs, const struct stat *st, double attr_timeout,

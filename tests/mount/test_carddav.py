@@ -283,6 +283,23 @@ def test_round_trip(fake_server, mount_fs, radicale, vdirsyncer, version):
     final = assert_book_equals_folder(radicale, book, folder)
     assert len(final) == 30
 
+    # 5. an organization renamed in Pipedrive changes the cards of its
+    # persons (ORG) but not their update_time: the mtime's nanoseconds
+    # (a digest of the bytes) still tell vdirsyncer, so they arrive.
+    org = next(p["org_id"] for p in server.persons(owner_id=OWNER) if p.get("org_id"))
+    server._call("POST", f"/_control/organizations/{org}", body={"name": "Renamed Org"})
+    os.kill(mnt.pid, signal.SIGHUP)             # names are refetched by a full walk
+    time.sleep(0.3)
+    # every card that shows the organization: ORG, or an organization field
+    showing = {uid for uid, (_, card) in mounted_cards(folder).items()
+               if "Renamed Org" in card.serialize()}
+    assert {expected_uid(p["id"], version) for p in server.persons(owner_id=OWNER)
+            if p.get("org_id") == org} <= showing
+    res = vds.sync()
+    assert copied(res.stdout)["updating"] == showing, res.stdout
+    renamed = assert_book_equals_folder(radicale, book, folder)
+    assert all("Renamed Org" in renamed[u][1].serialize() for u in showing)
+
 
 def test_pipedrive_down_at_mount_never_empties_the_address_book(
         fake_server, mount_fs, radicale, vdirsyncer, tmp_path):

@@ -59,6 +59,7 @@ struct api_conn {
 	time_t server_date; /* Date header of the last response, 0 if none */
 	CURL *curl;
 	struct curl_slist *headers;
+	struct curl_slist *write_headers; /* the same + Content-Type, for bodies */
 	char curl_error[CURL_ERROR_SIZE];
 };
 
@@ -134,7 +135,8 @@ const char *api_endpoint_name(enum api_endpoint ep)
 		"GET /api/v2/persons",       "GET /api/v2/persons/{id}",
 		"GET /api/v2/organizations", "GET /api/v1/users",
 		"GET /api/v1/users/me",      "GET /api/v1/filters",
-		"GET /api/v2/personFields",  "other",
+		"GET /api/v2/personFields",  "POST/PATCH/DELETE /api/v2/persons",
+		"other",
 	};
 	return ep < API_EP_COUNT ? names[ep] : "other";
 }
@@ -148,6 +150,31 @@ static int on_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl
 	return atomic_load(&c->cancelled) ? 1 : 0;
 }
 
+/* Accept and the token; with a body also its type, and no "Expect:
+ * 100-continue" round trip. */
+static struct curl_slist *token_headers(const struct api_client *client, bool with_body)
+{
+	const char *lines[] = { "Accept: application/json", client->token_header,
+				"Content-Type: application/json", "Expect:" };
+	struct curl_slist *list = NULL;
+	for (size_t i = 0; i < (with_body ? 4u : 2u); i++) {
+		struct curl_slist *grown = curl_slist_append(list, lines[i]);
+		if (!grown) {
+			curl_slist_free_all(list);
+			return NULL;
+		}
+		list = grown;
+	}
+	return list;
+}
+
+static void wipe_headers(struct curl_slist *list)
+{
+	for (struct curl_slist *h = list; h; h = h->next)
+		explicit_bzero(h->data, strlen(h->data)); /* one holds the token */
+	curl_slist_free_all(list);
+}
+
 struct api_conn *api_conn_new(struct api_client *client)
 {
 	struct api_conn *conn = calloc(1, sizeof(*conn));
@@ -156,12 +183,9 @@ struct api_conn *api_conn_new(struct api_client *client)
 	conn->client = client;
 	conn->jitter_seed = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)conn;
 	conn->curl = curl_easy_init();
-	struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
-	if (h)
-		conn->headers = curl_slist_append(h, client->token_header);
-	if (!conn->curl || !h || !conn->headers) {
-		if (!conn->headers)
-			curl_slist_free_all(h);
+	conn->headers = token_headers(client, false);
+	conn->write_headers = token_headers(client, true);
+	if (!conn->curl || !conn->headers || !conn->write_headers) {
 		api_conn_free(conn);
 		return NULL;
 	}
@@ -202,9 +226,8 @@ void api_conn_free(struct api_conn *conn)
 		return;
 	if (conn->curl)
 		curl_easy_cleanup(conn->curl);
-	for (struct curl_slist *h = conn->headers; h; h = h->next)
-		explicit_bzero(h->data, strlen(h->data)); /* one holds the token */
-	curl_slist_free_all(conn->headers);
+	wipe_headers(conn->headers);
+	wipe_headers(conn->write_headers);
 	sb_free(&conn->body);
 	free(conn);
 }
@@ -342,9 +365,13 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-static enum api_endpoint classify_endpoint(enum api_base base, const char *path)
+static enum api_endpoint classify_endpoint(const char *method, enum api_base base,
+					   const char *path)
 {
 	size_t n = strcspn(path, "?");
+	if (strcmp(method, "GET") != 0)
+		return base == API_V2 && strncmp(path, "/persons", 8) == 0 ? API_EP_PERSON_WRITES
+									   : API_EP_OTHER;
 	if (base == API_V1) {
 		if (n == 9 && strncmp(path, "/users/me", 9) == 0)
 			return API_EP_USERS_ME;
@@ -611,14 +638,49 @@ void api_client_link(struct api_client *c, struct api_link *out)
 	pthread_mutex_unlock(&c->counters_lock);
 }
 
+/* Point the connection's handle at one request: method, headers, body. */
+static void set_method(struct api_conn *conn, const struct api_request *rq)
+{
+	CURL *e = conn->curl;
+	bool is_get = strcmp(rq->method, "GET") == 0;
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, rq->body ? conn->write_headers : conn->headers);
+	if (rq->body) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, rq->body);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(rq->body));
+	} else {
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	}
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
+			 is_get || (rq->body && strcmp(rq->method, "POST") == 0) ? NULL : rq->method);
+}
+
+/* A failed attempt of a POST changed nothing only if it never reached the
+ * server (no connection) or was refused by the rate limiter. */
+static bool provably_unsent(CURLcode code, const struct attempt *a)
+{
+	if (code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST ||
+	    code == CURLE_COULDNT_RESOLVE_PROXY)
+		return true;
+	return code == CURLE_OK && a->status == 429;
+}
+
 int api_get(struct api_conn *conn, enum api_base base, const char *path_and_query,
 	    struct json_object **out, struct api_error *err)
 {
+	struct api_request rq = { .method = "GET", .base = base, .path = path_and_query,
+				  .retry = API_RETRY_SAFE, .max_retries = -1 };
+	return api_send(conn, &rq, out, err);
+}
+
+int api_send(struct api_conn *conn, const struct api_request *rq, struct json_object **out,
+	     struct api_error *err)
+{
 	struct api_client *c = conn->client;
-	enum api_endpoint ep = classify_endpoint(base, path_and_query);
+	enum api_endpoint ep = classify_endpoint(rq->method, rq->base, rq->path);
+	int max_retries = rq->max_retries >= 0 ? rq->max_retries : c->max_retries;
 	struct strbuf url = STRBUF_INIT;
-	sb_puts(&url, base == API_V1 ? c->base_v1 : c->base_v2);
-	sb_puts(&url, path_and_query);
+	sb_puts(&url, rq->base == API_V1 ? c->base_v1 : c->base_v2);
+	sb_puts(&url, rq->path);
 	*out = NULL;
 	memset(err, 0, sizeof(*err));
 	if (sb_failed(&url)) {
@@ -639,6 +701,7 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 		sb_free(&conn->body); /* a failed attempt's bytes */
 		a.body = &conn->body;
 		curl_easy_setopt(conn->curl, CURLOPT_URL, url.data);
+		set_method(conn, rq);
 		curl_easy_setopt(conn->curl, CURLOPT_WRITEFUNCTION, on_body);
 		curl_easy_setopt(conn->curl, CURLOPT_WRITEDATA, &a);
 		curl_easy_setopt(conn->curl, CURLOPT_HEADERFUNCTION, on_header);
@@ -650,7 +713,7 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 		if (log_get_level() >= LOG_LEVEL_DEBUG) {
 			long status = 0;
 			curl_easy_getinfo(conn->curl, CURLINFO_RESPONSE_CODE, &status);
-			log_debug("GET %s -> %ld%s%s (%.0f ms, %zu bytes)", url.data, status,
+			log_debug("%s %s -> %ld%s%s (%.0f ms, %zu bytes)", rq->method, url.data, status,
 				  code == CURLE_OK ? "" : ", ", code == CURLE_OK ? "" : curl_easy_strerror(code),
 				  (rl_now() - started) * 1000.0, a.received);
 		}
@@ -672,6 +735,12 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 			rc = 0;
 			break;
 		}
+		if (rq->retry == API_RETRY_UNSENT && o != OUTCOME_FAIL && !provably_unsent(code, &a)) {
+			o = OUTCOME_FAIL; /* it may have been applied: sending it again could repeat it */
+			err->maybe_applied = true;
+		} else if (rq->retry == API_RETRY_UNSENT && o == OUTCOME_FAIL && err->err == ECANCELED) {
+			err->maybe_applied = code == CURLE_ABORTED_BY_CALLBACK;
+		}
 		double wait = o == OUTCOME_RETRY_BURST ? burst_wait_seconds(conn, &a)
 						       : backoff_seconds(conn, attempt_no);
 		attempt_free(&a);
@@ -680,7 +749,7 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 		if (o == OUTCOME_RETRY_BURST)
 			rl_gate_pause(&c->gate, wait);
 		/* A probe is one request: never retried. */
-		if (o == OUTCOME_FAIL || probe || attempt_no >= c->max_retries) {
+		if (o == OUTCOME_FAIL || probe || attempt_no >= max_retries) {
 			if (o == OUTCOME_RETRY_BURST && !probe)
 				snprintf(err->message, sizeof(err->message),
 					 "Pipedrive's burst rate limit was hit (HTTP 429) %d times in a "
@@ -689,7 +758,7 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 			break;
 		}
 		log_warn("%s; retrying in %.1f s (attempt %d of %d)", err->message, wait,
-			 attempt_no + 2, c->max_retries + 1);
+			 attempt_no + 2, max_retries + 1);
 		if (o != OUTCOME_RETRY_BURST && !rl_gate_sleep(&c->gate, wait)) {
 			rc = -ECANCELED;
 			err->err = ECANCELED;

@@ -11,6 +11,7 @@ static const char *const endpoint_keys[API_EP_COUNT] = {
 	[API_EP_USERS_ME] = "requests_users_me",
 	[API_EP_FILTERS] = "requests_filters",
 	[API_EP_PERSON_FIELDS] = "requests_person_fields",
+	[API_EP_PERSON_WRITES] = "requests_person_writes",
 	[API_EP_OTHER] = "requests_other",
 };
 

@@ -137,6 +137,9 @@ struct api_request {
 
 int api_send(struct api_conn *conn, const struct api_request *rq, struct json_object **out,
 	     struct api_error *err);
+/* The body of the last successful answer on conn, exactly as received
+ * (malloc'd, NUL-terminated; the caller frees it), or NULL. */
+char *api_conn_take_body(struct api_conn *conn, size_t *len);
 
 /* One page of a list: the parsed "data" array and the response body it was
  * parsed from (malloc'd; NULL if it could not be kept).  Whoever holds the

@@ -775,6 +775,11 @@ time_t api_conn_server_date(const struct api_conn *conn)
 	return conn->server_date;
 }
 
+char *api_conn_take_body(struct api_conn *conn, size_t *len)
+{
+	return sb_detach(&conn->body, len);
+}
+
 static const char *next_cursor_of(struct json_object *response)
 {
 	struct json_object *extra, *cursor;

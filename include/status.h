@@ -13,6 +13,7 @@
 #include "prettycache.h"
 #include "strbuf.h"
 #include "walker.h"
+#include "writeback.h"
 
 struct status_input {
 	const char *version;
@@ -23,6 +24,7 @@ struct status_input {
 	uint64_t interrupted; /* requests answered EINTR */
 	struct walker_stats walks;
 	struct api_counters api;
+	struct writeback_stats writes; /* zeros in a read-only mount */
 };
 
 void status_render(struct strbuf *out, const struct status_input *in);

@@ -7,6 +7,7 @@
  *   /by-id/<id>.json, /by-id/<id>.vcf              any person by id
  *   /recent/                                       persons updated lately, newest first
  *   /.pipedrivefs/status                           counters and configuration
+ *   /.pipedrivefs/conflicts/                       texts of changes not sent (-o rw)
  *
  * Inode numbers are a pure function of the node: the kind in the top byte and
  * the Pipedrive id below, so they are stable across refreshes and restarts
@@ -31,6 +32,9 @@ enum node_kind {
 	NODE_ORG_LINK = 7,     /* /by-org/<Name> */
 	NODE_FILTER_LINK = 8,  /* /by-filter/<Name> */
 	NODE_BY_ID_PERSON = 9, /* cache key of one person looked up by id (no inode) */
+	NODE_WRITE_FILE = 10,  /* a file the write layer keeps (a temporary file, a new
+				* person's file under the name it was written as) */
+	NODE_CONFLICT = 11,    /* /.pipedrivefs/conflicts/<name> */
 };
 
 enum fixed_node {
@@ -42,6 +46,7 @@ enum fixed_node {
 	INO_RECENT = 6,
 	INO_CONTROL = 7, /* /.pipedrivefs */
 	INO_STATUS = 8,  /* /.pipedrivefs/status */
+	INO_CONFLICTS = 9, /* /.pipedrivefs/conflicts (writable mounts) */
 };
 
 #define TREE_KIND_SHIFT 56

@@ -19,6 +19,8 @@ enum {
 	KEY_HELP,
 	KEY_VERSION,
 	KEY_ALLOW_OTHER,
+	KEY_RW,
+	KEY_RO,
 };
 
 static const struct fuse_opt option_spec[] = {
@@ -42,6 +44,8 @@ static const struct fuse_opt option_spec[] = {
 	OPT("walk_windows=%d", walk_windows, 0),
 	OPT("cache_dir=%s", cache_dir, 0),
 	OPT("disk_cache=%s", disk_cache, 0),
+	OPT("allow_write", allow_write, 1),
+	OPT("allow_delete", allow_delete, 1),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -55,8 +59,8 @@ static const struct fuse_opt option_spec[] = {
 	FUSE_OPT_KEY("users", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_KEY("_netdev", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_KEY("nofail", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("ro", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("rw", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_KEY("rw", KEY_RW),
 	FUSE_OPT_KEY("defaults", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_END
 };
@@ -86,6 +90,12 @@ static int process_arg(void *data, const char *arg, int key, struct fuse_args *o
 	case KEY_ALLOW_OTHER:
 		ps->opts->allow_other = true;
 		return 1; /* keep it for libfuse */
+	case KEY_RW:
+		ps->opts->rw_word = true;
+		return 0; /* the mount's flags are ours to set (main.c) */
+	case KEY_RO:
+		ps->opts->ro_word = true;
+		return 0;
 	case FUSE_OPT_KEY_NONOPT:
 		if (ps->opts->nonopt_count >= 2) {
 			snprintf(ps->err, ps->errlen, "unexpected argument '%s'", arg);
@@ -398,6 +408,8 @@ char *options_describe(const struct options *opts, const char *base_url, const c
 	sb_printf(&sb, "cache_ttl: %g\n", opts->ttl);
 	sb_printf(&sb, "cache_max_mb: %d\n", opts->cache_max_mb);
 	sb_printf(&sb, "disk_cache: %s\n", opts->use_disk_cache ? "yes" : "no");
+	sb_printf(&sb, "writable: %s\n", opts->writable ? "yes" : "no");
+	sb_printf(&sb, "allow_delete: %s\n", opts->writable && opts->allow_delete ? "yes" : "no");
 	sb_printf(&sb, "page_limit: %d\n", opts->page_limit);
 	sb_printf(&sb, "timeout: %d\n", opts->timeout);
 	sb_printf(&sb, "workers: %d\n", opts->workers);
@@ -495,6 +507,57 @@ static int resolve_cache_dir(struct options *opts, char *err, size_t errlen)
 	return 0;
 }
 
+/* The name of process pid (/proc/PID/comm) and its parent; false if gone. */
+static bool process_info(pid_t pid, char *comm, size_t len, pid_t *parent)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	FILE *f = fopen(path, "re");
+	bool ok = f && fgets(comm, (int)len, f);
+	if (f)
+		fclose(f);
+	if (!ok)
+		return false;
+	comm[strcspn(comm, "\n")] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	*parent = 0;
+	if (!(f = fopen(path, "re")))
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "PPid: %d", parent) == 1)
+			break;
+	fclose(f);
+	return true;
+}
+
+bool options_started_by_mount(void)
+{
+	pid_t pid = getppid();
+	for (int depth = 0; depth < 4 && pid > 1; depth++) {
+		char comm[64];
+		pid_t parent;
+		if (!process_info(pid, comm, sizeof(comm), &parent))
+			return false;
+		if (strcmp(comm, "mount") == 0 || strncmp(comm, "mount.fuse", 10) == 0)
+			return true;
+		pid = parent;
+	}
+	return false;
+}
+
+/*
+ * Writing: -o rw or -o allow_write.  mount(8) hands "rw" to every file
+ * system it mounts without "ro" (an fstab line with "defaults" arrives as
+ * "-o rw,dev,suid"), so when mount(8) started us a bare "rw" is its word,
+ * not the user's, and only allow_write turns writing on.
+ */
+static void decide_writable(struct options *opts)
+{
+	opts->started_by_mount = options_started_by_mount();
+	bool asked = opts->allow_write || (opts->rw_word && !opts->started_by_mount);
+	opts->writable = asked && !opts->ro_word;
+}
+
 int options_validate(struct options *opts, char *err, size_t errlen)
 {
 	opts->ttl = 60;
@@ -554,6 +617,7 @@ int options_validate(struct options *opts, char *err, size_t errlen)
 	opts->use_disk_cache = !opts->disk_cache || strcmp(opts->disk_cache, "yes") == 0;
 	if (opts->cache_dir && resolve_cache_dir(opts, err, errlen))
 		return -1;
+	decide_writable(opts);
 	if (opts->custom_fields && validate_key_list(opts->custom_fields, 15, "custom_fields",
 						     err, errlen))
 		return -1;
@@ -592,7 +656,8 @@ void options_print_help(const char *progname)
 	printf("usage: %s [SOURCE] MOUNTPOINT [-f] [-d] [-s] [-o option[,option...]]\n"
 	       "       %s -h | --help | -V | --version\n"
 	       "\n"
-	       "Mount a Pipedrive company's persons as a read-only folder of .json and .vcf files.\n"
+	       "Mount a Pipedrive company's persons as a folder of .json and .vcf files (read-only\n"
+	       "unless -o rw).\n"
 	       "SOURCE is the company domain (NAME in NAME.pipedrive.com).\n"
 	       "\n"
 	       "The API token comes from one of PIPEDRIVE_API_TOKEN, -o token_file=PATH or\n"
@@ -623,6 +688,11 @@ void options_print_help(const char *progname)
 	       "    -o cache_dir=DIR       where (default $XDG_CACHE_HOME/pipedrivefs)\n"
 	       "    -o walk_windows=N      parallel time windows for big cold listings: 0 = rate limit\n"
 	       "                           x page latency (default), 1 = one cursor walk\n"
+	       "    -o rw                  write changes to Pipedrive (default: read-only); through\n"
+	       "                           mount(8) and fstab, which pass rw to every mount, write\n"
+	       "                           allow_write instead\n"
+	       "    -o allow_write         the same as rw, also in fstab\n"
+	       "    -o allow_delete        with rw: rm of a person file deletes the person\n"
 	       "\n"
 	       "    -h, --help             print this help\n"
 	       "    -V, --version          print the version\n"

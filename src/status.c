@@ -53,6 +53,9 @@ void status_render(struct strbuf *out, const struct status_input *in)
 	put_u64(out, "walks_incremental", in->walks.incremental_walks);
 	put_u64(out, "walks_failed", in->walks.failed_walks);
 	put_u64(out, "id_batches", in->walks.id_batches);
+	put_u64(out, "pending_writes", in->writes.pending);
+	put_u64(out, "writes_delivered", in->writes.delivered);
+	put_u64(out, "conflict_files", in->writes.conflicts);
 
 	uint64_t total = 0;
 	for (int i = 0; i < API_EP_COUNT; i++) {

@@ -246,6 +246,7 @@ struct attempt {
 	bool parse_failed;
 	size_t received;
 	bool over_cap;           /* the body passed RESPONSE_CAP: aborted */
+	bool write;              /* a POST, PATCH or DELETE: a 400 refuses a change */
 	struct strbuf error_body; /* first bytes of a non-JSON or error body */
 	struct strbuf *body;      /* the whole JSON body, kept for the caller */
 	char retry_after[64];     /* the Retry-After value as sent, "" = absent */
@@ -572,8 +573,9 @@ static enum outcome classify(struct api_conn *conn, CURLcode code, struct attemp
 	if (s == 400) {
 		e->err = EINVAL;
 		snprintf(e->message, sizeof(e->message),
-			 "Pipedrive rejected the request (HTTP 400: %s); this is a pipedrivefs bug or "
-			 "a bad option value", text[0] ? text : "bad request");
+			 a->write ? "Pipedrive refused the change as invalid (HTTP 400: %s)"
+				  : "Pipedrive rejected the request (HTTP 400: %s); this is a pipedrivefs "
+				    "bug or a bad option value", text[0] ? text : "bad request");
 		return OUTCOME_FAIL;
 	}
 	e->err = EIO;
@@ -700,6 +702,7 @@ int api_send(struct api_conn *conn, const struct api_request *rq, struct json_ob
 		attempt_init(&a, conn->curl);
 		sb_free(&conn->body); /* a failed attempt's bytes */
 		a.body = &conn->body;
+		a.write = strcmp(rq->method, "GET") != 0;
 		curl_easy_setopt(conn->curl, CURLOPT_URL, url.data);
 		set_method(conn, rq);
 		curl_easy_setopt(conn->curl, CURLOPT_WRITEFUNCTION, on_body);

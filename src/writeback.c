@@ -329,6 +329,8 @@ static void take_incoming(struct writeback *wb, struct wb_incoming *in)
 	if (behind && e->seq)
 		take_waiter(&a, e, 0, e->person_id); /* kept: it goes out in its turn */
 	pthread_mutex_unlock(&wb->lock);
+	if (e->op == WB_DELETE) /* its files leave the folders now */
+		cache_persons_remove(wb->cache, &e->person_id, 1);
 	changed(wb, e->person_id);
 	give_answers(wb, &a, NULL);
 }

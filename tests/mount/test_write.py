@@ -450,3 +450,87 @@ def test_other_renames_of_person_files_are_refused(server, mount_fs):
     os.rename(card, Path(m.path) / "by-id" / "52.vcf")
     assert writes(server) == []
     assert card.exists()
+
+
+# --------------------------------------------------------------------------
+# khard on a mounted folder
+
+KHARD_CONF = """[addressbooks]
+[[pd]]
+path = {path}
+[general]
+editor = {editor}
+merge_editor = /bin/false
+[vcard]
+preferred_version = 3.0
+private_objects = PIPEDRIVE-ID, PIPEDRIVE-ORG-ID, PIPEDRIVE-OWNER-ID, PIPEDRIVE-LABEL-ID
+"""
+
+EDITOR = """#!/usr/bin/python3
+import sys
+path = sys.argv[-1]
+text = open(path, encoding="utf-8").read()
+assert {old!r} in text, text
+open(path, "w", encoding="utf-8").write(text.replace({old!r}, {new!r}, 1))
+"""
+
+
+def khard(tmp_path, folder, *args, old="", new=""):
+    if shutil.which("khard") is None:
+        pytest.skip("khard is not installed")
+    editor = tmp_path / "editor.py"
+    editor.write_text(EDITOR.format(old=old, new=new))
+    editor.chmod(0o755)
+    conf = tmp_path / "khard.conf"
+    conf.write_text(KHARD_CONF.format(path=folder, editor=editor))
+    env = dict(os.environ, EDITOR=str(editor), HOME=str(tmp_path))
+    return subprocess.run(["khard", "-c", str(conf), *args], env=env,
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, timeout=120)
+
+
+def test_khard_edit_changes_one_phone(server, mount_fs, tmp_path):
+    m = mount_fs(server, "rw")
+    pid = with_job_title(server)
+    folder = owner_folder(m, server, pid)
+    card = person_file(folder, pid, ".vcf")
+    uid = [l[4:] for l in text(card).split("\r\n") if l.startswith("UID:")][0]
+    phones = person(server, pid)["phones"]
+    old = phones[0]["value"]
+    r = khard(tmp_path, folder, "edit", "-a", "pd", "uid:" + uid, old=old, new="+49 170 9998877")
+    assert r.returncode == 0, r.stderr
+    want = [dict(phones[0], value="+49 170 9998877")] + phones[1:]
+    assert writes(server) == [("PATCH", "/api/v2/persons/%d" % pid, {"phones": want})]
+    assert person(server, pid)["phones"] == want
+    assert "+49 170 9998877" in text(card)
+
+
+def test_khard_new_from_a_template(server, mount_fs, tmp_path):
+    m = mount_fs(server, "rw")
+    os.listdir(Path(m.path) / "by-org")          # organization names, for ORG
+    folder = Path(m.path) / "by-owner" / "2"
+    names_before = set(os.listdir(folder))
+    template = Path(__file__).resolve().parents[1] / "unit" / "data" / "khard-new.yaml"
+    r = khard(tmp_path, folder, "new", "-a", "pd", "-i", str(template))
+    assert r.returncode == 0, r.stderr
+    (method, path, body), = writes(server)
+    assert (method, path) == ("POST", "/api/v2/persons")
+    address = {"value": "Hauptstraße 5, 80331 München, Bayern, Deutschland",
+               "route": "Hauptstraße 5", "street_number": "", "subpremise": "",
+               "sublocality": "", "locality": "München", "admin_area_level_2": "",
+               "admin_area_level_1": "Bayern", "postal_code": "80331",
+               "country": "Deutschland"}
+    assert body == {
+        "name": "Ben Müller", "owner_id": 2, "org_id": 1, "job_title": "Buyer",
+        "emails": [{"value": "ben@example.com", "primary": False, "label": "work"}],
+        "phones": [{"value": "+49 30 5550100", "primary": True, "label": "work"},
+                   {"value": "+49 171 2223334", "primary": False, "label": "mobile"}],
+        "birthday": "1975-06-01", "postal_address": address,
+        "notes": "Met at CeBIT, talks; about CRM", "label_ids": [1]}
+    pid = [p for p in server.persons(owner_id=2) if p["name"] == "Ben Müller"][0]["id"]
+    new = set(os.listdir(folder)) - names_before
+    assert new == {"Ben Müller (%d).json" % pid, "Ben Müller (%d).vcf" % pid}
+    # khard finds what it wrote: list shows it once
+    r = khard(tmp_path, folder, "list", "--parsable")
+    assert r.returncode == 0, r.stderr
+    assert sum("Ben Müller" in line for line in r.stdout.splitlines()) == 1

@@ -15,7 +15,7 @@ import pytest
 
 from test_ecosystem import (MOUNT_SCRIPT, _unshare_works, clean_env, mountpoint,  # noqa: F401
                             pids_mentioning, write_token)
-from writing import (EBUSY, EINVAL, EIO, conflict_files, count, edited_json, owner_folder,
+from writing import (EBUSY, EINVAL, EIO, conflict_files, count, delivered, owner_folder,
                      person, person_file, save, status, text, wait_for, writes)
 
 PERSONS = 60
@@ -127,6 +127,23 @@ def test_undeliverable_change_is_kept_and_delivered_later(server, mount_fs):
     assert sent == [("PATCH", "/api/v2/persons/%d" % pid, {"job_title": "Offline 1"}),
                     ("PATCH", "/api/v2/persons/47", {"job_title": "Offline 2"})]
     assert conflict_files(m) == []
+
+
+def test_rm_while_pipedrive_is_away(server, mount_fs):
+    m = mount_fs(server, "rw", "allow_delete", env=FAST_RETRY)
+    pid = 53
+    folder = owner_folder(m, server, pid)
+    card = person_file(folder, pid, ".vcf")
+    server.faults(DOWN)
+    os.unlink(card)                               # kept: the files go at once
+    assert not list(folder.glob("* (%d).*" % pid))
+    assert not (Path(m.path) / "by-id" / ("%d.json" % pid)).exists()
+    assert status(m)["pending_writes"] == "1"
+    assert person(server, pid)
+    server.faults()
+    wait_for(lambda: server.persons(ids=str(pid)) == [], what="the delete")
+    assert delivered(server) == [("DELETE", "/api/v2/persons/%d" % pid, None)]
+    assert {w[:2] for w in writes(server)} == {("DELETE", "/api/v2/persons/%d" % pid)}
 
 
 def test_journal_is_delivered_after_a_restart(server, mount_fs, tmp_path):

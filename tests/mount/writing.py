@@ -35,6 +35,12 @@ def writes(server):
             if r["method"] in WRITE_METHODS]
 
 
+def delivered(server):
+    """The write requests the fake answered with success."""
+    return [(r["method"], r["path"], r.get("body")) for r in server.requests()
+            if r["method"] in WRITE_METHODS and 200 <= r["status"] < 300]
+
+
 def count(server, method, path_prefix):
     return sum(1 for r in server.requests()
                if r["method"] == method and r["path"].startswith(path_prefix))

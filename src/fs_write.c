@@ -597,7 +597,7 @@ void fs_write_free(struct fs *fs)
 	struct fs_write *w = fs->w;
 	if (!w)
 		return;
-	writeback_set_changed_hook(w->wb, NULL, NULL);
+	/* the writeback is freed first (main.c): no hook runs any more */
 	while (w->names) {
 		struct wname *nm = w->names;
 		w->names = nm->next;

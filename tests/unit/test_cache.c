@@ -365,6 +365,7 @@ static void test_bound_spares_used_and_busy_slots(void)
 	person_unref(again);
 	person_unref(held);
 	listing_unref(busy.got);
+	cache_free(c);
 }
 
 struct removed {

@@ -408,8 +408,6 @@ char *options_describe(const struct options *opts, const char *base_url, const c
 	sb_printf(&sb, "cache_ttl: %g\n", opts->ttl);
 	sb_printf(&sb, "cache_max_mb: %d\n", opts->cache_max_mb);
 	sb_printf(&sb, "disk_cache: %s\n", opts->use_disk_cache ? "yes" : "no");
-	sb_printf(&sb, "writable: %s\n", opts->writable ? "yes" : "no");
-	sb_printf(&sb, "allow_delete: %s\n", opts->writable && opts->allow_delete ? "yes" : "no");
 	sb_printf(&sb, "page_limit: %d\n", opts->page_limit);
 	sb_printf(&sb, "timeout: %d\n", opts->timeout);
 	sb_printf(&sb, "workers: %d\n", opts->workers);
@@ -419,6 +417,8 @@ char *options_describe(const struct options *opts, const char *base_url, const c
 	sb_printf(&sb, "walk_windows: %d\n", opts->walk_windows);
 	sb_printf(&sb, "custom_fields: %s\n", opts->custom_fields ? opts->custom_fields : "all");
 	sb_printf(&sb, "include_fields: %s\n", opts->include_fields ? opts->include_fields : "none");
+	sb_printf(&sb, "writable: %s\n", opts->writable ? "yes" : "no");
+	sb_printf(&sb, "allow_delete: %s\n", opts->writable && opts->allow_delete ? "yes" : "no");
 	return sb_detach(&sb, NULL);
 }
 

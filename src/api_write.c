@@ -91,30 +91,31 @@ static int person_path(struct strbuf *path, int64_t id, const struct api_person_
 	return -ENOMEM;
 }
 
-int api_person_fetch(struct api_conn *conn, int64_t id, const struct api_person_query *q,
-		     int retries, struct api_person *out, struct api_error *err)
+/* GET, PATCH or DELETE of /persons/{id}: idempotent, retried like a GET. */
+static int person_call(struct api_conn *conn, const char *method, int64_t id,
+		       const struct api_person_query *q, const char *body, int retries,
+		       struct api_person *out, struct api_error *err)
 {
 	struct strbuf path = STRBUF_INIT;
 	int rc = person_path(&path, id, q, err);
-	struct api_request rq = { .method = "GET", .base = API_V2, .path = path.data,
-				  .retry = API_RETRY_SAFE, .max_retries = retries };
+	struct api_request rq = { .method = method, .base = API_V2, .path = path.data,
+				  .body = body, .retry = API_RETRY_SAFE, .max_retries = retries };
 	if (rc == 0)
 		rc = person_request(conn, &rq, out, err);
 	sb_free(&path);
 	return rc;
 }
 
+int api_person_fetch(struct api_conn *conn, int64_t id, const struct api_person_query *q,
+		     int retries, struct api_person *out, struct api_error *err)
+{
+	return person_call(conn, "GET", id, q, NULL, retries, out, err);
+}
+
 int api_person_patch(struct api_conn *conn, int64_t id, const char *body, int retries,
 		     struct api_person *out, struct api_error *err)
 {
-	struct strbuf path = STRBUF_INIT;
-	int rc = person_path(&path, id, NULL, err);
-	struct api_request rq = { .method = "PATCH", .base = API_V2, .path = path.data,
-				  .body = body, .retry = API_RETRY_SAFE, .max_retries = retries };
-	if (rc == 0)
-		rc = person_request(conn, &rq, out, err);
-	sb_free(&path);
-	return rc;
+	return person_call(conn, "PATCH", id, NULL, body, retries, out, err);
 }
 
 int api_person_create(struct api_conn *conn, const char *body, int retries,
@@ -127,12 +128,5 @@ int api_person_create(struct api_conn *conn, const char *body, int retries,
 
 int api_person_delete(struct api_conn *conn, int64_t id, int retries, struct api_error *err)
 {
-	struct strbuf path = STRBUF_INIT;
-	int rc = person_path(&path, id, NULL, err);
-	struct api_request rq = { .method = "DELETE", .base = API_V2, .path = path.data,
-				  .retry = API_RETRY_SAFE, .max_retries = retries };
-	if (rc == 0)
-		rc = person_request(conn, &rq, NULL, err);
-	sb_free(&path);
-	return rc;
+	return person_call(conn, "DELETE", id, NULL, NULL, retries, NULL, err);
 }

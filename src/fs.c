@@ -347,22 +347,25 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fs_op_opendir(req, ino, fi);
 }
 
+static void readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			struct fuse_file_info *fi, bool plus)
+{
+	if (ino == INO_CONFLICTS && fs_of(req)->w)
+		conflicts_readdir(fs_of(req), req, size, off, plus);
+	else
+		(plus ? fs_op_readdirplus : fs_op_readdir)(req, ino, size, off, fi);
+}
+
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	if (ino == INO_CONFLICTS && fs_of(req)->w)
-		conflicts_readdir(fs_of(req), req, size, off, false);
-	else
-		fs_op_readdir(req, ino, size, off, fi);
+	readdir_any(req, ino, size, off, fi, false);
 }
 
 static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			   struct fuse_file_info *fi)
 {
-	if (ino == INO_CONFLICTS && fs_of(req)->w)
-		conflicts_readdir(fs_of(req), req, size, off, true);
-	else
-		fs_op_readdirplus(req, ino, size, off, fi);
+	readdir_any(req, ino, size, off, fi, true);
 }
 
 /* Everything that would change the tree is the write layer's (fs_write*.c):

@@ -156,6 +156,19 @@ static int64_t resolve_person(struct fs *fs, fuse_ino_t dir, const char *name,
 	return named && here ? id : 0;
 }
 
+/* The person whose file a name in dir is: nm's (a write-layer name bound
+ * to one), else a person's file there.  Called with the lock held (for nm);
+ * releases it. */
+static int64_t person_of_name(struct fs *fs, const struct wname *nm, fuse_ino_t dir,
+			      const char *name, enum person_file *kind)
+{
+	int64_t id = nm ? nm->node->person_id : 0;
+	if (id)
+		*kind = nm->node->kind;
+	pthread_mutex_unlock(&fs->w->lock);
+	return id ? id : resolve_person(fs, dir, name, kind);
+}
+
 /* ------------------------------------------------------------------ */
 /* LOOKUP, GETATTR, READ, FORGET                                        */
 
@@ -325,6 +338,21 @@ static char *node_text(const struct wnode *n, size_t *len)
 		*len = n->data.len;
 	}
 	return text;
+}
+
+/* A delete or move of change->person_id that req waits for. */
+static void submit_for_person(struct fs *fs, fuse_req_t req, enum wcommit_kind what,
+			      struct wb_change *change, fuse_ino_t dir, const char *name)
+{
+	change->nversions = person_versions(fs, change->person_id, change->versions, 1);
+	struct wcommit *c = commit_new(what, NULL, dir, name);
+	if (!c) {
+		wb_change_clear(change);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	c->person_id = change->person_id;
+	commit_submit(fs, req, c, change);
 }
 
 static void place_of(fuse_ino_t dir, struct person_edit_place *place)
@@ -546,7 +574,6 @@ void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	enum person_file kind = PERSON_FILE_VCF;
-	int64_t id = 0;
 	pthread_mutex_lock(&fs->w->lock);
 	struct wname *nm = wname_find(fs->w, parent, name);
 	if (nm && !nm->person_name) {
@@ -555,11 +582,7 @@ void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, 0);
 		return;
 	}
-	if (nm)
-		id = nm->node->person_id;
-	pthread_mutex_unlock(&fs->w->lock);
-	if (!id)
-		id = resolve_person(fs, parent, name, &kind);
+	int64_t id = person_of_name(fs, nm, parent, name, &kind);
 	if (!id) {
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -573,16 +596,8 @@ void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	struct wb_change change = { .op = WB_DELETE, .person_id = id };
-	change.nversions = person_versions(fs, id, change.versions, 1);
 	snprintf(change.where, sizeof(change.where), "%s", where);
-	struct wcommit *c = commit_new(COMMIT_UNLINK, NULL, parent, nm ? name : NULL);
-	if (!c) {
-		wb_change_clear(&change);
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	c->person_id = id;
-	commit_submit(fs, req, c, &change);
+	submit_for_person(fs, req, COMMIT_UNLINK, &change, parent, nm ? name : NULL);
 }
 
 void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -622,16 +637,8 @@ static void move_person(struct fs *fs, fuse_req_t req, int64_t id, fuse_ino_t fr
 {
 	struct wb_change change = { .op = WB_MOVE, .person_id = id };
 	place_of(to, &change.place);
-	change.nversions = person_versions(fs, id, change.versions, 1);
 	where_of(from, name, change.where, sizeof(change.where));
-	struct wcommit *c = commit_new(COMMIT_MOVE, NULL, to, NULL);
-	if (!c) {
-		wb_change_clear(&change);
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	c->person_id = id;
-	commit_submit(fs, req, c, &change);
+	submit_for_person(fs, req, COMMIT_MOVE, &change, to, NULL);
 }
 
 /* rename of a write-layer file of its own (lock held; released here). */
@@ -726,12 +733,7 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_
 		return;
 	}
 	enum person_file kind = PERSON_FILE_VCF;
-	int64_t id = src ? src->node->person_id : 0;
-	if (src)
-		kind = src->node->kind;
-	pthread_mutex_unlock(&fs->w->lock);
-	if (!id)
-		id = resolve_person(fs, parent, name, &kind);
+	int64_t id = person_of_name(fs, src, parent, name, &kind);
 	if (!id) {
 		fuse_reply_err(req, ENOENT);
 		return;

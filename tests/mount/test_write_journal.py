@@ -6,15 +6,12 @@ and how -o rw reaches the daemon (mount(8) passes rw to every mount).
 
 import json
 import os
-import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from test_ecosystem import (MOUNT_SCRIPT, _unshare_works, clean_env, mountpoint,  # noqa: F401
-                            pids_mentioning, write_token)
+from test_ecosystem import clean_env, mount_through_mount8, mountpoint  # noqa: F401
 from writing import (EBUSY, EINVAL, EIO, conflict_files, count, delivered, owner_folder,
                      person, person_file, save, status, text, wait_for, writes)
 
@@ -259,32 +256,10 @@ def test_mount_helper_rw_is_not_a_choice(fake_server, pipedrivefs_bin, tmp_path,
                                          clean_env, words, writable):
     """mount(8) passes rw to every mount without ro (fstab "defaults" arrives
     as -o rw,dev,suid): through it only allow_write turns writing on."""
-    reason = _unshare_works()
-    if reason:
-        pytest.skip(reason)
     srv = fake_server(persons=20, owners=2, orgs=2, quiet=True)
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    (bindir / "pipedrivefs").symlink_to(pipedrivefs_bin)
-    token = write_token(tmp_path / "token")
-    out = tmp_path / "out"
-    out.mkdir()
-    opts = ",".join([f"token_file={token}", f"base_url={srv.base_url}",
-                     f"cache_dir={tmp_path / 'cache'}", words])
-    env = dict(os.environ, **clean_env)
-    env.pop("PIPEDRIVE_API_TOKEN", None)
-    try:
-        r = subprocess.run(
-            ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-             MOUNT_SCRIPT, "sh", str(bindir), str(mountpoint), opts, str(out)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env=env, timeout=60)
-    finally:
-        deadline = time.monotonic() + 10
-        while pids_mentioning(str(mountpoint)) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        for pid in pids_mentioning(str(mountpoint)):
-            os.kill(pid, signal.SIGKILL)
+    r, out, left = mount_through_mount8(srv, pipedrivefs_bin, tmp_path, mountpoint, clean_env,
+                                        [f"cache_dir={tmp_path / 'cache'}", words])
+    assert not left
     assert (out / "mount.rc").read_text().strip() == "0", r.stdout
     st = (out / "status").read_text()
     assert ("writable: yes\n" in st) == writable, st

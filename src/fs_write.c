@@ -503,9 +503,16 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
 		pthread_mutex_lock(&fs->w->lock);
 		struct wnode *n = wnode_get(fs->w, ino);
 		int rc = n ? 0 : -ENOENT;
-		if (n && !n->person_id && (rc = setattr_node(n, attr, to_set)) == 0)
+		/* its own bytes, or a handle opened before it became a person's
+		 * file still writing them */
+		bool own = n && (!n->person_id || (h && h->node == n));
+		if (own && (rc = setattr_node(n, attr, to_set)) == 0)
 			wnode_attr(fs, n, &st);
-		id = n ? n->person_id : 0;
+		if (own && rc == 0 && n->person_id) {
+			st.st_size = (off_t)n->data.len;
+			st.st_blocks = (st.st_size + 511) / 512;
+		}
+		id = n && !own ? n->person_id : 0;
 		kind = n && n->kind == PERSON_FILE_JSON ? NODE_PERSON_JSON : NODE_PERSON_VCF;
 		pthread_mutex_unlock(&fs->w->lock);
 		if (rc || !id) {

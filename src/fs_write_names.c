@@ -380,9 +380,35 @@ static bool create_change(struct wnode *n, fuse_ino_t dir, const char *name,
 	return change->text != NULL;
 }
 
+/* A file that became a person's file, written on through a handle opened
+ * before: an edit of that person (lock held; released here). */
+static void flush_bound(struct fs *fs, fuse_req_t req, struct wnode *n)
+{
+	struct wb_change change = { .op = WB_EDIT, .person_id = n->person_id, .kind = n->kind };
+	struct wcommit *c = n->dirty ? commit_new(COMMIT_FLUSH, NULL, 0, NULL) : NULL;
+	bool ok = c && (change.text = node_text(n, &change.text_len));
+	n->dirty = false;
+	pthread_mutex_unlock(&fs->w->lock);
+	if (!ok) {
+		free(c);
+		fuse_reply_err(req, c ? ENOMEM : 0);
+		return;
+	}
+	change.nversions = person_versions(fs, change.person_id, change.versions, WB_VERSIONS);
+	snprintf(change.where, sizeof(change.where), "person %" PRId64 "%s", change.person_id,
+		 names_extension(change.kind));
+	c->person_id = change.person_id;
+	c->kind = change.kind;
+	commit_submit(fs, req, c, &change);
+}
+
 void fs_names_flush(struct fs *fs, fuse_req_t req, struct wnode *n)
 {
 	pthread_mutex_lock(&fs->w->lock);
+	if (n->person_id) {
+		flush_bound(fs, req, n);
+		return;
+	}
 	struct wname *nm = NULL;
 	bool refuse = false;
 	for (struct wname *x = fs->w->names; n->dirty && n->data.len && x; x = x->next) {
@@ -448,8 +474,7 @@ void names_commit_done(struct fs *fs, struct wcommit *c, int err, int64_t person
 	if (person_id && (created || c->what == COMMIT_RENAME)) {
 		n->person_id = person_id; /* the kernel may still use its inode */
 		n->kind = c->kind;
-		sb_free(&n->data);
-		n->dirty = false;
+		n->dirty = false; /* its text stays: a handle still open writes on in it */
 	}
 	if (created && person_id) {
 		struct wname *dst = wname_find(fs->w, c->dir, c->name);

@@ -328,6 +328,25 @@ def test_invalid_new_card_is_refused_and_kept_for_fixing(server, mount_fs):
     assert len(writes(server)) == 1
 
 
+def test_new_file_written_on_after_fsync(server, mount_fs):
+    """fsync makes the person; writing on through the same descriptor edits it."""
+    m = mount_fs(server, "rw")
+    folder = Path(m.path) / "by-owner" / "1"
+    os.listdir(folder)
+    card = NEW_CARD.replace("Nina Neu", "Fay Sync").replace("Neu;Nina", "Sync;Fay")
+    with open(folder / "fay.vcf", "w", newline="") as f:
+        f.write(card)
+        f.flush()
+        os.fsync(f.fileno())
+        assert [w[0] for w in writes(server)] == ["POST"]
+        f.seek(0)
+        f.truncate()
+        f.write(card.replace("TITLE:Founder", "TITLE:Owner"))
+    pid = [p for p in server.persons() if p["name"] == "Fay Sync"][0]["id"]
+    assert writes(server)[1:] == [("PATCH", "/api/v2/persons/%d" % pid, {"job_title": "Owner"})]
+    assert len([p for p in server.persons() if p["name"] == "Fay Sync"]) == 1
+
+
 def test_link_then_unlink_makes_one_person(server, mount_fs):
     """khard new: write tmpXXXX, link it to <uid>.vcf, unlink the tmp."""
     m = mount_fs(server, "rw", "allow_delete")

@@ -50,6 +50,8 @@ struct wname {
 	char *name;
 	struct wnode *node;
 	bool person_name;       /* the name a new person was written as: rm deletes it */
+	double expires;         /* person names: until the folder's listing shows the
+				 * person under its own name (fs_now() seconds) */
 };
 
 /* The versions a person was last served in, newest first. */
@@ -120,7 +122,7 @@ void fs_entry_of_node(struct fs *fs, const struct wnode *n, struct fuse_entry_pa
 void wnode_attr(struct fs *fs, const struct wnode *n, struct stat *st);
 
 /* ---- fs_write_names.c ---- */
-struct wname *wname_find(struct fs_write *w, fuse_ino_t dir, const char *name); /* lock held */
+struct wname *wname_find(struct fs *fs, fuse_ino_t dir, const char *name); /* lock held */
 void wname_remove(struct fs *fs, struct wname *nm);                            /* lock held */
 struct wname *wname_add(struct fs_write *w, fuse_ino_t dir, const char *name, struct wnode *n);
 struct wnode *wnode_new(struct fs_write *w, mode_t mode);                      /* lock held */

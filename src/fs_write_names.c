@@ -22,6 +22,10 @@
 #include "fs_write.h"
 #include "log.h"
 
+/* How long, at least, a new person's file answers to the name it was
+ * written as (else the cache TTL: until its folder's next listing). */
+#define NAME_KEPT_S 10.0
+
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
 #endif
@@ -49,11 +53,17 @@ struct wnode *wnode_new(struct fs_write *w, mode_t mode)
 	return n;
 }
 
-struct wname *wname_find(struct fs_write *w, fuse_ino_t dir, const char *name)
+struct wname *wname_find(struct fs *fs, fuse_ino_t dir, const char *name)
 {
-	for (struct wname *nm = w->names; nm; nm = nm->next)
-		if (nm->dir == dir && strcmp(nm->name, name) == 0)
-			return nm;
+	for (struct wname *nm = fs->w->names; nm; nm = nm->next) {
+		if (nm->dir != dir || strcmp(nm->name, name) != 0)
+			continue;
+		if (nm->person_name && nm->expires < fs_now()) {
+			wname_remove(fs, nm); /* the listing shows the person by now */
+			return NULL;
+		}
+		return nm;
+	}
 	return NULL;
 }
 
@@ -197,7 +207,7 @@ bool fs_write_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!tree_is_person_dir(parent))
 		return false;
 	pthread_mutex_lock(&fs->w->lock);
-	struct wname *nm = wname_find(fs->w, parent, name);
+	struct wname *nm = wname_find(fs, parent, name);
 	if (nm)
 		reply_node_entry(fs, req, nm->node);
 	pthread_mutex_unlock(&fs->w->lock);
@@ -452,7 +462,7 @@ void names_commit_done(struct fs *fs, struct wcommit *c, int err, int64_t person
 {
 	if (!err && c->what == COMMIT_UNLINK && c->name) {
 		pthread_mutex_lock(&fs->w->lock); /* the name a deleted person was written as */
-		struct wname *nm = wname_find(fs->w, c->dir, c->name);
+		struct wname *nm = wname_find(fs, c->dir, c->name);
 		if (nm && nm->person_name)
 			wname_remove(fs, nm);
 		pthread_mutex_unlock(&fs->w->lock);
@@ -462,7 +472,7 @@ void names_commit_done(struct fs *fs, struct wcommit *c, int err, int64_t person
 	pthread_mutex_lock(&fs->w->lock);
 	struct wnode *n = c->node;
 	if (c->what == COMMIT_RENAME && c->src_name) {
-		struct wname *src = wname_find(fs->w, c->src_dir, c->src_name);
+		struct wname *src = wname_find(fs, c->src_dir, c->src_name);
 		if (src && src->node == n) {
 			n->links++; /* kept alive while its names change */
 			wname_remove(fs, src);
@@ -477,7 +487,7 @@ void names_commit_done(struct fs *fs, struct wcommit *c, int err, int64_t person
 		n->dirty = false; /* its text stays: a handle still open writes on in it */
 	}
 	if (created && person_id) {
-		struct wname *dst = wname_find(fs->w, c->dir, c->name);
+		struct wname *dst = wname_find(fs, c->dir, c->name);
 		if (dst && dst->node != n) {
 			n->links++;
 			wname_remove(fs, dst);
@@ -486,10 +496,12 @@ void names_commit_done(struct fs *fs, struct wcommit *c, int err, int64_t person
 		}
 		if (!dst)
 			dst = wname_add(fs->w, c->dir, c->name, n);
-		if (dst)
+		if (dst) {
 			dst->person_name = true; /* rm of it deletes the person */
+			dst->expires = fs_now() + (fs->cfg.ttl > NAME_KEPT_S ? fs->cfg.ttl : NAME_KEPT_S);
+		}
 	} else if (c->what == COMMIT_RENAME) {
-		struct wname *dst = wname_find(fs->w, c->dir, c->name);
+		struct wname *dst = wname_find(fs, c->dir, c->name);
 		if (dst && dst->node != n)
 			wname_remove(fs, dst); /* an edit replaced what the name was */
 	}
@@ -521,7 +533,7 @@ static int new_file(struct fs *fs, fuse_ino_t parent, const char *name, mode_t m
 		return -EPERM;
 	}
 	pthread_mutex_lock(&fs->w->lock);
-	int rc = wname_find(fs->w, parent, name) ? -EEXIST : 0;
+	int rc = wname_find(fs, parent, name) ? -EEXIST : 0;
 	struct wnode *n = rc ? NULL : wnode_new(fs->w, mode);
 	if (!rc && (!n || !wname_add(fs->w, parent, name, n))) {
 		if (n)
@@ -600,7 +612,7 @@ void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	enum person_file kind = PERSON_FILE_VCF;
 	pthread_mutex_lock(&fs->w->lock);
-	struct wname *nm = wname_find(fs->w, parent, name);
+	struct wname *nm = wname_find(fs, parent, name);
 	if (nm && !nm->person_name) {
 		wname_remove(fs, nm); /* a write-layer file: gone from memory */
 		pthread_mutex_unlock(&fs->w->lock);
@@ -640,7 +652,7 @@ static int backup_copy(struct fs *fs, int64_t id, enum person_file kind, fuse_in
 	if (!p)
 		return -ENOENT;
 	pthread_mutex_lock(&fs->w->lock);
-	struct wname *old = wname_find(fs->w, dir, name);
+	struct wname *old = wname_find(fs, dir, name);
 	struct wnode *n = wnode_new(fs->w, 0644);
 	int rc = n && person_text(p, kind, &n->data) ? 0 : -ENOMEM;
 	if (rc == 0 && old)
@@ -674,7 +686,7 @@ static void rename_node(struct fs *fs, fuse_req_t req, struct wname *src, fuse_i
 	struct wnode *n = src->node;
 	enum person_file kind = kind_of_name(newname);
 	int64_t id = resolve_person(fs, newparent, newname, &kind);
-	struct wname *dst = wname_find(fs->w, newparent, newname);
+	struct wname *dst = wname_find(fs, newparent, newname);
 	if (!id && dst && dst->person_name) {
 		id = dst->node->person_id;
 		kind = dst->node->kind;
@@ -752,7 +764,7 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_
 		return;
 	}
 	pthread_mutex_lock(&fs->w->lock);
-	struct wname *src = wname_find(fs->w, parent, name);
+	struct wname *src = wname_find(fs, parent, name);
 	if (src && !src->node->person_id) {
 		rename_node(fs, req, src, parent, name, newparent, newname, flags);
 		return;
@@ -803,7 +815,7 @@ void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char
 	}
 	pthread_mutex_lock(&fs->w->lock);
 	struct wnode *n = wnode_get(fs->w, ino);
-	int rc = !n || n->person_id ? -EPERM : wname_find(fs->w, newparent, newname) ? -EEXIST : 0;
+	int rc = !n || n->person_id ? -EPERM : wname_find(fs, newparent, newname) ? -EEXIST : 0;
 	bool create = rc == 0 && creatable(newparent) && person_like(newname) && n->data.len;
 	if (rc == 0 && !create && person_like(newname) && n->data.len) {
 		refuse_new_person(newparent, newname);

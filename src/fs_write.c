@@ -389,7 +389,7 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
 		pthread_mutex_unlock(&fs->w->lock);
 	} else {
 		rc = buffer_write(&h->buf, buf, size, off);
-		h->dirty = true;
+		h->dirty = h->written = true;
 	}
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -406,7 +406,10 @@ static void commit_handle(fuse_req_t req, struct whandle *h)
 		fs_names_flush(fs, req, h->node);
 		return;
 	}
-	if (!h || !h->dirty) {
+	/* An emptied file not written yet is no text to send: a shell's
+	 * "> file" opens, duplicates and closes the descriptor before the
+	 * command writes (see RELEASE for one never written). */
+	if (!h || !h->dirty || (!h->written && h->buf.len == 0)) {
 		fuse_reply_err(req, 0);
 		return;
 	}
@@ -446,9 +449,16 @@ void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_
 void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
+	struct fs *fs = fs_of(req);
 	struct whandle *h = handle_of(fi);
+	if (h && !h->node && h->dirty) {
+		/* emptied and closed without a write: nothing Pipedrive can hold */
+		log_warn("%s: emptied but not written: not saved; the file keeps its old content",
+			 h->where);
+		fs_queue_person_invalidation(fs, h->person_id);
+	}
 	if (h)
-		whandle_free(fs_of(req), h);
+		whandle_free(fs, h);
 	fuse_reply_err(req, 0);
 }
 

@@ -80,6 +80,7 @@ struct whandle {
 	enum person_file kind;
 	struct strbuf buf;      /* a person's file: the new text */
 	bool dirty;
+	bool written;           /* a WRITE came (an O_TRUNC alone is no text yet) */
 	struct person *versions[WB_VERSIONS]; /* a person's file: read from which */
 	size_t nversions;
 	char where[512];

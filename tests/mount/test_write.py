@@ -112,10 +112,29 @@ def test_edit_json_invalid_text_refused(server, mount_fs):
     m = mount_fs(server, "rw")
     path = person_file(owner_folder(m, server, 42), 42, ".json")
     before = text(path)
-    for bad in ("{ not json", "", "[1, 2]", before.replace("}", "}}", 1)):
+    for bad in ("{ not json", " ", "[1, 2]", before.replace("}", "}}", 1)):
         assert save(path, bad) == EINVAL, bad
     assert writes(server) == []
     assert text(path) == before
+
+
+def test_shell_redirection(server, mount_fs, tmp_path):
+    """sh's "> file" opens, duplicates and closes the descriptor before the
+    command writes: one change, no refusal of an empty text."""
+    m = mount_fs(server, "rw")
+    path = person_file(owner_folder(m, server, 40), 40, ".json")
+    src = tmp_path / "edited.json"
+    src.write_text(edited_json(path, job_title="Redirected"))
+    r = subprocess.run(["sh", "-c", 'cat "$1" > "$2"', "sh", str(src), str(path)],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert r.returncode == 0, r.stdout
+    assert writes(server) == [("PATCH", "/api/v2/persons/40", {"job_title": "Redirected"})]
+    assert "not saved" not in m.log()
+    before = text(path)
+    with open(path, "w"):                        # emptied, never written
+        pass
+    assert text(path) == before and len(writes(server)) == 1
+    assert "emptied but not written" in m.log()
 
 
 def test_edit_vcf_in_place(server, mount_fs):

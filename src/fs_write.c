@@ -263,7 +263,11 @@ static int person_handle(struct fs *fs, int64_t id, enum person_file kind, bool 
 	h->nversions = person_versions(fs, id, h->versions, WB_VERSIONS);
 	if (!h->nversions) {
 		free(h);
-		return fs_person_gone(fs, id) ? -ENOENT : -EAGAIN;
+		if (fs_person_gone(fs, id))
+			return -ENOENT;
+		log_warn("person %" PRId64 " is not in the cache (cache_max_mb): read its file, then "
+			 "write it (EAGAIN)", id);
+		return -EAGAIN;
 	}
 	const struct person *now = h->versions[h->nversions - 1];
 	snprintf(h->where, sizeof(h->where), "%s%s", now->base, names_extension(kind));

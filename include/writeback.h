@@ -27,8 +27,8 @@
  * Outcomes, reported once to the submitter's callback:
  *   0       delivered, or nothing to send, or - with a journal - kept for
  *           later because Pipedrive could not be reached (network, 5xx,
- *           429): retried in order with backoff (1 s doubling to 5 min),
- *           also after a restart;
+ *           429, the CDN's block, a rejected token): retried in order with
+ *           backoff (1 s doubling to 5 min), also after a restart;
  *   EINVAL  the file does not say something Pipedrive can hold (message),
  *           or Pipedrive rejected it (4xx);
  *   EBUSY   a conflict; EACCES Pipedrive refused the permission;

@@ -22,19 +22,21 @@
 #include "url.h"
 #include "writeback_internal.h"
 
-/* A failed request: try again later, or never. */
+/* A failed request: try again later, or never.  Later: no answer, 5xx,
+ * 429, the CDN's block, a token that was rejected (kept until a mount with
+ * a good one delivers it); never: every other 4xx. */
 static enum wb_result failed(const struct api_error *ae, const char *what, int *err, char *msg,
 			     size_t msg_len)
 {
 	long s = ae->status;
-	bool transient = s == 0 || s == 429 || s >= 500 || (s >= 200 && s < 300) ||
+	bool transient = s == 0 || s == 401 || s == 429 || s >= 500 || (s >= 200 && s < 300) ||
 			 (s == 403 && ae->err == EIO) || ae->err == EAGAIN;
 	snprintf(msg, msg_len, "%s: %s", what, ae->message);
 	if (transient) {
 		*err = EIO;
 		return WB_TRANSIENT;
 	}
-	*err = s == 404 || s == 410 ? ENOENT : s == 401 || s == 403 ? EACCES : EINVAL;
+	*err = s == 404 || s == 410 ? ENOENT : s == 403 ? EACCES : EINVAL;
 	return WB_REJECTED;
 }
 

@@ -69,9 +69,7 @@ char *options_describe(const struct options *opts, const char *base_url, const c
 /* Check ranges and fill derived fields; 0 or -1 with a message. */
 int options_validate(struct options *opts, char *err, size_t errlen);
 void options_free(struct options *opts);
-/* True when mount(8) or mount.fuse3 is among our first ancestors (then a
- * bare "rw" is mount(8)'s default, not the user's choice). */
-bool options_started_by_mount(void);
+
 void options_print_help(const char *progname);
 
 /* Read the token from its one source: the environment (then wiped there),

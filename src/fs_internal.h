@@ -9,7 +9,7 @@
  *   fs_park.c  requests parked until a listing or a rendered file is ready;
  *              FUSE interrupts; each request answered exactly once
  *   fs_read.c  READ: the bytes of a person file
- *   fs_write*.c, fs_conflicts.c  the write layer (-o rw, fs_write.h)
+ *   fs_write*.c, fs_conflicts.c  the write layer (-o rw, src/fs_write.h)
  *
  * Rule for attributes and bytes: both come from the person store's current
  * version of a person (cache_person_get), never from an older copy a listing

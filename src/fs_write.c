@@ -10,6 +10,7 @@
  * parked, for the outcome: close() returns it (EINVAL: refused, EBUSY: a
  * conflict; either way the file shows the person as Pipedrive has it).
  * Read-only opens cost nothing: no handle, keep_cache, no FLUSH (noflush).
+ * The versions an edit may be based on: fs_write_versions.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,106 +21,6 @@
 
 #include "fs_write.h"
 #include "log.h"
-
-/* ------------------------------------------------------------------ */
-/* The person as the mount shows it                                     */
-
-struct person *fs_person_current(struct fs *fs, int64_t id)
-{
-	if (fs->w) {
-		bool deleted = false;
-		struct person *p = writeback_pending(fs->w->wb, id, &deleted);
-		if (p || deleted)
-			return p;
-	}
-	return cache_person_get(fs->cache, id);
-}
-
-bool fs_person_gone(struct fs *fs, int64_t id)
-{
-	bool deleted = false;
-	if (!fs->w)
-		return false;
-	struct person *p = writeback_pending(fs->w->wb, id, &deleted);
-	if (p)
-		person_unref(p);
-	return deleted;
-}
-
-static void free_served(void *v)
-{
-	struct served *s = v;
-	for (size_t i = 0; i < SERVED_VERSIONS; i++)
-		if (s->v[i])
-			person_unref(s->v[i]);
-	free(s);
-}
-
-struct oldest {
-	uint64_t tick, id;
-};
-
-static void find_oldest(struct idtable_entry *e, void *ctx)
-{
-	struct oldest *o = ctx;
-	const struct served *s = e->value;
-	if (!o->id || s->tick < o->tick)
-		*o = (struct oldest){ s->tick, e->key };
-}
-
-void fs_write_served(struct fs *fs, struct person *p)
-{
-	struct fs_write *w = fs->w;
-	if (!w)
-		return;
-	pthread_mutex_lock(&w->lock);
-	struct idtable_entry *e = idtable_find(&w->served, (uint64_t)p->id);
-	struct served *s = e ? e->value : NULL;
-	if (!s && w->served.count >= SERVED_PERSONS) {
-		struct oldest o = { 0, 0 };
-		idtable_each(&w->served, find_oldest, &o);
-		free_served(idtable_remove(&w->served, o.id));
-	}
-	if (!s && (s = calloc(1, sizeof(*s))) && !idtable_insert(&w->served, (uint64_t)p->id, s)) {
-		free(s);
-		s = NULL;
-	}
-	if (s && s->v[0] != p) {
-		size_t at = 0;
-		while (at < SERVED_VERSIONS - 1 && s->v[at] && s->v[at] != p)
-			at++;
-		if (s->v[at] && s->v[at] != p)
-			person_unref(s->v[at]); /* the oldest falls out */
-		else if (s->v[at] == p)
-			person_unref(p);
-		memmove(&s->v[1], &s->v[0], at * sizeof(s->v[0]));
-		s->v[0] = person_ref(p);
-	}
-	if (s)
-		s->tick = ++w->tick;
-	pthread_mutex_unlock(&w->lock);
-}
-
-size_t person_versions(struct fs *fs, int64_t id, struct person **out, size_t max)
-{
-	struct fs_write *w = fs->w;
-	size_t n = 0;
-	pthread_mutex_lock(&w->lock);
-	struct idtable_entry *e = idtable_find(&w->served, (uint64_t)id);
-	const struct served *s = e ? e->value : NULL;
-	for (size_t i = 0; s && i < SERVED_VERSIONS && s->v[i] && n < max - 1; i++)
-		out[n++] = person_ref(s->v[i]);
-	pthread_mutex_unlock(&w->lock);
-	struct person *current = fs_person_current(fs, id);
-	bool known = false;
-	for (size_t i = 0; current && i < n; i++)
-		known |= out[i] == current;
-	if (current && !known)
-		out[n++] = current;
-	else if (current)
-		person_unref(current);
-	return n;
-}
 
 bool person_text(const struct person *p, enum person_file kind, struct strbuf *out)
 {
@@ -626,7 +527,7 @@ void fs_write_free(struct fs *fs)
 		free(nm);
 	}
 	idtable_destroy(&w->nodes, free_node);
-	idtable_destroy(&w->served, free_served);
+	idtable_destroy(&w->served, served_free);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 	fs->w = NULL;

@@ -4,13 +4,14 @@
  * filesystem layer calls.
  *
  *   fs_write.c        opening for writing, WRITE, SETATTR, FLUSH/FSYNC (a
- *                     saved file becomes a change), RELEASE; the versions a
- *                     person was served in; the person as pending changes
- *                     show it
+ *                     saved file becomes a change), RELEASE
+ *   fs_write_versions.c  the versions a person was served in; the person as
+ *                     pending changes show it
  *   fs_write_names.c  files of the write layer (temporary files, swap and
  *                     backup files, new persons' files under the names they
- *                     were written as): LOOKUP, GETATTR, READ, FORGET,
- *                     CREATE, MKNOD, UNLINK, RENAME, LINK
+ *                     were written as): LOOKUP, GETATTR, READ, FORGET; the
+ *                     changes requests wait for and what they make of names
+ *   fs_write_ops.c    CREATE, MKNOD, UNLINK, RENAME, LINK
  *   fs_conflicts.c    /.pipedrivefs/conflicts
  *
  * Model.  A person's .json and .vcf always exist while the person does; a
@@ -107,6 +108,9 @@ struct wcommit {
 	char *name, *src_name;
 };
 
+/* ---- fs_write_versions.c ---- */
+void served_free(void *v); /* a struct served */
+
 /* ---- fs_write.c ---- */
 void whandle_free(struct fs *fs, struct whandle *h);
 struct wnode *wnode_get(struct fs_write *w, fuse_ino_t ino); /* lock held */
@@ -122,11 +126,30 @@ void where_of(fuse_ino_t dir, const char *name, char *buf, size_t len);
 void fs_entry_of_node(struct fs *fs, const struct wnode *n, struct fuse_entry_param *e);
 void wnode_attr(struct fs *fs, const struct wnode *n, struct stat *st);
 
-/* ---- fs_write_names.c ---- */
+/* ---- fs_write_names.c (and fs_write_ops.c) ---- */
 struct wname *wname_find(struct fs *fs, fuse_ino_t dir, const char *name); /* lock held */
 void wname_remove(struct fs *fs, struct wname *nm);                            /* lock held */
 struct wname *wname_add(struct fs_write *w, fuse_ino_t dir, const char *name, struct wnode *n);
 struct wnode *wnode_new(struct fs_write *w, mode_t mode);                      /* lock held */
+/* What a name is. */
+bool person_like(const char *name);                /* "x.vcf", "x.json", not hidden */
+enum person_file kind_of_name(const char *name);
+bool creatable(fuse_ino_t dir);                    /* by-owner/<id>, by-org/<id> */
+/* The person whose file `name` in dir is (its id, 0 if none) and kind. */
+int64_t resolve_person(struct fs *fs, fuse_ino_t dir, const char *name, enum person_file *kind);
+/* The same for a name that may be nm (lock held; released). */
+int64_t person_of_name(struct fs *fs, const struct wname *nm, fuse_ino_t dir, const char *name,
+		       enum person_file *kind);
+void reply_node_entry(struct fs *fs, fuse_req_t req, struct wnode *n); /* lock held */
+/* Building the changes FUSE requests wait for (lock held where a node is). */
+struct wcommit *commit_new(enum wcommit_kind what, struct wnode *n, fuse_ino_t dir,
+			   const char *name);
+char *node_text(const struct wnode *n, size_t *len);
+void place_of(fuse_ino_t dir, struct person_edit_place *place);
+void refuse_new_person(fuse_ino_t dir, const char *name);
+bool create_change(struct wnode *n, fuse_ino_t dir, const char *name, struct wb_change *change);
+void submit_for_person(struct fs *fs, fuse_req_t req, enum wcommit_kind what,
+		       struct wb_change *change, fuse_ino_t dir, const char *name);
 /* The outcome of a commit for the names (a new person's file, a rename). */
 void names_commit_done(struct fs *fs, struct wcommit *c, int err, int64_t person_id);
 /* FLUSH/FSYNC of a write-layer file: a new person's file becomes a create. */

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mount_origin.h"
 #include "strbuf.h"
 #include "token.h"
 
@@ -507,44 +508,6 @@ static int resolve_cache_dir(struct options *opts, char *err, size_t errlen)
 	return 0;
 }
 
-/* The name of process pid (/proc/PID/comm) and its parent; false if gone. */
-static bool process_info(pid_t pid, char *comm, size_t len, pid_t *parent)
-{
-	char path[64], line[512];
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	FILE *f = fopen(path, "re");
-	bool ok = f && fgets(comm, (int)len, f);
-	if (f)
-		fclose(f);
-	if (!ok)
-		return false;
-	comm[strcspn(comm, "\n")] = '\0';
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	*parent = 0;
-	if (!(f = fopen(path, "re")))
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "PPid: %d", parent) == 1)
-			break;
-	fclose(f);
-	return true;
-}
-
-bool options_started_by_mount(void)
-{
-	pid_t pid = getppid();
-	for (int depth = 0; depth < 4 && pid > 1; depth++) {
-		char comm[64];
-		pid_t parent;
-		if (!process_info(pid, comm, sizeof(comm), &parent))
-			return false;
-		if (strcmp(comm, "mount") == 0 || strncmp(comm, "mount.fuse", 10) == 0)
-			return true;
-		pid = parent;
-	}
-	return false;
-}
-
 /*
  * Writing: -o rw or -o allow_write.  mount(8) hands "rw" to every file
  * system it mounts without "ro" (an fstab line with "defaults" arrives as
@@ -553,7 +516,7 @@ bool options_started_by_mount(void)
  */
 static void decide_writable(struct options *opts)
 {
-	opts->started_by_mount = options_started_by_mount();
+	opts->started_by_mount = mount_origin_is_mount8();
 	bool asked = opts->allow_write || (opts->rw_word && !opts->started_by_mount);
 	opts->writable = asked && !opts->ro_word;
 }

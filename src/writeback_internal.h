@@ -3,11 +3,12 @@
  * is the contract; only src/wb_*.c and src/writeback.c include this).
  *
  *   writeback.c   the thread, the queue in journal order, submitting,
- *                 the changes shown before delivery, conflict files
+ *                 the changes shown before delivery
  *   wb_change.c   a change -> the request body (person_edit.h); journal
  *                 records; the person as a change makes it
  *   wb_deliver.c  delivering one change to Pipedrive; the person read
  *                 again afterwards
+ *   wb_conflicts.c  conflict files
  */
 #ifndef PDFS_WRITEBACK_INTERNAL_H
 #define PDFS_WRITEBACK_INTERNAL_H
@@ -120,8 +121,11 @@ size_t wb_folder_keys(const struct person *p, uint64_t *keys);
 enum wb_result wb_deliver(struct writeback *wb, struct wb_entry *e, int retries,
 			  int64_t *person_id, int *err, char *msg, size_t msg_len);
 
-/* ---- writeback.c ---- */
+/* ---- wb_conflicts.c ---- */
 /* Keep the user's text of e as a conflict file, with one log line. */
 void wb_keep_conflict(struct writeback *wb, const struct wb_entry *e, const char *why);
+/* Lock held: add a conflict file (takes name and text). */
+void wb_conflict_add(struct writeback *wb, int64_t seq, char *name, char *text, size_t len,
+		     time_t at);
 
 #endif

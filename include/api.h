@@ -46,6 +46,9 @@ struct api_error {
 	int err;           /* positive errno: EACCES, ENOENT, EIO, EAGAIN, EINVAL, ECANCELED,
 			    * EFBIG (an answer over the size cap: final) */
 	long status;       /* HTTP status, 0 if no response */
+	/* A write (api_send) that failed after its request may have reached
+	 * Pipedrive: it may have been applied (a timeout, a cut answer, a 5xx). */
+	bool maybe_applied;
 	char message[320]; /* for the log: what happened and what to do */
 };
 
@@ -64,6 +67,7 @@ enum api_endpoint {
 	API_EP_FILTERS,
 	API_EP_PERSON_FIELDS,
 	API_EP_SEARCH, /* GET /api/v2/persons/search: the Search API, 10 per 2 s */
+	API_EP_PERSON_WRITES, /* POST, PATCH, DELETE /api/v2/persons[/{id}] */
 	API_EP_OTHER,
 	API_EP_COUNT,
 };
@@ -116,6 +120,38 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 
 /* GET /api/v1/users/me even while offline: 0 if Pipedrive answered. */
 int api_probe(struct api_conn *conn, struct api_error *err);
+/*
+ * Any request with an optional JSON body (api_get is a GET through this).
+ * What a failed attempt may be retried for depends on whether sending it
+ * twice is harmless:
+ *   API_RETRY_SAFE    GET, PATCH (sets fields to values), DELETE (a second
+ *                     one finds the person deleted): retried like a GET;
+ *   API_RETRY_UNSENT  POST (a second one creates a second person): retried
+ *                     only when the attempt provably changed nothing - the
+ *                     connection could not be made, or a 429; any other
+ *                     failure (timeout, cut answer, 5xx, success:false)
+ *                     sets err->maybe_applied and is not retried.
+ * A 2xx answer with "success": true returns 0 and the response in *out.
+ */
+enum api_retry {
+	API_RETRY_SAFE,
+	API_RETRY_UNSENT,
+};
+
+struct api_request {
+	const char *method;    /* "GET", "POST", "PATCH", "DELETE" */
+	enum api_base base;
+	const char *path;      /* path and query, after the base */
+	const char *body;      /* JSON text, or NULL */
+	enum api_retry retry;
+	int max_retries;       /* < 0: the client's */
+};
+
+int api_send(struct api_conn *conn, const struct api_request *rq, struct json_object **out,
+	     struct api_error *err);
+/* The body of the last successful answer on conn, exactly as received
+ * (malloc'd, NUL-terminated; the caller frees it), or NULL. */
+char *api_conn_take_body(struct api_conn *conn, size_t *len);
 
 /* One page of a list: the parsed "data" array and the response body it was
  * parsed from (malloc'd; NULL if it could not be kept).  Whoever holds the

@@ -161,6 +161,20 @@ bool cache_bytes_stats(struct cache *c, struct bytecache_stats *out);
 /* A new reference, or NULL if the id is unknown. */
 struct person *cache_person_get(struct cache *c, int64_t id);
 
+/*
+ * After a write to Pipedrive: p (its reference is taken) becomes the stored
+ * version of its id, and every stored listing follows at once without a
+ * walk - each one holding the id gets p in its place, those whose key is in
+ * out[] lose it (a move to another owner or organization), those in in[]
+ * that are stored and lack it gain it (a new person, a move).  Each listing
+ * changed is a new generation; listings never fetched are left alone.  The
+ * remove hook gets the old person for each listing it left or in which its
+ * file name changed (its old names go), the replace hook the id.  Returns
+ * how many listings changed.
+ */
+size_t cache_person_replace(struct cache *c, struct person *p, const uint64_t *in, size_t nin,
+			    const uint64_t *out, size_t nout);
+
 void cache_get_stats(struct cache *c, struct cache_stats *out);
 
 #endif

@@ -12,8 +12,10 @@
  * Kernel caching: entry and attribute timeouts equal the cache TTL,
  * READDIRPLUS carries attributes, directories are opened with cache_readdir
  * (and keep_cache while their listing is unchanged), files use zero-message
- * open (ENOSYS) so the kernel keeps their pages; a person whose bytes change
- * gets its pages dropped by an invalidation thread (never from a handler).
+ * open (ENOSYS) so the kernel keeps their pages - in a writable mount OPEN is
+ * answered (keep_cache, no FLUSH for readers; a handle for writers); a
+ * person whose bytes change gets its pages dropped by an invalidation thread
+ * (never from a handler).
  */
 #ifndef PDFS_FS_H
 #define PDFS_FS_H
@@ -26,11 +28,18 @@
 #include "meta.h"
 #include "store.h"
 #include "walker.h"
+#include "writeback.h"
 
 struct fs_config {
 	double ttl;              /* entry/attr timeouts and the cache TTL */
 	const char *config_text; /* settings in effect, for the status file */
 	struct store *store;     /* the disk cache, or NULL (memory only) */
+	/* -o rw: files can be written (the write layer, fs_write.h); changes
+	 * go through the writeback, which the caller owns and frees after
+	 * fs_free.  Read-only (NULL / false): every change is EROFS. */
+	bool writable;
+	bool allow_delete;       /* rm deletes persons (else EPERM) */
+	struct writeback *writeback;
 };
 
 struct fs;

@@ -52,4 +52,9 @@ long listing_find(const struct listing *l, int64_t id);
  * persons whose ids are in gone[0..ngone) (sorted); NULL when out of memory. */
 struct listing *listing_without(const struct listing *l, const int64_t *gone, size_t ngone);
 
+/* A new listing like l (of persons) with p in the place of the person of
+ * its id, or added in id order (and first in a display order); NULL when
+ * out of memory.  Takes a new reference to p. */
+struct listing *listing_with(const struct listing *l, struct person *p);
+
 #endif

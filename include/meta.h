@@ -84,4 +84,22 @@ void meta_each_reference(struct meta *m, struct json_object *custom_fields,
 size_t meta_custom_fields(struct meta *m, struct json_object *custom_fields,
 			  struct vcard_field *out, size_t max, char **storage);
 
+/*
+ * Walking what is known, for the write path's look-ups of names back to ids
+ * (edit_resolver.h).  fn runs with meta's lock held: it must not call meta;
+ * its string arguments live as long as meta (labels, fields and options are
+ * loaded once per mount) or, for names, until the call returns.
+ */
+/* Every stored name of a kind (organizations, users, persons), any age. */
+void meta_each_name(struct meta *m, enum meta_kind kind,
+		    void (*fn)(void *ctx, int64_t id, const char *name), void *ctx);
+/* The options of custom field `key`, or with key NULL the person labels. */
+void meta_each_option(struct meta *m, const char *key,
+		      void (*fn)(void *ctx, const struct vcard_id *id, const char *label), void *ctx);
+/* Every custom field: key, name, field_type as the API sent it. */
+void meta_each_custom_field(struct meta *m,
+			    void (*fn)(void *ctx, const char *key, const char *name,
+				       const char *type),
+			    void *ctx);
+
 #endif

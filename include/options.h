@@ -45,6 +45,13 @@ struct options {
 	bool show_help;
 	bool show_version;
 	bool allow_other;
+	/* Writing (options.c, decide_writable): */
+	int allow_write;       /* -o allow_write */
+	int allow_delete;      /* -o allow_delete */
+	bool rw_word;          /* "rw" was given (by the user, or by mount(8)) */
+	bool ro_word;          /* "ro" was given: it wins */
+	bool started_by_mount; /* mount(8) / mount.fuse3 started us */
+	bool writable;         /* derived: changes go to Pipedrive */
 	int nonopt_count;
 };
 
@@ -62,6 +69,7 @@ char *options_describe(const struct options *opts, const char *base_url, const c
 /* Check ranges and fill derived fields; 0 or -1 with a message. */
 int options_validate(struct options *opts, char *err, size_t errlen);
 void options_free(struct options *opts);
+
 void options_print_help(const char *progname);
 
 /* Read the token from its one source: the environment (then wiped there),

@@ -29,6 +29,8 @@
 
 #include <json-c/json.h>
 
+#include "vcard.h"
+
 struct person_edit_error {
 	char message[256];
 };
@@ -48,11 +50,13 @@ struct person_edit_field {
  */
 struct person_edit_resolver {
 	void *ctx;
-	/* label name (CATEGORIES) -> label id */
-	int (*label_id)(void *ctx, const char *name, int64_t *id);
+	/* label name (CATEGORIES) -> label id.  Label ids may be integers or
+	 * strings (vcard.h, struct vcard_id); a text id must stay valid while
+	 * the resolver is in use.  The body carries the id in the same form. */
+	int (*label_id)(void *ctx, const char *name, struct vcard_id *id);
 	/* label id -> its name, or NULL if unknown (labels the card could not
-	 * show are kept when CATEGORIES change) */
-	const char *(*label_name)(void *ctx, int64_t id);
+	 * show are kept when CATEGORIES change); vcard_label_name_fn */
+	const char *(*label_name)(void *ctx, const struct vcard_id *id);
 	/* custom field name (X-ABLabel) -> key and type; the renderer shows a
 	 * field it has no name for under its key, so accept the key too */
 	int (*custom_field)(void *ctx, const char *name, struct person_edit_field *out);

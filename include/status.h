@@ -15,6 +15,7 @@
 #include "bytecache.h"
 #include "strbuf.h"
 #include "walker.h"
+#include "writeback.h"
 
 struct status_input {
 	const char *version;
@@ -31,6 +32,7 @@ struct status_input {
 	struct store_stats store;
 	bool bounded;             /* persons' bytes kept within cache_max_mb (bytecache) */
 	struct bytecache_stats bytes;
+	struct writeback_stats writes; /* zeros in a read-only mount */
 };
 
 void status_render(struct strbuf *out, const struct status_input *in);

@@ -11,6 +11,7 @@
  *   /recent/                                       persons updated lately, newest first
  *   /search/<term>/                                persons Pipedrive's search finds for term
  *   /.pipedrivefs/status                           counters and configuration
+ *   /.pipedrivefs/conflicts/                       texts of changes not sent (-o rw)
  *
  * Inode numbers are a pure function of the node: the kind in the top byte and
  * the Pipedrive id below, so they are stable across refreshes and restarts
@@ -41,6 +42,9 @@ enum node_kind {
 	NODE_OWNER_VCF = 11,   /* /by-owner/<id>.vcf: the folder's cards in one file */
 	NODE_ORG_VCF = 12,     /* /by-org/<id>.vcf */
 	NODE_FILTER_VCF = 13,  /* /by-filter/<id>.vcf */
+	NODE_WRITE_FILE = 14,  /* a file the write layer keeps (a temporary file, a new
+				* person's file under the name it was written as) */
+	NODE_CONFLICT = 15,    /* /.pipedrivefs/conflicts/<name> */
 };
 
 enum fixed_node {
@@ -53,6 +57,7 @@ enum fixed_node {
 	INO_CONTROL = 7, /* /.pipedrivefs */
 	INO_STATUS = 8,  /* /.pipedrivefs/status */
 	INO_SEARCH = 9,  /* /search */
+	INO_CONFLICTS = 10, /* /.pipedrivefs/conflicts (writable mounts) */
 };
 
 #define TREE_KIND_SHIFT 56

@@ -1,12 +1,13 @@
 /*
  * api.c - the Pipedrive HTTP client (see api.h for the contract).
  *
- * Layout: client and connection (curl setup), one request attempt (curl +
- * streaming JSON parse), classification of an attempt's outcome (rate-limit
- * signals are read by ratelimit.c, which also holds the gate), the retry loop
- * (api_get), and the cursor walk (api_walk).
+ * Layout: one request attempt (curl + streaming JSON parse), classification
+ * of an attempt's outcome (rate-limit signals are read by ratelimit.c, which
+ * also holds the gate), the retry loop (api_send, api_get), and the cursor
+ * walk (api_walk).  The client and its connections: api_conn.c.
  */
 #include "api.h"
+#include "api_internal.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -33,196 +34,6 @@
 #define RESPONSE_CAP (128u << 20)
 #define RESPONSE_CAP_TEXT "128 MiB"
 #define LATENCY_WEIGHT 0.3 /* of the newest page in the smoothed latency */
-/* Test-only: the budget-probe interval in seconds (tests cannot wait 5 minutes). */
-#define PROBE_INTERVAL_ENV "PDFS_TEST_BUDGET_PROBE_S"
-
-struct api_client {
-	char *base_v2;
-	char *base_v1;
-	char *token_header; /* "x-api-token: ..." - the only copy of the token */
-	char *ca_file;
-	bool plain_http;    /* http:// (loopback only): never through a proxy */
-	long timeout_s;
-	long connect_timeout_s;
-	int max_retries;
-	struct rl_gate gate;
-	struct rl_gate search_gate;     /* person searches: the Search API's own window */
-	pthread_mutex_t search_sending; /* one search at a time (acquire_slot) */
-	atomic_bool cancelled; /* read by transfers in flight, to abort them */
-	pthread_mutex_t counters_lock;
-	struct api_counters counters;
-	double page_latency_s; /* smoothed duration of a persons page, 0 = none yet */
-	/* Offline (Pipedrive unreachable at mount): every request fails at once
-	 * but the reconnect probe's.  Guarded by counters_lock. */
-	atomic_bool offline;
-	char offline_reason[200];
-	time_t offline_since;
-};
-
-struct api_conn {
-	struct api_client *client;
-	unsigned int jitter_seed; /* rand_r state: one per thread */
-	struct strbuf body; /* the last successful response's body */
-	time_t server_date; /* Date header of the last response, 0 if none */
-	bool bypass_offline; /* this connection probes while offline */
-	CURL *curl;
-	struct curl_slist *headers;
-	char curl_error[CURL_ERROR_SIZE];
-};
-
-void api_client_cancel(struct api_client *c)
-{
-	atomic_store(&c->cancelled, true);
-	rl_gate_cancel(&c->gate);
-	rl_gate_cancel(&c->search_gate);
-}
-
-/* ------------------------------------------------------------------ */
-/* Client and connection                                               */
-
-/* The budget-probe interval: RL_BUDGET_PROBE_S, or the test-only override. */
-static double probe_interval(void)
-{
-	const char *text = getenv(PROBE_INTERVAL_ENV);
-	char *end;
-	double v = text ? strtod(text, &end) : 0;
-	return text && end != text && v > 0 ? v : RL_BUDGET_PROBE_S;
-}
-
-struct api_client *api_client_new(const struct api_config *cfg)
-{
-	struct api_client *c = calloc(1, sizeof(*c));
-	if (!c)
-		return NULL;
-	rl_gate_init(&c->gate, probe_interval());
-	rl_gate_init(&c->search_gate, 0);
-	rl_gate_set_limit(&c->search_gate, RL_SEARCH_LIMIT);
-	pthread_mutex_init(&c->search_sending, NULL);
-	pthread_mutex_init(&c->counters_lock, NULL);
-	c->counters.last_limit = c->counters.last_remaining = -1;
-	c->counters.last_reset = c->counters.last_daily_remaining = -1;
-	c->base_v2 = strdup(cfg->base_v2);
-	c->base_v1 = strdup(cfg->base_v1);
-	c->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
-	if (asprintf(&c->token_header, "x-api-token: %s", cfg->token) < 0)
-		c->token_header = NULL;
-	if (!c->base_v2 || !c->base_v1 || !c->token_header || (cfg->ca_file && !c->ca_file)) {
-		api_client_free(c);
-		return NULL;
-	}
-	c->plain_http = strncasecmp(c->base_v2, "http://", 7) == 0;
-	c->timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 30;
-	c->connect_timeout_s = cfg->connect_timeout_s > 0 ? cfg->connect_timeout_s : 10;
-	c->max_retries = cfg->max_retries >= 0 ? cfg->max_retries : 3;
-	return c;
-}
-
-void api_client_free(struct api_client *c)
-{
-	if (!c)
-		return;
-	if (c->token_header) {
-		explicit_bzero(c->token_header, strlen(c->token_header));
-		free(c->token_header);
-	}
-	free(c->base_v2);
-	free(c->base_v1);
-	free(c->ca_file);
-	rl_gate_destroy(&c->gate);
-	rl_gate_destroy(&c->search_gate);
-	pthread_mutex_destroy(&c->search_sending);
-	pthread_mutex_destroy(&c->counters_lock);
-	free(c);
-}
-
-void api_client_counters(struct api_client *c, struct api_counters *out)
-{
-	pthread_mutex_lock(&c->counters_lock);
-	*out = c->counters;
-	pthread_mutex_unlock(&c->counters_lock);
-}
-
-const char *api_endpoint_name(enum api_endpoint ep)
-{
-	static const char *const names[API_EP_COUNT] = {
-		"GET /api/v2/persons",       "GET /api/v2/persons/{id}",
-		"GET /api/v2/organizations", "GET /api/v1/users",
-		"GET /api/v1/users/me",      "GET /api/v1/filters",
-		"GET /api/v2/personFields",  "GET /api/v2/persons/search",
-		"other",
-	};
-	return ep < API_EP_COUNT ? names[ep] : "other";
-}
-
-/* Abort a transfer in flight when the filesystem shuts down. */
-static int on_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-		       curl_off_t ulnow)
-{
-	(void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
-	struct api_client *c = clientp;
-	return atomic_load(&c->cancelled) ? 1 : 0;
-}
-
-struct api_conn *api_conn_new(struct api_client *client)
-{
-	struct api_conn *conn = calloc(1, sizeof(*conn));
-	if (!conn)
-		return NULL;
-	conn->client = client;
-	conn->jitter_seed = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)conn;
-	conn->curl = curl_easy_init();
-	struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
-	if (h)
-		conn->headers = curl_slist_append(h, client->token_header);
-	if (!conn->curl || !h || !conn->headers) {
-		if (!conn->headers)
-			curl_slist_free_all(h);
-		api_conn_free(conn);
-		return NULL;
-	}
-	CURL *e = conn->curl;
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, conn->headers);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "pipedrivefs/" PDFS_VERSION);
-	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (client->ca_file)
-		curl_easy_setopt(e, CURLOPT_CAINFO, client->ca_file);
-	/* A proxy would see plain http, the token included: never use one then.
-	 * For https, libcurl honours https_proxy, all_proxy and no_proxy (the
-	 * token travels inside the CONNECT tunnel's TLS). */
-	if (client->plain_http)
-		curl_easy_setopt(e, CURLOPT_PROXY, "");
-	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, client->connect_timeout_s);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT, client->timeout_s);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, conn->curl_error);
-	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(e, CURLOPT_XFERINFODATA, client);
-	return conn;
-}
-
-void api_conn_free(struct api_conn *conn)
-{
-	if (!conn)
-		return;
-	if (conn->curl)
-		curl_easy_cleanup(conn->curl);
-	for (struct curl_slist *h = conn->headers; h; h = h->next)
-		explicit_bzero(h->data, strlen(h->data)); /* one holds the token */
-	curl_slist_free_all(conn->headers);
-	sb_free(&conn->body);
-	free(conn);
-}
 
 /* ------------------------------------------------------------------ */
 /* One attempt                                                          */
@@ -239,6 +50,7 @@ struct attempt {
 	bool parse_failed;
 	size_t received;
 	bool over_cap;           /* the body passed RESPONSE_CAP: aborted */
+	bool write;              /* a POST, PATCH or DELETE: a 400 refuses a change */
 	struct strbuf error_body; /* first bytes of a non-JSON or error body */
 	struct strbuf *body;      /* the whole JSON body, kept for the caller */
 	char retry_after[64];     /* the Retry-After value as sent, "" = absent */
@@ -358,9 +170,13 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-static enum api_endpoint classify_endpoint(enum api_base base, const char *path)
+static enum api_endpoint classify_endpoint(const char *method, enum api_base base,
+					   const char *path)
 {
 	size_t n = strcspn(path, "?");
+	if (strcmp(method, "GET") != 0)
+		return base == API_V2 && strncmp(path, "/persons", 8) == 0 ? API_EP_PERSON_WRITES
+									   : API_EP_OTHER;
 	if (base == API_V1) {
 		if (n == 9 && strncmp(path, "/users/me", 9) == 0)
 			return API_EP_USERS_ME;
@@ -586,8 +402,9 @@ static enum outcome classify(struct api_conn *conn, CURLcode code, struct attemp
 	if (s == 400) {
 		e->err = EINVAL;
 		snprintf(e->message, sizeof(e->message),
-			 "Pipedrive rejected the request (HTTP 400: %s); this is a pipedrivefs bug or "
-			 "a bad option value", text[0] ? text : "bad request");
+			 a->write ? "Pipedrive refused the change as invalid (HTTP 400: %s)"
+				  : "Pipedrive rejected the request (HTTP 400: %s); this is a pipedrivefs "
+				    "bug or a bad option value", text[0] ? text : "bad request");
 		return OUTCOME_FAIL;
 	}
 	e->err = EIO;
@@ -722,14 +539,49 @@ static void release_slot(struct api_client *c, enum api_endpoint ep)
 	pthread_mutex_unlock(&c->search_sending);
 }
 
+/* Point the connection's handle at one request: method, headers, body. */
+static void set_method(struct api_conn *conn, const struct api_request *rq)
+{
+	CURL *e = conn->curl;
+	bool is_get = strcmp(rq->method, "GET") == 0;
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, rq->body ? conn->write_headers : conn->headers);
+	if (rq->body) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, rq->body);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(rq->body));
+	} else {
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	}
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
+			 is_get || (rq->body && strcmp(rq->method, "POST") == 0) ? NULL : rq->method);
+}
+
+/* A failed attempt of a POST changed nothing only if it never reached the
+ * server (no connection) or was refused by the rate limiter. */
+static bool provably_unsent(CURLcode code, const struct attempt *a)
+{
+	if (code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST ||
+	    code == CURLE_COULDNT_RESOLVE_PROXY)
+		return true;
+	return code == CURLE_OK && a->status == 429;
+}
+
 int api_get(struct api_conn *conn, enum api_base base, const char *path_and_query,
 	    struct json_object **out, struct api_error *err)
 {
+	struct api_request rq = { .method = "GET", .base = base, .path = path_and_query,
+				  .retry = API_RETRY_SAFE, .max_retries = -1 };
+	return api_send(conn, &rq, out, err);
+}
+
+int api_send(struct api_conn *conn, const struct api_request *rq, struct json_object **out,
+	     struct api_error *err)
+{
 	struct api_client *c = conn->client;
-	enum api_endpoint ep = classify_endpoint(base, path_and_query);
+	enum api_endpoint ep = classify_endpoint(rq->method, rq->base, rq->path);
+	int max_retries = rq->max_retries >= 0 ? rq->max_retries : c->max_retries;
 	struct strbuf url = STRBUF_INIT;
-	sb_puts(&url, base == API_V1 ? c->base_v1 : c->base_v2);
-	sb_puts(&url, path_and_query);
+	sb_puts(&url, rq->base == API_V1 ? c->base_v1 : c->base_v2);
+	sb_puts(&url, rq->path);
 	*out = NULL;
 	memset(err, 0, sizeof(*err));
 	if (sb_failed(&url)) {
@@ -755,7 +607,9 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 		a.ep = ep;
 		sb_free(&conn->body); /* a failed attempt's bytes */
 		a.body = &conn->body;
+		a.write = strcmp(rq->method, "GET") != 0;
 		curl_easy_setopt(conn->curl, CURLOPT_URL, url.data);
+		set_method(conn, rq);
 		curl_easy_setopt(conn->curl, CURLOPT_WRITEFUNCTION, on_body);
 		curl_easy_setopt(conn->curl, CURLOPT_WRITEDATA, &a);
 		curl_easy_setopt(conn->curl, CURLOPT_HEADERFUNCTION, on_header);
@@ -768,7 +622,7 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 		if (log_get_level() >= LOG_LEVEL_DEBUG) {
 			long status = 0;
 			curl_easy_getinfo(conn->curl, CURLINFO_RESPONSE_CODE, &status);
-			log_debug("GET %s -> %ld%s%s (%.0f ms, %zu bytes)", url.data, status,
+			log_debug("%s %s -> %ld%s%s (%.0f ms, %zu bytes)", rq->method, url.data, status,
 				  code == CURLE_OK ? "" : ", ", code == CURLE_OK ? "" : curl_easy_strerror(code),
 				  (rl_now() - started) * 1000.0, a.received);
 		}
@@ -790,6 +644,12 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 			rc = 0;
 			break;
 		}
+		if (rq->retry == API_RETRY_UNSENT && o != OUTCOME_FAIL && !provably_unsent(code, &a)) {
+			o = OUTCOME_FAIL; /* it may have been applied: sending it again could repeat it */
+			err->maybe_applied = true;
+		} else if (rq->retry == API_RETRY_UNSENT && o == OUTCOME_FAIL && err->err == ECANCELED) {
+			err->maybe_applied = code == CURLE_ABORTED_BY_CALLBACK;
+		}
 		double wait = o == OUTCOME_RETRY_BURST ? burst_wait_seconds(conn, &a)
 						       : backoff_seconds(conn, attempt_no);
 		/* Every burst 429 holds every thread back, the last one too. */
@@ -798,7 +658,7 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 		attempt_free(&a);
 		rc = -err->err;
 		/* A probe is one request: never retried. */
-		if (o == OUTCOME_FAIL || probe || attempt_no >= c->max_retries) {
+		if (o == OUTCOME_FAIL || probe || attempt_no >= max_retries) {
 			if (o == OUTCOME_RETRY_BURST && !probe)
 				snprintf(err->message, sizeof(err->message),
 					 "Pipedrive's burst rate limit was hit (HTTP 429) %d times in a "
@@ -807,7 +667,7 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 			break;
 		}
 		log_warn("%s; retrying in %.1f s (attempt %d of %d)", err->message, wait,
-			 attempt_no + 2, c->max_retries + 1);
+			 attempt_no + 2, max_retries + 1);
 		if (o != OUTCOME_RETRY_BURST && !rl_gate_sleep(&c->gate, wait)) {
 			rc = -ECANCELED;
 			err->err = ECANCELED;
@@ -822,6 +682,11 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 time_t api_conn_server_date(const struct api_conn *conn)
 {
 	return conn->server_date;
+}
+
+char *api_conn_take_body(struct api_conn *conn, size_t *len)
+{
+	return sb_detach(&conn->body, len);
 }
 
 const char *api_next_cursor(struct json_object *response)

@@ -268,3 +268,88 @@ struct person *cache_person_get(struct cache *c, int64_t id)
 	return p;
 }
 
+/* ---- one person after a write ---- */
+
+struct replacement {
+	struct removal_scan rs; /* notes (key, old person) for the remove hook */
+	struct person *p;
+	const uint64_t *in, *out;
+	size_t nin, nout;
+};
+
+static bool key_in(const uint64_t *keys, size_t n, uint64_t key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (keys[i] == key)
+			return true;
+	return false;
+}
+
+static void replace_in_slot(struct idtable_entry *e, void *ctx)
+{
+	struct replacement *r = ctx;
+	struct slot *s = e->value;
+	struct listing *l = s->current;
+	if (!l || !l->persons)
+		return;
+	long at = listing_find(l, r->p->id);
+	bool leave = key_in(r->out, r->nout, s->key);
+	if (at < 0 && (leave || !key_in(r->in, r->nin, s->key)))
+		return;
+	struct listing *copy = leave ? listing_without(l, &r->p->id, 1) : listing_with(l, r->p);
+	if (!copy) {
+		r->rs.out_of_memory = true;
+		return;
+	}
+	const struct person *old = at >= 0 ? l->persons[at] : NULL;
+	if (old && (leave || old->base_len != r->p->base_len ||
+		    memcmp(old->base, r->p->base, old->base_len) != 0))
+		note_removal(&r->rs, s->key, l->persons[at]); /* its old names go */
+	copy->generation = r->rs.c->next_generation++;
+	s->current = copy;
+	listing_unref(l);
+	r->rs.listings_changed++;
+}
+
+size_t cache_person_replace(struct cache *c, struct person *p, const uint64_t *in, size_t nin,
+			    const uint64_t *out, size_t nout)
+{
+	if (!p->digest)
+		person_set_digest(p);
+	if (c->bytes && !person_is_light(p))
+		p = make_light(c, p, false); /* its bytes to the bytecache */
+	struct replacement r = { .rs = { .c = c }, .p = p, .in = in, .nin = nin, .out = out,
+				 .nout = nout };
+	pthread_mutex_lock(&c->lock);
+	struct idtable_entry *e = idtable_find(&c->persons, (uint64_t)p->id);
+	if (e) {
+		struct person *old = e->value;
+		c->stats.person_bytes += cache_person_bytes_held(p) - cache_person_bytes_held(old);
+		e->value = person_ref(p);
+		person_unref(old);
+	} else if (idtable_insert(&c->persons, (uint64_t)p->id, p)) {
+		person_ref(p);
+		c->stats.persons++;
+		c->stats.person_bytes += cache_person_bytes_held(p);
+	}
+	idtable_each(&c->slots, replace_in_slot, &r);
+	cache_replace_fn on_replace = c->on_replace;
+	void *replace_ctx = c->on_replace_ctx;
+	cache_remove_fn on_remove = c->on_remove;
+	void *remove_ctx = c->on_remove_ctx;
+	pthread_mutex_unlock(&c->lock);
+	if (r.rs.out_of_memory)
+		log_error("out of memory updating the listings of person %lld after a write; "
+			  "they show it at their next refresh", (long long)p->id);
+	for (size_t i = 0; i < r.rs.done_count; i++) {
+		if (on_remove)
+			on_remove(remove_ctx, r.rs.done[i].key, r.rs.done[i].person);
+		person_unref(r.rs.done[i].person);
+	}
+	free(r.rs.done);
+	if (on_replace)
+		on_replace(replace_ctx, p->id);
+	person_unref(p);
+	return r.rs.listings_changed;
+}
+

@@ -52,6 +52,8 @@ void fs_status_refresh(struct fs *fs)
 		store_get_stats(fs->cfg.store, &in.store);
 		in.disk_cache_path = store_path(fs->cfg.store);
 	}
+	if (fs->w)
+		writeback_get_stats(fs->cfg.writeback, &in.writes);
 	pthread_mutex_lock(&fs->status_lock);
 	sb_reset(&fs->status);
 	status_render(&fs->status, &in);
@@ -79,6 +81,7 @@ static void queue_invalidation(struct fs *fs, int64_t person_id, fuse_ino_t pare
 	if (!inv)
 		return; /* the kernel drops the pages at the next attribute refresh */
 	inv->person_id = person_id;
+	inv->ino = 0;
 	inv->parent = parent;
 	inv->name_len = name_len;
 	if (name_len)
@@ -94,6 +97,29 @@ static void queue_invalidation(struct fs *fs, int64_t person_id, fuse_ino_t pare
 static void invalidate_person(void *ctx, int64_t person_id)
 {
 	queue_invalidation(ctx, person_id, 0, NULL, 0);
+}
+
+void fs_queue_person_invalidation(struct fs *fs, int64_t person_id)
+{
+	queue_invalidation(fs, person_id, 0, NULL, 0);
+}
+
+void fs_queue_node_invalidation(struct fs *fs, fuse_ino_t ino)
+{
+	struct invalidation *inv = calloc(1, sizeof(*inv) + 1);
+	if (!inv)
+		return;
+	inv->ino = ino;
+	pthread_mutex_lock(&fs->inval_lock);
+	inv->next = fs->inval_head;
+	fs->inval_head = inv;
+	pthread_mutex_unlock(&fs->inval_lock);
+	sem_post(&fs->inval_wake);
+}
+
+void fs_queue_entry_invalidation(struct fs *fs, fuse_ino_t parent, const char *name)
+{
+	queue_invalidation(fs, 0, parent, name, strlen(name));
 }
 
 /* A deleted person left the listing of key: the kernel forgets its two
@@ -129,6 +155,8 @@ static void *invalidation_main(void *arg)
 			break;
 		if (atomic_exchange(&fs->refresh_requested, false)) {
 			cache_expire_all(fs->cache);
+			if (fs->w)
+				writeback_kick(fs->cfg.writeback); /* retry waiting changes now */
 			log_info("refresh requested: every listing is walked again in full on next use");
 		}
 		pthread_mutex_lock(&fs->inval_lock);
@@ -140,6 +168,8 @@ static void *invalidation_main(void *arg)
 			if (list->parent) {
 				fuse_lowlevel_notify_inval_entry(fs->se, list->parent, list->name,
 								 list->name_len);
+			} else if (list->ino) {
+				fuse_lowlevel_notify_inval_inode(fs->se, list->ino, 0, 0);
 			} else {
 				fuse_lowlevel_notify_inval_inode(
 					fs->se, tree_ino(NODE_PERSON_JSON, list->person_id), 0, 0);
@@ -164,7 +194,10 @@ void fs_request_refresh(struct fs *fs)
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct fs *fs = userdata;
+	/* writable: O_TRUNC comes with OPEN, not as a separate SETATTR */
+	if (fs->w && (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC))
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
@@ -206,6 +239,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fs *fs = fs_of(req);
 	int64_t id;
 	fuse_ino_t ino;
+	if (fs_write_lookup(req, parent, name))
+		return;
 	if (parent == INO_ROOT) {
 		if (fs_root_entry(name, &ino))
 			fs_reply_dir_entry(req, fs, ino);
@@ -258,6 +293,8 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	(void)fi;
 	struct fs *fs = fs_of(req);
 	struct stat st;
+	if (fs_write_getattr(req, ino))
+		return;
 	if (fs_is_directory(ino)) {
 		fs_dir_attr(fs, ino, &st);
 	} else if (fs_is_link(ino)) {
@@ -271,7 +308,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_attr(req, &st, 0);
 		return;
 	} else if (fs_is_person_file(ino)) {
-		struct person *p = cache_person_get(fs->cache, tree_id(ino));
+		struct person *p = fs_person_current(fs, tree_id(ino));
 		if (!p) {
 			/* Evicted (cache_max_mb) or never seen: fetch it by id. */
 			park_or_fail(fs, req, PARKED_GETATTR, ino, NULL, NULL,
@@ -300,10 +337,14 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 
 /* Zero-message open: the kernel stops sending OPEN/RELEASE and keeps pages;
  * freshness comes from attributes (mtime = update_time, exact size) and the
- * invalidation thread. */
+ * invalidation thread.  A writable mount needs OPEN for its writers
+ * (fs_write.c). */
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
+	if (fs_of(req)->w) {
+		fs_write_open(req, ino, fi);
+		return;
+	}
 	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
 		fuse_reply_err(req, EROFS);
 		return;
@@ -318,64 +359,61 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	st.f_bsize = 4096;
 	st.f_frsize = 4096;
 	st.f_namemax = NAMES_NAME_MAX;
-	st.f_flag = ST_RDONLY;
+	st.f_flag = fs_of(req)->w ? 0 : ST_RDONLY;
 	fuse_reply_statfs(req, &st);
 }
 
-/* Everything that would change the tree: the mount is read-only. */
-static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	if (!fs_write_read(req, ino, size, off, fi))
+		fs_op_read(req, ino, size, off, fi);
+}
+
+/* /.pipedrivefs/conflicts next to the other directories. */
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (ino == INO_CONFLICTS && fs_of(req)->w) {
+		fi->fh = 0;
+		fuse_reply_open(req, fi);
+		return;
+	}
+	fs_op_opendir(req, ino, fi);
+}
+
+static void readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			struct fuse_file_info *fi, bool plus)
+{
+	if (ino == INO_CONFLICTS && fs_of(req)->w)
+		conflicts_readdir(fs_of(req), req, size, off, plus);
+	else
+		(plus ? fs_op_readdirplus : fs_op_readdir)(req, ino, size, off, fi);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	(void)ino; (void)attr; (void)to_set; (void)fi;
-	fuse_reply_err(req, EROFS);
+	readdir_any(req, ino, size, off, fi, false);
 }
-static void op_mknod(fuse_req_t req, fuse_ino_t p, const char *n, mode_t m, dev_t d)
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
 {
-	(void)p; (void)n; (void)m; (void)d;
-	fuse_reply_err(req, EROFS);
+	readdir_any(req, ino, size, off, fi, true);
 }
-static void op_mkdir(fuse_req_t req, fuse_ino_t p, const char *n, mode_t m)
-{
-	(void)p; (void)n; (void)m;
-	fuse_reply_err(req, EROFS);
-}
-static void op_unlink(fuse_req_t req, fuse_ino_t p, const char *n)
-{
-	(void)p; (void)n;
-	fuse_reply_err(req, EROFS);
-}
-static void op_symlink(fuse_req_t req, const char *l, fuse_ino_t p, const char *n)
-{
-	(void)l; (void)p; (void)n;
-	fuse_reply_err(req, EROFS);
-}
-static void op_rename(fuse_req_t req, fuse_ino_t p, const char *n, fuse_ino_t np,
-		      const char *nn, unsigned int flags)
-{
-	(void)p; (void)n; (void)np; (void)nn; (void)flags;
-	fuse_reply_err(req, EROFS);
-}
-static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t np, const char *nn)
-{
-	(void)ino; (void)np; (void)nn;
-	fuse_reply_err(req, EROFS);
-}
-static void op_create(fuse_req_t req, fuse_ino_t p, const char *n, mode_t m,
-		      struct fuse_file_info *fi)
-{
-	(void)p; (void)n; (void)m; (void)fi;
-	fuse_reply_err(req, EROFS);
-}
+
+/* Everything that would change the tree is the write layer's (fs_write*.c):
+ * EROFS in a read-only mount. */
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *n, const char *v,
 			size_t s, int f)
 {
 	(void)ino; (void)n; (void)v; (void)s; (void)f;
-	fuse_reply_err(req, EROFS);
+	fuse_reply_err(req, fs_of(req)->w ? ENOTSUP : EROFS);
 }
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *n)
 {
 	(void)ino; (void)n;
-	fuse_reply_err(req, EROFS);
+	fuse_reply_err(req, fs_of(req)->w ? ENOTSUP : EROFS);
 }
 
 static const struct fuse_lowlevel_ops operations = {
@@ -383,22 +421,28 @@ static const struct fuse_lowlevel_ops operations = {
 	.lookup = op_lookup,
 	.getattr = op_getattr,
 	.readlink = op_readlink,
-	.opendir = fs_op_opendir,
-	.readdir = fs_op_readdir,
-	.readdirplus = fs_op_readdirplus,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
 	.releasedir = fs_op_releasedir,
 	.open = op_open,
-	.read = fs_op_read,
+	.read = op_read,
+	.write = fs_op_write,
+	.flush = fs_op_flush,
+	.fsync = fs_op_fsync,
+	.release = fs_op_release,
+	.forget = fs_op_forget,
+	.forget_multi = fs_op_forget_multi,
 	.statfs = op_statfs,
-	.setattr = op_setattr,
-	.mknod = op_mknod,
-	.mkdir = op_mkdir,
-	.unlink = op_unlink,
-	.rmdir = op_unlink,
-	.symlink = op_symlink,
-	.rename = op_rename,
-	.link = op_link,
-	.create = op_create,
+	.setattr = fs_op_setattr,
+	.mknod = fs_op_mknod,
+	.mkdir = fs_op_mkdir,
+	.unlink = fs_op_unlink,
+	.rmdir = fs_op_rmdir,
+	.symlink = fs_op_symlink,
+	.rename = fs_op_rename,
+	.link = fs_op_link,
+	.create = fs_op_create,
 	.setxattr = op_setxattr,
 	.removexattr = op_removexattr,
 };
@@ -427,6 +471,13 @@ struct fs *fs_new(const struct fs_config *cfg, struct api_client *client, struct
 		return NULL;
 	}
 	fs->cfg.config_text = fs->config_text;
+	if (fs_write_new(fs) != 0) {
+		prettycache_free(fs->pretty);
+		free(fs->config_text);
+		sem_destroy(&fs->inval_wake);
+		free(fs);
+		return NULL;
+	}
 	fs->client = client;
 	fs->cache = cache;
 	fs->walker = walker;
@@ -479,6 +530,7 @@ void fs_free(struct fs *fs)
 	prettycache_free(fs->pretty); /* answers READs still waiting for a render */
 	fs_free_open_dirs(fs);
 	fs_folder_indexes_free(fs->folder_indexes);
+	fs_write_free(fs);
 	sem_destroy(&fs->inval_wake);
 	pthread_mutex_destroy(&fs->inval_lock);
 	pthread_mutex_destroy(&fs->dirs_lock);

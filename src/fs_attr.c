@@ -40,7 +40,9 @@ void fs_base_attr(const struct fs *fs, fuse_ino_t ino, mode_t mode, struct stat 
 
 void fs_dir_attr(const struct fs *fs, fuse_ino_t ino, struct stat *st)
 {
-	fs_base_attr(fs, ino, S_IFDIR | 0555, st);
+	/* writable mounts: files can be made in person folders (fs_write.h) */
+	bool open = fs->w && (tree_is_person_dir(ino) || ino == INO_CONFLICTS);
+	fs_base_attr(fs, ino, S_IFDIR | (open ? 0755 : 0555), st);
 	st->st_size = 4096;
 }
 
@@ -54,7 +56,7 @@ void fs_link_attr(const struct fs *fs, fuse_ino_t ino, struct stat *st)
 void fs_person_attr(const struct fs *fs, const struct person *p, enum node_kind kind,
 		    struct stat *st)
 {
-	fs_base_attr(fs, tree_ino(kind, p->id), S_IFREG | 0444, st);
+	fs_base_attr(fs, tree_ino(kind, p->id), S_IFREG | (fs->w ? 0644 : 0444), st);
 	st->st_size = (off_t)(kind == NODE_PERSON_JSON ? p->json_len : p->vcf_len);
 	st->st_blocks = (st->st_size + 511) / 512;
 	if (p->update_time)
@@ -89,7 +91,7 @@ void fs_reply_dir_entry(fuse_req_t req, const struct fs *fs, fuse_ino_t ino)
 
 struct person *fs_current_version(struct fs *fs, const struct person *p)
 {
-	struct person *current = cache_person_get(fs->cache, p->id);
+	struct person *current = fs_person_current(fs, p->id);
 	return current ? current : person_ref((struct person *)p);
 }
 

@@ -151,6 +151,11 @@ static bool dir_entry_at(struct fs *fs, fuse_ino_t dir, const struct listing *l,
 		return false;
 	if (dir == INO_ROOT || dir == INO_CONTROL) {
 		if (dir == INO_CONTROL) {
+			if (index == 1 && fs->w) { /* writable mounts: the conflict files */
+				sb_puts(name, "conflicts");
+				fs_dir_attr(fs, INO_CONFLICTS, st);
+				return true;
+			}
 			if (index > 0)
 				return false;
 			sb_puts(name, "status");

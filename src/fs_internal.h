@@ -11,6 +11,7 @@
  *   fs_read.c  READ: the bytes of a person file
  *   fs_folderfile.c  /by-owner/<id>.vcf and the like: a folder's cards in
  *              one file, sized and read from the folder's listing
+ *   fs_write*.c, fs_conflicts.c  the write layer (-o rw, src/fs_write.h)
  *
  * Rule for attributes and bytes: both come from the person store's current
  * version of a person (cache_person_get), never from an older copy a listing
@@ -46,6 +47,7 @@
 struct invalidation {
 	struct invalidation *next;
 	int64_t person_id;
+	fuse_ino_t ino;    /* one inode of the write layer (person_id 0), or 0 */
 	fuse_ino_t parent;
 	size_t name_len;
 	char name[];
@@ -90,6 +92,7 @@ struct fs {
 	atomic_uint_fast64_t interrupted; /* requests answered EINTR */
 
 	struct folder_indexes *folder_indexes; /* fs_folderfile.c: where each card starts */
+	struct fs_write *w; /* the write layer; NULL in a read-only mount */
 
 	/* Person ids whose too-big file was logged lately (one line each). */
 	pthread_mutex_t warn_lock;
@@ -103,6 +106,10 @@ double fs_now(void);
 /* ---- fs.c ---- */
 void fs_status_refresh(struct fs *fs);
 void fs_status_attr(struct fs *fs, struct stat *st);
+/* For the invalidation thread: a person's files, one inode, one name. */
+void fs_queue_person_invalidation(struct fs *fs, int64_t person_id);
+void fs_queue_node_invalidation(struct fs *fs, fuse_ino_t ino);
+void fs_queue_entry_invalidation(struct fs *fs, fuse_ino_t parent, const char *name);
 
 /* ---- fs_attr.c ---- */
 bool fs_is_directory(fuse_ino_t ino);
@@ -132,6 +139,7 @@ enum parked_op {
 	PARKED_FOLDER_ENTRY,
 	PARKED_FOLDER_ATTR,
 	PARKED_FOLDER_READ,
+	PARKED_WRITE,   /* a change the writeback delivers (fs_write.c) */
 };
 
 struct parked {
@@ -210,5 +218,45 @@ void fs_read_person(struct fs *fs, fuse_req_t req, struct parked *pk, struct per
 		    enum node_kind kind, size_t size, off_t off);
 void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi);
+
+/* ---- the write layer (fs_write.c, fs_write_names.c, fs_conflicts.c) ----
+ * In a read-only mount (fs->w NULL) the hooks do nothing and return false,
+ * the operations answer EROFS. */
+int fs_write_new(struct fs *fs);
+void fs_write_free(struct fs *fs);
+/* The person as the mount shows it: as a change waiting for delivery makes
+ * it, else the cached version; NULL if unknown or a delete waits.  Every
+ * read path takes persons from here (the lead may redirect it). */
+struct person *fs_person_current(struct fs *fs, int64_t id);
+bool fs_person_gone(struct fs *fs, int64_t id);
+/* READ served p: a version an edit may be based on. */
+void fs_write_served(struct fs *fs, struct person *p);
+/* Hooks: true when the request was answered. */
+bool fs_write_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+bool fs_write_getattr(fuse_req_t req, fuse_ino_t ino);
+bool fs_write_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		   struct fuse_file_info *fi);
+void fs_write_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void conflicts_readdir(struct fs *fs, fuse_req_t req, size_t size, off_t off, bool plus);
+/* Operations. */
+void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		 struct fuse_file_info *fi);
+void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		   struct fuse_file_info *fi);
+void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		  struct fuse_file_info *fi);
+void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev);
+void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
+void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name);
+void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		  const char *newname, unsigned int flags);
+void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname);
+void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void fs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
 
 #endif

@@ -85,6 +85,9 @@ static void parked_done(struct listing_waiter *w, struct listing *l, int err)
 			else
 				fs_lookup_person_file(fs, pk->req, pk->ino, l, pk->name);
 			break;
+		case PARKED_WRITE: /* never on a listing (fs_write.c answers it) */
+			fuse_reply_err(pk->req, EIO);
+			break;
 		case PARKED_GETATTR:
 		case PARKED_READ:
 			if (l->count != 1) {

@@ -95,6 +95,7 @@ void fs_read_person(struct fs *fs, fuse_req_t req, struct parked *pk, struct per
 		    enum node_kind kind, size_t size, off_t off)
 {
 	size_t len = kind == NODE_PERSON_JSON ? p->json_len : p->vcf_len;
+	fs_write_served(fs, p); /* a version an edit may be based on (-o rw) */
 	if (len > FS_FILE_MAX) {
 		warn_too_big(fs, p, kind, len);
 		answer_err(req, pk, EFBIG);
@@ -163,7 +164,7 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
-	struct person *p = cache_person_get(fs->cache, tree_id(ino));
+	struct person *p = fs_person_current(fs, tree_id(ino));
 	if (!p) {
 		/* Evicted (cache_max_mb) or never seen: fetch it by id. */
 		struct parked *pk = park_new(fs, req, PARKED_READ, ino, NULL);

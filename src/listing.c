@@ -203,3 +203,38 @@ struct listing *listing_without(const struct listing *l, const int64_t *gone, si
 	return copy;
 }
 
+
+struct listing *listing_with(const struct listing *l, struct person *p)
+{
+	long at = listing_find(l, p->id);
+	size_t count = l->count + (at < 0);
+	struct listing *copy = listing_new_persons(count);
+	if (!copy || (l->order && !(copy->order = malloc(count * sizeof(*copy->order))))) {
+		listing_unref(copy);
+		return NULL;
+	}
+	size_t n = 0, placed = SIZE_MAX;
+	for (size_t i = 0; i <= l->count; i++) {
+		bool here = at < 0 ? placed == SIZE_MAX && (i == l->count || l->persons[i]->id > p->id)
+				   : (long)i == at;
+		if (here) {
+			placed = n;
+			copy->persons[n++] = person_ref(p);
+		}
+		if (i < l->count && (long)i != at)
+			copy->persons[n++] = person_ref(l->persons[i]);
+	}
+	/* the display order: a new person first (the newest), others kept */
+	for (size_t i = 0, k = 0; l->order && i < l->count; i++) {
+		if (i == 0 && at < 0)
+			copy->order[k++] = placed;
+		size_t old = l->order[i];
+		copy->order[k++] = at < 0 && old >= placed ? old + 1 : old;
+	}
+	if (l->order && l->count == 0)
+		copy->order[0] = 0;
+	copy->stale = l->stale;
+	copy->full_walk_at = l->full_walk_at;
+	memcpy(copy->synced_to, l->synced_to, sizeof(copy->synced_to));
+	return copy;
+}

@@ -34,6 +34,7 @@
 #include "token.h"
 #include "url.h"
 #include "walker.h"
+#include "writeback.h"
 
 enum exit_status {
 	EXIT_USAGE = 1,
@@ -83,6 +84,24 @@ static int check_token(struct api_client *client, char **company, int64_t *user_
 		*user_id = json_object_get_int64(id);
 	json_object_put(resp);
 	return 0;
+}
+
+/* A read-only mount says when it leaves something of a writable one
+ * waiting, and when allow_delete means nothing. */
+static void note_read_only(const struct options *opts, struct store *store)
+{
+	struct store_stats st = { 0 };
+	if (store)
+		store_get_stats(store, &st);
+	if (st.journal)
+		log_warn("the journal holds %llu change(s) or conflict file(s) from a writable mount; "
+			 "they are sent (and shown) when mounted with -o rw again",
+			 (unsigned long long)st.journal);
+	if (opts->rw_word && opts->started_by_mount && !opts->ro_word)
+		log_info("mounted read-only: mount(8) passes rw to every mount, so it does not turn "
+			 "writing on here; add allow_write to the mount options to write");
+	if (opts->allow_delete)
+		log_warn("allow_delete has no effect on a read-only mount (add rw)");
 }
 
 /* GET /api/v2/personFields once per mount: label and custom field names, and
@@ -226,7 +245,8 @@ static int add_mount_args(struct fuse_args *args, const struct options *opts, co
 	for (char *p = fsname; *p; p++)
 		if (*p == ',')
 			*p = '_';
-	int rc = fuse_opt_add_arg(args, "-oro") || fuse_opt_add_arg(args, "-osubtype=pipedrivefs") ||
+	int rc = (!opts->writable && fuse_opt_add_arg(args, "-oro")) ||
+		 fuse_opt_add_arg(args, "-osubtype=pipedrivefs") ||
 		 fuse_opt_add_arg(args, fsname) ||
 		 (opts->allow_other && fuse_opt_add_arg(args, "-odefault_permissions"));
 	free(fsname);
@@ -252,6 +272,7 @@ static int run(struct options *opts, struct fuse_args *args)
 	struct cache *cache = NULL;
 	struct meta *meta = NULL;
 	struct walker *walker = NULL;
+	struct writeback *writeback = NULL;
 	struct store *store = NULL;
 	struct reconnect *reconnect = NULL;
 	struct bytecache *bytes = NULL;
@@ -385,8 +406,21 @@ static int run(struct options *opts, struct fuse_args *args)
 	startup_cache_check_render(store, fingerprint);
 	config_text = options_describe(opts, base, company);
 	walker = cache && config_text ? walker_new(&walker_cfg, client, cache, meta) : NULL;
-	struct fs_config fs_cfg = { .ttl = opts->ttl, .config_text = config_text, .store = store };
-	fs = walker ? fs_new(&fs_cfg, client, cache, walker) : NULL;
+	if (walker && opts->writable) {
+		struct writeback_config wb_cfg = { .render = walker_cfg.render,
+						   .custom_fields = opts->custom_fields,
+						   .include_fields = opts->include_fields,
+						   .store = store };
+		writeback = writeback_new(&wb_cfg, client, cache, meta);
+	} else {
+		note_read_only(opts, store);
+	}
+	struct fs_config fs_cfg = { .ttl = opts->ttl, .config_text = config_text, .store = store,
+				    .writable = writeback != NULL,
+				    .allow_delete = opts->allow_delete != 0,
+				    .writeback = writeback };
+	fs = walker && (writeback || !opts->writable) ? fs_new(&fs_cfg, client, cache, walker)
+						      : NULL;
 	if (!fs || add_mount_args(args, opts, company)) {
 		snprintf(err, sizeof(err), "out of memory");
 		goto out;
@@ -413,7 +447,8 @@ static int run(struct options *opts, struct fuse_args *args)
 	}
 	if (!cmd.foreground)
 		log_use_syslog(true);
-	if (walker_start(walker) != 0 || fs_start(fs, se) != 0) {
+	if (walker_start(walker) != 0 || fs_start(fs, se) != 0 ||
+	    (writeback && writeback_start(writeback) != 0)) {
 		snprintf(err, sizeof(err), "cannot start threads");
 		goto out_unmount;
 	}
@@ -432,6 +467,8 @@ static int run(struct options *opts, struct fuse_args *args)
 	walker = NULL;
 	reconnect_stop(reconnect);
 	reconnect = NULL;
+	writeback_free(writeback); /* a change in flight stays in the journal */
+	writeback = NULL;
 	fs_free(fs);
 	fs = NULL;
 out_unmount:
@@ -444,6 +481,7 @@ out:
 	if (status && err[0])
 		log_error("%s", err);
 	walker_free(walker);
+	writeback_free(writeback);
 	fs_free(fs);
 	cache_free(cache);
 	meta_free(meta);

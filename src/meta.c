@@ -32,6 +32,7 @@ struct optmap {
 struct custom_field {
 	char *key;
 	char *name;
+	char *type_name; /* field_type as sent, e.g. "varchar_auto" */
 	enum fieldtext_type type;
 	struct optmap options;
 };
@@ -128,6 +129,7 @@ static void free_fields(struct meta *m)
 	for (size_t i = 0; i < m->field_count; i++) {
 		free(m->fields[i].key);
 		free(m->fields[i].name);
+		free(m->fields[i].type_name);
 		optmap_destroy(&m->fields[i].options);
 	}
 	free(m->fields);
@@ -336,10 +338,13 @@ void meta_person_fields_store(struct meta *m, struct json_object *items)
 			struct custom_field *cf = &fields[count];
 			cf->key = strdup(code);
 			cf->name = strdup(name ? name : code);
-			cf->type = fieldtext_type_of(string_of(f, "field_type"));
-			if (!cf->key || !cf->name || !optmap_init(&cf->options)) {
+			const char *type = string_of(f, "field_type");
+			cf->type = fieldtext_type_of(type);
+			cf->type_name = strdup(type ? type : "");
+			if (!cf->key || !cf->name || !cf->type_name || !optmap_init(&cf->options)) {
 				free(cf->key);
 				free(cf->name);
+				free(cf->type_name);
 				continue;
 			}
 			load_options(&cf->options, f);
@@ -500,4 +505,73 @@ size_t meta_custom_fields(struct meta *m, struct json_object *custom_fields,
 	}
 	*storage = data;
 	return count;
+}
+
+/* ---- walking what is known (names back to ids, for the write path) ---- */
+
+struct each_name {
+	void (*fn)(void *ctx, int64_t id, const char *name);
+	void *ctx;
+};
+
+static void pass_name(struct idtable_entry *e, void *ctx)
+{
+	const struct each_name *en = ctx;
+	const struct name_entry *n = e->value;
+	if (n->name)
+		en->fn(en->ctx, (int64_t)e->key, n->name);
+}
+
+void meta_each_name(struct meta *m, enum meta_kind kind,
+		    void (*fn)(void *ctx, int64_t id, const char *name), void *ctx)
+{
+	struct each_name en = { fn, ctx };
+	pthread_mutex_lock(&m->lock);
+	idtable_each(&m->names[kind], pass_name, &en);
+	pthread_mutex_unlock(&m->lock);
+}
+
+struct each_option {
+	void (*fn)(void *ctx, const struct vcard_id *id, const char *label);
+	void *ctx;
+};
+
+static void pass_option(struct idtable_entry *e, void *ctx)
+{
+	const struct each_option *eo = ctx;
+	struct vcard_id id = { .numeric = true, .num = (int64_t)e->key };
+	eo->fn(eo->ctx, &id, e->value);
+}
+
+static void each_option(const struct optmap *o, const struct each_option *eo)
+{
+	idtable_each(&o->numeric, pass_option, (void *)eo);
+	for (size_t i = 0; i < o->text_count; i++) {
+		struct vcard_id id = { .text = o->texts[i].id, .len = o->texts[i].id_len };
+		eo->fn(eo->ctx, &id, o->texts[i].label);
+	}
+}
+
+void meta_each_option(struct meta *m, const char *key,
+		      void (*fn)(void *ctx, const struct vcard_id *id, const char *label), void *ctx)
+{
+	struct each_option eo = { fn, ctx };
+	pthread_mutex_lock(&m->lock);
+	const struct custom_field *cf = key ? find_field(m, key) : NULL;
+	if (!key)
+		each_option(&m->labels, &eo);
+	else if (cf)
+		each_option(&cf->options, &eo);
+	pthread_mutex_unlock(&m->lock);
+}
+
+void meta_each_custom_field(struct meta *m,
+			    void (*fn)(void *ctx, const char *key, const char *name,
+				       const char *type),
+			    void *ctx)
+{
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; i < m->field_count; i++)
+		fn(ctx, m->fields[i].key, m->fields[i].name, m->fields[i].type_name);
+	pthread_mutex_unlock(&m->lock);
 }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mount_origin.h"
 #include "strbuf.h"
 #include "token.h"
 
@@ -19,6 +20,8 @@ enum {
 	KEY_HELP,
 	KEY_VERSION,
 	KEY_ALLOW_OTHER,
+	KEY_RW,
+	KEY_RO,
 };
 
 static const struct fuse_opt option_spec[] = {
@@ -42,6 +45,8 @@ static const struct fuse_opt option_spec[] = {
 	OPT("walk_windows=%d", walk_windows, 0),
 	OPT("cache_dir=%s", cache_dir, 0),
 	OPT("disk_cache=%s", disk_cache, 0),
+	OPT("allow_write", allow_write, 1),
+	OPT("allow_delete", allow_delete, 1),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -55,8 +60,8 @@ static const struct fuse_opt option_spec[] = {
 	FUSE_OPT_KEY("users", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_KEY("_netdev", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_KEY("nofail", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("ro", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("rw", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_KEY("rw", KEY_RW),
 	FUSE_OPT_KEY("defaults", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_END
 };
@@ -86,6 +91,12 @@ static int process_arg(void *data, const char *arg, int key, struct fuse_args *o
 	case KEY_ALLOW_OTHER:
 		ps->opts->allow_other = true;
 		return 1; /* keep it for libfuse */
+	case KEY_RW:
+		ps->opts->rw_word = true;
+		return 0; /* the mount's flags are ours to set (main.c) */
+	case KEY_RO:
+		ps->opts->ro_word = true;
+		return 0;
 	case FUSE_OPT_KEY_NONOPT:
 		if (ps->opts->nonopt_count >= 2) {
 			snprintf(ps->err, ps->errlen, "unexpected argument '%s'", arg);
@@ -407,6 +418,8 @@ char *options_describe(const struct options *opts, const char *base_url, const c
 	sb_printf(&sb, "walk_windows: %d\n", opts->walk_windows);
 	sb_printf(&sb, "custom_fields: %s\n", opts->custom_fields ? opts->custom_fields : "all");
 	sb_printf(&sb, "include_fields: %s\n", opts->include_fields ? opts->include_fields : "none");
+	sb_printf(&sb, "writable: %s\n", opts->writable ? "yes" : "no");
+	sb_printf(&sb, "allow_delete: %s\n", opts->writable && opts->allow_delete ? "yes" : "no");
 	return sb_detach(&sb, NULL);
 }
 
@@ -495,6 +508,19 @@ static int resolve_cache_dir(struct options *opts, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Writing: -o rw or -o allow_write.  mount(8) hands "rw" to every file
+ * system it mounts without "ro" (an fstab line with "defaults" arrives as
+ * "-o rw,dev,suid"), so when mount(8) started us a bare "rw" is its word,
+ * not the user's, and only allow_write turns writing on.
+ */
+static void decide_writable(struct options *opts)
+{
+	opts->started_by_mount = mount_origin_is_mount8();
+	bool asked = opts->allow_write || (opts->rw_word && !opts->started_by_mount);
+	opts->writable = asked && !opts->ro_word;
+}
+
 int options_validate(struct options *opts, char *err, size_t errlen)
 {
 	opts->ttl = 60;
@@ -554,6 +580,7 @@ int options_validate(struct options *opts, char *err, size_t errlen)
 	opts->use_disk_cache = !opts->disk_cache || strcmp(opts->disk_cache, "yes") == 0;
 	if (opts->cache_dir && resolve_cache_dir(opts, err, errlen))
 		return -1;
+	decide_writable(opts);
 	if (opts->custom_fields && validate_key_list(opts->custom_fields, 15, "custom_fields",
 						     err, errlen))
 		return -1;
@@ -592,7 +619,8 @@ void options_print_help(const char *progname)
 	printf("usage: %s [SOURCE] MOUNTPOINT [-f] [-d] [-s] [-o option[,option...]]\n"
 	       "       %s -h | --help | -V | --version\n"
 	       "\n"
-	       "Mount a Pipedrive company's persons as a read-only folder of .json and .vcf files.\n"
+	       "Mount a Pipedrive company's persons as a folder of .json and .vcf files (read-only\n"
+	       "unless -o rw).\n"
 	       "SOURCE is the company domain (NAME in NAME.pipedrive.com).\n"
 	       "\n"
 	       "The API token comes from one of PIPEDRIVE_API_TOKEN, -o token_file=PATH or\n"
@@ -623,6 +651,11 @@ void options_print_help(const char *progname)
 	       "    -o cache_dir=DIR       where (default $XDG_CACHE_HOME/pipedrivefs)\n"
 	       "    -o walk_windows=N      parallel time windows for big cold listings: 0 = rate limit\n"
 	       "                           x page latency (default), 1 = one cursor walk\n"
+	       "    -o rw                  write changes to Pipedrive (default: read-only); through\n"
+	       "                           mount(8) and fstab, which pass rw to every mount, write\n"
+	       "                           allow_write instead\n"
+	       "    -o allow_write         the same as rw, also in fstab\n"
+	       "    -o allow_delete        with rw: rm of a person file deletes the person\n"
 	       "\n"
 	       "    -h, --help             print this help\n"
 	       "    -V, --version          print the version\n"

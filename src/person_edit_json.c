@@ -261,9 +261,12 @@ static int check_field(const char *key, struct json_object *v, struct person_edi
 		return check_contact_list(key, v, err);
 	if (strcmp(key, "label_ids") == 0) {
 		bool ok = json_object_is_type(v, json_type_array);
-		for (size_t i = 0; ok && i < json_object_array_length(v); i++)
-			ok = positive_int(json_object_array_get_idx(v, i));
-		return ok ? 0 : pe_fail(err, "label_ids must be a list of label ids (numbers)");
+		for (size_t i = 0; ok && i < json_object_array_length(v); i++) {
+			struct vcard_id id; /* integers, or strings as the API may send them */
+			ok = vcard_id_of(json_object_array_get_idx(v, i), &id) &&
+			     (!id.numeric || id.num > 0);
+		}
+		return ok ? 0 : pe_fail(err, "label_ids must be a list of label ids");
 	}
 	if (strcmp(key, "postal_address") == 0)
 		return check_address(v, err);

@@ -250,35 +250,57 @@ int pe_map_list(const char *key, bool drops_duplicates, const struct card_list *
 /* CATEGORIES -> label_ids                                                  */
 /* ------------------------------------------------------------------------ */
 
-static bool has_id(struct json_object *ids, int64_t id)
+static bool same_id(const struct vcard_id *a, const struct vcard_id *b)
 {
-	for (size_t i = 0; i < json_object_array_length(ids); i++)
-		if (json_object_get_int64(json_object_array_get_idx(ids, i)) == id)
+	if (a->numeric || b->numeric)
+		return a->numeric == b->numeric && a->num == b->num;
+	return a->len == b->len && memcmp(a->text, b->text, a->len) == 0;
+}
+
+static bool has_id(struct json_object *ids, const struct vcard_id *id)
+{
+	for (size_t i = 0; i < json_object_array_length(ids); i++) {
+		struct vcard_id have;
+		if (vcard_id_of(json_object_array_get_idx(ids, i), &have) && same_id(&have, id))
 			return true;
+	}
 	return false;
 }
 
-static int push_id(struct person_edit_error *err, struct json_object *ids, int64_t id)
+/* Append id to ids unless it is there: as the original value v when given
+ * (an id keeps the form the API sent it in), else as the resolver gave it. */
+static int push_id(struct person_edit_error *err, struct json_object *ids,
+		   const struct vcard_id *id, struct json_object *v)
 {
 	if (has_id(ids, id))
 		return 0;
-	struct json_object *v = json_object_new_int64(id);
-	if (!v || json_object_array_add(ids, v)) {
-		json_object_put(v);
+	struct json_object *copy = v ? json_object_get(v)
+				: id->numeric ? json_object_new_int64(id->num)
+					      : json_object_new_string_len(id->text, (int)id->len);
+	if (!copy || json_object_array_add(ids, copy)) {
+		json_object_put(copy);
 		return pe_oom(err);
 	}
 	return 0;
 }
 
-/* The original label id shown as `name` in the card, or 0. */
-static int64_t shown_label_id(const struct person_edit_resolver *r, struct json_object *orig,
-			      const char *name, int *rc, struct person_edit_error *err)
+static const char *label_of(const struct person_edit_resolver *r, struct json_object *v,
+			    struct vcard_id *id)
+{
+	if (!vcard_id_of(v, id))
+		return NULL;
+	return r->label_name ? r->label_name(r->ctx, id) : NULL;
+}
+
+/* The original label id value shown as `name` in the card, or NULL. */
+static struct json_object *shown_label(const struct person_edit_resolver *r,
+				       struct json_object *orig, const char *name, int *rc,
+				       struct person_edit_error *err)
 {
 	for (size_t i = 0; i < json_object_array_length(orig); i++) {
 		struct json_object *v = json_object_array_get_idx(orig, i);
-		const char *label = r->label_name && json_object_is_type(v, json_type_int)
-					    ? r->label_name(r->ctx, json_object_get_int64(v))
-					    : NULL;
+		struct vcard_id id;
+		const char *label = label_of(r, v, &id);
 		if (!label)
 			continue;
 		struct json_object *tmp = json_object_new_string(label);
@@ -286,14 +308,14 @@ static int64_t shown_label_id(const struct person_edit_resolver *r, struct json_
 		json_object_put(tmp);
 		if (!shown) {
 			*rc = pe_oom(err);
-			return 0;
+			return NULL;
 		}
 		bool match = strcmp(shown, name) == 0;
 		free(shown);
 		if (match)
-			return json_object_get_int64(v);
+			return v;
 	}
-	return 0;
+	return NULL;
 }
 
 /* Original ids whose label has no name the card could show: kept. */
@@ -302,14 +324,11 @@ static int keep_unshown_labels(const struct person_edit_resolver *r, struct json
 {
 	for (size_t i = 0; i < json_object_array_length(orig); i++) {
 		struct json_object *v = json_object_array_get_idx(orig, i);
-		if (!json_object_is_type(v, json_type_int))
+		struct vcard_id id;
+		const char *label = label_of(r, v, &id);
+		if (!vcard_id_of(v, &id) || (label && label[strspn(label, " \t\r\n")]))
 			continue;
-		const char *label = r->label_name
-					    ? r->label_name(r->ctx, json_object_get_int64(v))
-					    : NULL;
-		if (label && label[strspn(label, " \t\r\n")])
-			continue;
-		int rc = push_id(err, ids, json_object_get_int64(v));
+		int rc = push_id(err, ids, &id, v);
 		if (rc)
 			return rc;
 	}
@@ -330,10 +349,13 @@ int pe_map_categories(const struct card_model *old, const struct card_model *now
 	int rc = 0;
 	for (size_t i = 0; i < now->n_categories && rc == 0; i++) {
 		const char *name = now->categories[i];
-		int64_t id = orig ? shown_label_id(r, orig, name, &rc, err) : 0;
+		struct json_object *shown = orig ? shown_label(r, orig, name, &rc, err) : NULL;
+		struct vcard_id id;
 		if (rc)
 			break;
-		if (!id) {
+		if (shown) {
+			vcard_id_of(shown, &id);
+		} else {
 			int found = r->label_id ? r->label_id(r->ctx, name, &id) : -ENOENT;
 			if (found == -EEXIST)
 				rc = pe_fail(err, "several labels are named \"%.60s\"; set label_ids "
@@ -344,7 +366,7 @@ int pe_map_categories(const struct card_model *old, const struct card_model *now
 						  "first", name);
 		}
 		if (rc == 0)
-			rc = push_id(err, ids, id);
+			rc = push_id(err, ids, &id, shown);
 	}
 	if (rc == 0 && orig)
 		rc = keep_unshown_labels(r, orig, ids, err);

@@ -12,6 +12,7 @@ static const char *const endpoint_keys[API_EP_COUNT] = {
 	[API_EP_FILTERS] = "requests_filters",
 	[API_EP_PERSON_FIELDS] = "requests_person_fields",
 	[API_EP_SEARCH] = "requests_search",
+	[API_EP_PERSON_WRITES] = "requests_person_writes",
 	[API_EP_OTHER] = "requests_other",
 };
 
@@ -73,6 +74,9 @@ void status_render(struct strbuf *out, const struct status_input *in)
 	put_u64(out, "walks_failed", in->walks.failed_walks);
 	put_u64(out, "id_batches", in->walks.id_batches);
 	put_u64(out, "walks_search", in->walks.search_walks);
+	put_u64(out, "pending_writes", in->writes.pending);
+	put_u64(out, "writes_delivered", in->writes.delivered);
+	put_u64(out, "conflict_files", in->writes.conflicts);
 
 	uint64_t total = 0;
 	for (int i = 0; i < API_EP_COUNT; i++) {

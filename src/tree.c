@@ -10,11 +10,12 @@ void tree_describe(uint64_t ino, char *buf, size_t len)
 		[INO_BY_FILTER] = "/by-filter", [INO_BY_ID] = "/by-id", [INO_RECENT] = "/recent",
 		[INO_CONTROL] = "/.pipedrivefs", [INO_STATUS] = "/.pipedrivefs/status",
 		[INO_SEARCH] = "/search",
+		[INO_CONFLICTS] = "/.pipedrivefs/conflicts",
 	};
 	int64_t id = tree_id(ino);
 	switch (tree_kind(ino)) {
 	case NODE_FIXED:
-		snprintf(buf, len, "%s", ino <= INO_SEARCH && fixed[ino] ? fixed[ino] : "?");
+		snprintf(buf, len, "%s", ino <= INO_CONFLICTS && fixed[ino] ? fixed[ino] : "?");
 		break;
 	case NODE_OWNER_DIR:
 		snprintf(buf, len, "/by-owner/%" PRId64, id);

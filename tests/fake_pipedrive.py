@@ -38,8 +38,8 @@ Command line
                            (default 0 = unlimited).  Costs: list persons 10,
                            get person 1, list orgs 10, get org 1, users 20,
                            users/me 2, filters 20, v2 personFields 10,
-                           v1 personFields 20, persons/search 20, anything
-                           else 0
+                           v1 personFields 20, persons/search 20, POST and
+                           PATCH persons 5, DELETE persons 3, anything else 0
   --search-rate-limit N    Search API burst limit: searches per rolling 2 s
                            window per token, on top of --rate-limit
                            (default 10 as on every Pipedrive plan; 0 =
@@ -88,6 +88,8 @@ of the same name with "_" for "-"; default first):
   --invalid-utf8-person ID person ID's name, notes and Nickname field carry raw
                            invalid UTF-8 bytes in API answers (0 = none; the
                            control interface shows them as \\udcXX escapes)
+  --create-status 200|201  the HTTP status of a successful POST /persons: the
+                           v2 spec says 200, v1 answered 201 Created
 
 Prints ``listening on HOST:PORT`` to stderr.  SIGTERM / SIGINT exit cleanly.
 HTTP/1.1 with keep-alive (TCP_NODELAY); every answer has Content-Length,
@@ -114,8 +116,32 @@ API routes (host-agnostic; v1 routes also answer under /v1/...)
                                   other valid types -> [] ; invalid type -> 400
   GET /api/v2/personFields        cursor paged (limit, cursor, include_fields)
   GET /api/v1/personFields        offset paged (start, limit) v1 shape
+  POST   /api/v2/persons          create (see "Person writes")
+  PATCH  /api/v2/persons/{id}     update
+  DELETE /api/v2/persons/{id}     soft delete
   anything else / other methods   401 gateway body when unauthenticated,
                                   otherwise 404 generic error
+
+Person writes
+-------------
+Request bodies as the v2 spec's addPerson / updatePerson: a JSON object of
+name, owner_id, org_id, emails, phones, im ({value, primary, label} lists),
+visible_to (1/3/5/7), label_ids, postal_address (the ten string parts),
+notes (<= 10,000 characters), birthday (YYYY-MM-DD), job_title,
+marketing_status (its four values), custom_fields (known keys; an enum takes
+an option id; [] for a set -> 400 "use null"), and for POST add_time.  Any
+other key, a wrong type, an unknown owner (users 1..K+1), organization or
+label, a name that is empty (or missing in a POST) -> 400 with the generic
+schema error body; the contact-sync keys with --no-contact-sync -> 403;
+PATCH/DELETE of an unknown or soft-deleted id -> 404 "Person not found";
+any query parameter -> 400.  Label ids come back as label_option_ids serves
+them ("1" or "customer" are read back as 1).  A write sets the fields given
+(arrays and postal_address replaced, custom_fields merged key by key),
+first_name/last_name from name (first word / the rest, this fake's split),
+update_time := max(now, old + 1 s); a POST makes the next id (owner 1 and
+null fields unless given).  Answers: {"success":true,"data":<the person as
+GET /persons/{id} serves it>} (POST: HTTP 200, or 201 with create_status),
+DELETE {"success":true,"data":{"id":N}}.
 
 Lists (persons and organizations)
 ---------------------------------
@@ -277,6 +303,8 @@ Control interface (no auth, not counted in stats, no faults/latency)
   GET    /_control/stats            {"total","by_route","by_status","requests"}
                                     (last 20,000 API requests; each has method,
                                     path, query, status, t, route, fault,
+                                    body (the request's JSON body parsed, its
+                                    text if it is not JSON, null if none),
                                     headers{x-api-token-present, authorization-
                                     present, accept, accept-encoding})
   POST   /_control/reset            clear stats, faults, rate-limit/abuse/daily
@@ -311,7 +339,12 @@ Control interface (no auth, not counted in stats, no faults/latency)
                                     "kind":K,"skip":0,"count":1,
                                     "retry_after":1,"delay_ms":0}]} replaces
                                     the rule list.  path = prefix of the URL
-                                    path; count -1 = forever.  Kinds: 429,
+                                    path; count -1 = forever; optional
+                                    "method" (GET, POST, PATCH, DELETE) limits
+                                    a rule to one method; "apply": true lets
+                                    the request take effect first, then the
+                                    fault answers (a write whose answer is
+                                    lost: 500, drop, cut, ...).  Kinds: 429,
                                     429-daily, 500, 502, 503, 401, html403,
                                     drop, cut, slow, stall, success-false,
                                     malformed.  The first matching active rule
@@ -329,7 +362,8 @@ Control interface (no auth, not counted in stats, no faults/latency)
                                     "daily_429_style":"explicit"|"silent",
                                     "label_option_ids", "filter_time_bounds",
                                     "deleted_in_answers", "time_field_style",
-                                    "invalid_utf8_person"} (see above)
+                                    "invalid_utf8_person", "create_status"}
+                                    (see above)
 """
 
 import argparse
@@ -1624,7 +1658,7 @@ class Config:
              "daily_429_style": str,
              "label_option_ids": str, "filter_time_bounds": str,
              "deleted_in_answers": str, "time_field_style": str,
-             "invalid_utf8_person": int}
+             "invalid_utf8_person": int, "create_status": str}
     CHOICES = {"deleted_get": ("soft", "404"),
                "ratelimit_reset_style": RESET_STYLES,
                "retry_after_style": RETRY_AFTER_STYLES,
@@ -1632,7 +1666,8 @@ class Config:
                "label_option_ids": ("int", "string", "key"),
                "filter_time_bounds": ("applied", "ignored"),
                "deleted_in_answers": ("omit", "include"),
-               "time_field_style": ("object", "string")}
+               "time_field_style": ("object", "string"),
+               "create_status": ("200", "201")}
     # keys that change how persons are rendered (their cached JSON)
     RENDERING = ("label_option_ids", "time_field_style", "invalid_utf8_person")
 
@@ -1650,7 +1685,8 @@ class Config:
             "filter_time_bounds": args.filter_time_bounds,
             "deleted_in_answers": args.deleted_in_answers,
             "time_field_style": args.time_field_style,
-            "invalid_utf8_person": args.invalid_utf8_person}
+            "invalid_utf8_person": args.invalid_utf8_person,
+            "create_status": args.create_status}
 
     def get(self, name):
         with self.lock:
@@ -1770,7 +1806,13 @@ class Faults:
         for r in rules:
             if not isinstance(r, dict) or str(r.get("kind")) not in FAULT_KINDS:
                 raise ApiError(400, "bad fault rule: %r" % (r,))
+            method = r.get("method")
+            if method is not None and method not in (
+                    "GET", "POST", "PATCH", "DELETE"):
+                raise ApiError(400, "bad fault rule method: %r" % (method,))
             clean.append({"path": str(r.get("path", "/")),
+                          "method": method,
+                          "apply": bool(r.get("apply", False)),
                           "kind": str(r["kind"]),
                           "skip": int(r.get("skip", 0)),
                           "count": int(r.get("count", 1)),
@@ -1784,11 +1826,13 @@ class Faults:
         with self.lock:
             return [dict(r) for r in self.rules]
 
-    def match(self, path):
+    def match(self, path, method="GET"):
         """The rule that fires for this request (a copy), or None."""
         with self.lock:
             for r in self.rules:
                 if not path.startswith(r["path"]) or r["count"] == 0:
+                    continue
+                if r["method"] is not None and r["method"] != method:
                     continue
                 if r["skip"] > 0:
                     r["skip"] -= 1
@@ -2150,6 +2194,205 @@ def canonical_path(path):
     return path, path
 
 
+# --------------------------------------------------------------------------
+# person writes: POST /api/v2/persons, PATCH and DELETE /api/v2/persons/{id}
+# --------------------------------------------------------------------------
+
+WRITABLE_PERSON_KEYS = frozenset((
+    "name", "owner_id", "org_id", "emails", "phones", "visible_to",
+    "label_ids", "postal_address", "notes", "im", "birthday", "job_title",
+    "marketing_status", "custom_fields"))
+ADDRESS_KEYS = frozenset((
+    "value", "country", "admin_area_level_1", "admin_area_level_2",
+    "locality", "sublocality", "route", "street_number", "subpremise",
+    "postal_code"))
+MARKETING_STATUSES = ("no_consent", "unsubscribed", "subscribed", "archived")
+WRITE_COSTS = {("POST", "/api/v2/persons"): 5,
+               ("PATCH", "/api/v2/persons/{id}"): 5,
+               ("DELETE", "/api/v2/persons/{id}"): 3}
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _schema_error(message):
+    return bad_request(message)
+
+
+def _check_contacts(key, v):
+    if not isinstance(v, list):
+        raise _schema_error("%s must be an array" % key)
+    for item in v:
+        if not isinstance(item, dict) or set(item) - {"value", "primary", "label"}:
+            raise _schema_error("%s items must be {value, primary, label}" % key)
+        if not isinstance(item.get("value"), str):
+            raise _schema_error("%s.value must be a string" % key)
+        if "primary" in item and not isinstance(item["primary"], bool):
+            raise _schema_error("%s.primary must be a boolean" % key)
+        if "label" in item and not isinstance(item["label"], str):
+            raise _schema_error("%s.label must be a string" % key)
+
+
+def label_id_from(value, mode):
+    """The stored (integer) label id of a label id as a client sends it back
+    under label_option_ids (the inverse of label_id_as), or None."""
+    if _is_int(value):
+        return value
+    if isinstance(value, str):
+        if value.isdigit() and mode != "key":
+            return int(value)
+        for k, key in LABEL_KEYS.items():
+            if key == value and mode == "key":
+                return k
+    return None
+
+
+def split_name(name):
+    """first_name / last_name as this fake derives them from name (the real
+    split is not documented): the first word, and the rest or null."""
+    words = name.split()
+    if not words:
+        return "", None
+    return words[0], " ".join(words[1:]) or None
+
+
+class PersonWrites:
+    """Validation and effects of the person write endpoints, shaped by the
+    v2 spec (request bodies: addPerson / updatePerson; answers
+    {"success":true,"data":<person>} and, for DELETE, {"data":{"id"}})."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def _custom(self, v):
+        if not isinstance(v, dict):
+            raise _schema_error("custom_fields must be an object")
+        types = {c[0]: c[2] for c in CUSTOM_FIELDS}
+        for k, val in v.items():
+            if k not in types:
+                raise _schema_error("custom field '%s' does not exist" % k)
+            if types[k] == "set" and val == []:
+                raise _schema_error(
+                    "custom field '%s': use null to clear a set field, "
+                    "not []" % k)
+            if types[k] == "enum" and val is not None and not _is_int(val):
+                raise _schema_error("custom field '%s' takes an option id" % k)
+
+    def validate(self, body, creating):
+        """A clean copy of body (label ids as stored), or ApiError."""
+        app = self.app
+        if not isinstance(body, dict):
+            raise _schema_error("the request body must be a JSON object")
+        allowed = WRITABLE_PERSON_KEYS | ({"add_time"} if creating else set())
+        unknown = sorted(set(body) - allowed)
+        if unknown:
+            raise _schema_error("'%s' is not a property of this request"
+                                % unknown[0])
+        if app.args.no_contact_sync and set(body) & set(CONTACT_SYNC_KEYS):
+            raise ApiError(403, "contact sync is not enabled for the company")
+        out = dict(body)
+        if creating and not (isinstance(body.get("name"), str)
+                             and body["name"].strip()):
+            raise _schema_error("name is required")
+        if "name" in body and not (isinstance(body["name"], str)
+                                   and body["name"].strip()):
+            raise _schema_error("name must be a non-empty string")
+        if "owner_id" in body:
+            v = body["owner_id"]
+            if not _is_int(v) or not 1 <= v <= app.args.owners + 1:
+                raise _schema_error("owner_id must be an existing user id")
+        if "org_id" in body and body["org_id"] is not None:
+            v = body["org_id"]
+            if not _is_int(v) or app.orgs.get(v) is None:
+                raise _schema_error("org_id must be an existing organization "
+                                    "id or null")
+        for k in ("emails", "phones", "im"):
+            if k in body:
+                _check_contacts(k, body[k])
+        if "visible_to" in body and body["visible_to"] not in (1, 3, 5, 7):
+            raise _schema_error("visible_to must be 1, 3, 5 or 7")
+        if "label_ids" in body:
+            v = body["label_ids"]
+            mode = app.config.get("label_option_ids")
+            ids = [label_id_from(x, mode) for x in v] if isinstance(v, list) else None
+            known = {lb["id"] for lb in LABELS}
+            if ids is None or any(x not in known for x in ids):
+                raise _schema_error("label_ids must be ids of existing labels")
+            out["label_ids"] = ids
+        if "postal_address" in body and body["postal_address"] is not None:
+            v = body["postal_address"]
+            if not isinstance(v, dict) or set(v) - ADDRESS_KEYS or any(
+                    x is not None and not isinstance(x, str) for x in v.values()):
+                raise _schema_error("postal_address takes string parts: %s"
+                                    % ", ".join(sorted(ADDRESS_KEYS)))
+        for k in ("notes", "job_title"):
+            if k in body and body[k] is not None and not isinstance(body[k], str):
+                raise _schema_error("%s must be a string" % k)
+        if "notes" in body and isinstance(body["notes"], str) \
+                and len(body["notes"]) > 10000:
+            raise _schema_error("notes: at most 10000 characters")
+        if "birthday" in body and body["birthday"] is not None:
+            v = body["birthday"]
+            try:
+                datetime.date.fromisoformat(v)
+            except (TypeError, ValueError):
+                raise _schema_error("birthday must be a date YYYY-MM-DD")
+        if "marketing_status" in body and \
+                body["marketing_status"] not in MARKETING_STATUSES:
+            raise _schema_error("marketing_status must be one of %s"
+                                % ", ".join(MARKETING_STATUSES))
+        if "custom_fields" in body:
+            self._custom(body["custom_fields"])
+        if "add_time" in body and (not isinstance(body["add_time"], str) or
+                                   parse_rfc3339(body["add_time"]) is None):
+            raise _schema_error("add_time must be whole-second RFC3339")
+        if "name" in body:
+            out["first_name"], out["last_name"] = split_name(body["name"])
+        return out
+
+    def answer(self, i, status=200):
+        store = self.app.persons
+        with store.lock:
+            text = store.render(i)
+        return Response(status, '{"success":true,"data":' + text + "}",
+                        raw_bytes=True)
+
+    def create(self, body):
+        clean = self.validate(body, creating=True)
+        store = self.app.persons
+        if "update_time" not in clean:
+            clean["update_time"] = rfc3339(now_s())
+        if "add_time" not in clean:
+            clean["add_time"] = clean["update_time"]
+        clean["custom_fields"] = dict(dict.fromkeys(CUSTOM_KEYS),
+                                      **clean.get("custom_fields", {}))
+        obj = store.create(clean)
+        status = 201 if self.app.config.get("create_status") == "201" else 200
+        return self.answer(obj["id"], status)
+
+    def _existing(self, path):
+        text = _PERSON_ID.match(path).group(1)
+        if not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
+            raise bad_request("parameter 'id' must be an integer")
+        i = int(text)
+        obj = self.app.persons.get(i)
+        if obj is None or obj.get("is_deleted"):
+            raise ApiError(404, self.app.persons.not_found)
+        return i
+
+    def patch(self, path, body):
+        i = self._existing(path)
+        clean = self.validate(body, creating=False)
+        self.app.persons.update(i, clean)
+        return self.answer(i)
+
+    def delete(self, path):
+        i = self._existing(path)
+        self.app.persons.delete(i, False)
+        return Response(200, {"success": True, "data": {"id": i}})
+
+
 class App:
     def __init__(self, args):
         self.args = args
@@ -2165,6 +2408,7 @@ class App:
                                    not args.no_contact_sync, self.config)
         self.orgs = OrgStore(args.orgs, args.owners, args.seed, args.company,
                              not args.no_tricky)
+        self.writes = PersonWrites(self)
         self.routes = {
             "/api/v2/persons": self.list_persons,
             "/api/v2/organizations": self.list_orgs,
@@ -2185,7 +2429,29 @@ class App:
                 tok = auth[7:].strip()
         return tok
 
-    def handle_api(self, method, path, params, headers):
+    def write_handler(self, method, route, raw):
+        """The handler of a person write (method, route), or None."""
+        if (method, route) not in WRITE_COSTS:
+            return None
+
+        def handle(cpath, params):
+            if params:
+                raise bad_request("unknown query parameter '%s'"
+                                  % sorted(params)[0])
+            body = None
+            if method != "DELETE" or raw:
+                try:
+                    body = json.loads(raw.decode("utf-8"))
+                except (ValueError, UnicodeDecodeError):
+                    raise bad_request("the request body is not valid JSON")
+            if method == "POST":
+                return self.writes.create(body)
+            if method == "PATCH":
+                return self.writes.patch(cpath, body)
+            return self.writes.delete(cpath)
+        return handle
+
+    def handle_api(self, method, path, params, headers, raw=b""):
         """Auth, rate limits and routing for one API request."""
         token = self.token_of(headers)
         if token != self.args.token:
@@ -2197,8 +2463,9 @@ class App:
         elif handler is None and route == "/api/v2/organizations/{id}":
             handler = self.get_org
         if method != "GET":
-            handler = None
-        cost = COSTS.get(route, 0) if handler else 0
+            handler = self.write_handler(method, route, raw)
+        cost = (WRITE_COSTS.get((method, route), 0) if method != "GET"
+                else COSTS.get(route, 0)) if handler else 0
         verdict, rl_headers = self.search_limiter.check(
             token, handler is not None and route == SEARCH_ROUTE,
             lambda: self.limiter.check(token, cost))
@@ -2580,7 +2847,7 @@ class Handler(BaseHTTPRequestHandler):
             if url.path == "/_control" or url.path.startswith("/_control/"):
                 self.control(method, url.path, params, raw)
             else:
-                self.api(method, url.path, params)
+                self.api(method, url.path, params, raw)
         except (ConnectionError, socket.timeout):
             self.close_connection = True
         except Exception:                       # a bug: answer 500, log it
@@ -2601,21 +2868,26 @@ class Handler(BaseHTTPRequestHandler):
                 return
         self.send(self.app.handle_control(method, path, params, body))
 
-    def api(self, method, path, params):
+    def api(self, method, path, params, raw=b""):
         app = self.app
         headers = {k.lower(): v for k, v in self.headers.items()}
-        rule = app.faults.match(path)
+        rule = app.faults.match(path, method)
         kind = rule["kind"] if rule else None
         resp = app.fault_response(rule) if rule else None
         if kind == "slow":
             time.sleep(rule["delay_ms"] / 1000.0)
+        applied = None
+        if rule and rule["apply"]:
+            # the request takes effect, then the fault answers (a write
+            # whose answer is lost on the way back)
+            applied = app.handle_api(method, path, params, headers, raw)
         if resp is None and kind != "drop":
-            resp = app.handle_api(method, path, params, headers)
+            resp = applied or app.handle_api(method, path, params, headers, raw)
         latency = app.config.get("latency_ms")
         if latency > 0:
             time.sleep(latency / 1000.0)
         self.record(method, path, params, headers,
-                    0 if kind == "drop" else resp.status, kind)
+                    0 if kind == "drop" else resp.status, kind, raw)
         if kind == "drop":
             self.close_connection = True
             return
@@ -2625,9 +2897,16 @@ class Handler(BaseHTTPRequestHandler):
             resp.body = resp.body[:max(1, len(resp.body) // 2)]
         self.send(resp, headers.get("accept-encoding", ""), rule)
 
-    def record(self, method, path, params, headers, status, kind):
+    def record(self, method, path, params, headers, status, kind, raw=b""):
         _, route = canonical_path(path)
+        body = None
+        if raw:
+            try:
+                body = json.loads(raw.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                body = raw.decode("utf-8", "replace")
         self.app.stats.record({
+            "body": body,
             "method": method, "path": path, "query": params, "status": status,
             "t": time.time(), "route": route, "fault": kind,
             "headers": {
@@ -2718,6 +2997,8 @@ def parse_args(argv):
     p.add_argument("--time-field-style", default="object",
                    choices=Config.CHOICES["time_field_style"])
     p.add_argument("--invalid-utf8-person", type=int, default=0)
+    p.add_argument("--create-status", default="200",
+                   choices=Config.CHOICES["create_status"])
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     if args.persons < 0 or args.owners < 1 or args.orgs < 1:

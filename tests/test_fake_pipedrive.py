@@ -131,7 +131,8 @@ def c(server):
                                     "filter_time_bounds": "applied",
                                     "deleted_in_answers": "omit",
                                     "time_field_style": "object",
-                                    "invalid_utf8_person": 0})
+                                    "invalid_utf8_person": 0,
+                                    "create_status": "200"})
     yield cl
     cl.conn.close()
 
@@ -1064,6 +1065,193 @@ def test_variant_flags_set_the_config():
             "label_option_ids": "key", "filter_time_bounds": "ignored",
             "deleted_in_answers": "include", "time_field_style": "string",
             "invalid_utf8_person": 3}
+        cl.conn.close()
+    finally:
+        stop_server(proc)
+
+
+# --------------------------------------------------------------------------
+# person writes: POST /persons, PATCH and DELETE /persons/{id}
+
+def write(c, method, path, body=None, raw=None):
+    h = {}
+    if raw is not None:
+        c.conn.request(method, path, body=raw, headers={
+            "x-api-token": TOKEN, "Content-Type": "application/json"})
+        resp = c.conn.getresponse()
+        return resp.status, json.loads(resp.read().decode())
+    status, _, out = c.request(method, path, body=body, headers=h)
+    return status, json.loads(out.decode())
+
+
+def last_request(c, method):
+    _, stats = c.control("GET", "/stats")
+    return [r for r in stats["requests"] if r["method"] == method][-1]
+
+
+def test_patch_sets_only_the_fields_given(c):
+    _, _, before = c.get("/api/v2/persons/990")
+    before = before["data"]
+    nick, budget = CUSTOM_KEYS_OF(c, "Nickname", "Budget")
+    body = {"phones": [{"value": "+1 555 0100", "primary": True,
+                        "label": "mobile"}],
+            "custom_fields": {nick: "Patched"}, "name": "Zed Q Patched"}
+    status, out = write(c, "PATCH", "/api/v2/persons/990", body)
+    assert status == 200 and out["success"] is True
+    p = out["data"]
+    assert p["phones"] == body["phones"]
+    assert p["custom_fields"][nick] == "Patched"
+    assert p["custom_fields"][budget] == before["custom_fields"][budget]
+    assert p["emails"] == before["emails"]
+    assert (p["first_name"], p["last_name"]) == ("Zed", "Q Patched")
+    assert p["update_time"] > before["update_time"]
+    _, _, again = c.get("/api/v2/persons/990")
+    assert again["data"] == p           # the answer is the person as served
+    rec = last_request(c, "PATCH")
+    assert rec["route"] == "/api/v2/persons/{id}" and rec["body"] == body
+
+
+def CUSTOM_KEYS_OF(c, *names):
+    _, _, body = c.get("/api/v2/personFields?limit=500")
+    by_name = {f["field_name"]: f["field_code"] for f in body["data"]}
+    return [by_name[n] for n in names]
+
+
+def test_post_creates_a_person_and_create_status_switch(c):
+    body = {"name": "New Person", "owner_id": 2, "org_id": 3,
+            "emails": [{"value": "new@example.com", "primary": True,
+                        "label": "work"}]}
+    status, out = write(c, "POST", "/api/v2/persons", body)
+    assert status == 200
+    p = out["data"]
+    assert p["id"] > N and p["name"] == "New Person"
+    assert (p["owner_id"], p["org_id"]) == (2, 3)
+    assert p["add_time"] == p["update_time"]
+    assert all(v is None for v in p["custom_fields"].values())
+    assert len(p["custom_fields"]) == 16
+    _, _, got = c.get("/api/v2/persons/%d" % p["id"])
+    assert got["data"] == p
+    ids, _ = c.walk("limit=500&owner_id=2")
+    assert p["id"] in ids
+    assert last_request(c, "POST")["body"] == body
+    c.control("POST", "/config", {"create_status": "201"})
+    status, out = write(c, "POST", "/api/v2/persons", {"name": "Second"})
+    assert status == 201 and out["data"]["owner_id"] == 1
+    assert c.control("POST", "/config", {"create_status": "202"})[0] == 400
+
+
+def test_delete_soft_deletes_once(c):
+    created = write(c, "POST", "/api/v2/persons", {"name": "Doomed"})[1]
+    pid = created["data"]["id"]
+    status, out = write(c, "DELETE", "/api/v2/persons/%d" % pid)
+    assert (status, out) == (200, {"success": True, "data": {"id": pid}})
+    _, _, got = c.get("/api/v2/persons/%d" % pid)
+    assert got["data"]["is_deleted"] is True
+    assert write(c, "DELETE", "/api/v2/persons/%d" % pid)[0] == 404
+    assert write(c, "PATCH", "/api/v2/persons/%d" % pid, {"name": "x"})[0] == 404
+
+
+def test_writes_cost_tokens(c):
+    c.control("POST", "/config", {"daily_budget": 1000})
+    pid = write(c, "POST", "/api/v2/persons", {"name": "Costly"})[1]["data"]["id"]
+    write(c, "PATCH", "/api/v2/persons/%d" % pid, {"name": "Costlier"})
+    st, h, _ = c.request("DELETE", "/api/v2/persons/%d" % pid)
+    assert st == 200
+    assert int(h["x-daily-ratelimit-token-remaining"]) == 1000 - 5 - 5 - 3
+
+
+@pytest.mark.parametrize("body,fragment", [
+    ({"nickname": "x"}, "'nickname' is not a property"),
+    ({"id": 5}, "'id' is not a property"),
+    ({"add_time": "2020-01-01T00:00:00Z"}, "'add_time' is not a property"),
+    ({"name": ""}, "name must be a non-empty string"),
+    ({"visible_to": 2}, "visible_to"),
+    ({"owner_id": 99}, "owner_id"),
+    ({"org_id": 9999}, "org_id"),
+    ({"label_ids": [77]}, "label_ids"),
+    ({"emails": [{"value": 5}]}, "emails.value"),
+    ({"emails": [{"value": "a@b", "kind": "x"}]}, "emails items"),
+    ({"birthday": "2020-02-30"}, "birthday"),
+    ({"postal_address": {"street": "x"}}, "postal_address"),
+    ({"marketing_status": "maybe"}, "marketing_status"),
+    ({"custom_fields": {"0" * 40: 1}}, "does not exist"),
+    ("not an object", "JSON object"),
+])
+def test_patch_validation_errors(c, body, fragment):
+    _, _, before = c.get("/api/v2/persons/991")
+    status, out = write(c, "PATCH", "/api/v2/persons/991", body)
+    assert status == 400, out
+    assert out["success"] is False and fragment in out["error"]
+    assert "ERR_SCHEMA_VALIDATION_FAILED" in out["error"]
+    _, _, after = c.get("/api/v2/persons/991")
+    assert after == before              # nothing applied
+
+
+def test_write_validation_of_sets_json_and_queries(c):
+    interests, = CUSTOM_KEYS_OF(c, "Interests")
+    status, out = write(c, "PATCH", "/api/v2/persons/991",
+                        {"custom_fields": {interests: []}})
+    assert status == 400 and "use null" in out["error"]
+    assert write(c, "PATCH", "/api/v2/persons/991",
+                 {"custom_fields": {interests: None}})[0] == 200
+    assert write(c, "PATCH", "/api/v2/persons/991", raw=b"{broken")[0] == 400
+    assert write(c, "POST", "/api/v2/persons", {"owner_id": 1})[0] == 400
+    assert write(c, "PATCH", "/api/v2/persons/991?x=1", {"name": "a"})[0] == 400
+    assert write(c, "PATCH", "/api/v2/persons/999999", {"name": "a"})[0] == 404
+    assert write(c, "PUT", "/api/v2/persons/991", {"name": "a"})[0] == 404
+
+
+def test_label_ids_written_back_as_served(c):
+    for mode, ids, want in (("string", ["2", 3], [2, 3]),
+                            ("key", ["vip", "customer"], [2, 1])):
+        c.control("POST", "/config", {"label_option_ids": mode})
+        status, _ = write(c, "PATCH", "/api/v2/persons/992",
+                          {"label_ids": ids})
+        assert status == 200, mode
+        _, raw = c.control("GET", "/persons/992")
+        assert raw["label_ids"] == want
+
+
+def test_contact_sync_fields_need_contact_sync():
+    proc, port = start_server("--persons", "5", "--no-contact-sync")
+    try:
+        cl = Client(port)
+        st, _, raw = cl.request("PATCH", "/api/v2/persons/2",
+                                body={"job_title": "Boss"})
+        assert st == 403 and b"contact sync" in raw
+        st, _, raw = cl.request("PATCH", "/api/v2/persons/2",
+                                body={"name": "Still Fine"})
+        assert st == 200
+        cl.conn.close()
+    finally:
+        stop_server(proc)
+
+
+def test_fault_rule_method_and_apply(c):
+    c.control("POST", "/faults", {"rules": [
+        {"path": "/api/v2/persons", "method": "PATCH", "kind": "502",
+         "apply": True}]})
+    _, _, before = c.get("/api/v2/persons/993")   # GET: not matched
+    status, _ = write(c, "PATCH", "/api/v2/persons/993", {"name": "Applied"})
+    assert status == 502
+    _, raw = c.control("GET", "/persons/993")
+    assert raw["name"] == "Applied"     # applied although the answer failed
+    c.control("POST", "/faults", {"rules": [
+        {"path": "/api/v2/persons", "method": "PATCH", "kind": "503"}]})
+    assert write(c, "PATCH", "/api/v2/persons/993", {"name": "Nope"})[0] == 503
+    _, raw = c.control("GET", "/persons/993")
+    assert raw["name"] == "Applied"     # a plain fault applies nothing
+    assert c.control("POST", "/faults", {"rules": [
+        {"path": "/", "kind": "500", "method": "PUT"}]})[0] == 400
+
+
+def test_create_status_flag_sets_the_config():
+    proc, port = start_server("--persons", "5", "--create-status", "201")
+    try:
+        cl = Client(port)
+        assert cl.control("GET", "/config")[1]["create_status"] == "201"
+        st, _, _ = cl.request("POST", "/api/v2/persons", body={"name": "A"})
+        assert st == 201
         cl.conn.close()
     finally:
         stop_server(proc)

@@ -29,18 +29,28 @@
 
 /* ---- a fixed company and person ---- */
 
-static const char *label_name(void *ctx, int64_t id)
+/* Labels 1 and 2 have integer ids, "hot" a text id (built-in option ids may
+ * be strings). */
+static const char *label_name(void *ctx, const struct vcard_id *id)
 {
 	(void)ctx;
-	return id == 1 ? "Customer" : id == 2 ? "VIP, EMEA" : NULL;
+	if (!id->numeric)
+		return id->len == 3 && memcmp(id->text, "hot", 3) == 0 ? "Hot" : NULL;
+	return id->num == 1 ? "Customer" : id->num == 2 ? "VIP, EMEA" : NULL;
 }
 
-static int label_id(void *ctx, const char *name, int64_t *id)
+static int label_id(void *ctx, const char *name, struct vcard_id *id)
 {
 	(void)ctx;
-	*id = strcmp(name, "Customer") == 0 ? 1 : strcmp(name, "VIP, EMEA") == 0 ? 2
-						  : strcmp(name, "Hot") == 0 ? 3 : 0;
-	return *id ? 0 : strcmp(name, "Twin") == 0 ? -EEXIST : -ENOENT;
+	memset(id, 0, sizeof *id);
+	id->num = strcmp(name, "Customer") == 0 ? 1 : strcmp(name, "VIP, EMEA") == 0 ? 2 : 0;
+	id->numeric = id->num != 0;
+	if (strcmp(name, "Hot") == 0) {
+		id->text = "hot";
+		id->len = 3;
+		return 0;
+	}
+	return id->numeric ? 0 : strcmp(name, "Twin") == 0 ? -EEXIST : -ENOENT;
 }
 
 static const char *const field_types[][2] = {
@@ -95,7 +105,7 @@ static const char person_json[] =
 	"\"label\":\"billing\"}],\"phones\":[{\"value\":\"123\",\"primary\":true,\"label\":\"work\"},"
 	"{\"value\":\"123\",\"primary\":false,\"label\":\"mobile\"},{\"value\":\"456\","
 	"\"primary\":false,\"label\":\"other\"}],\"is_deleted\":false,\"visible_to\":3,"
-	"\"label_ids\":[1,2,9],\"picture_id\":null,\"custom_fields\":{"
+	"\"label_ids\":[1,2,9,\"hot\"],\"picture_id\":null,\"custom_fields\":{"
 	"\"0000000000000000000000000000000000000000\":\"Kiki\","
 	"\"0000000000000000000000000000000000000003\":{\"value\":8000,\"currency\":\"EUR\"},"
 	"\"0000000000000000000000000000000000000005\":7},"

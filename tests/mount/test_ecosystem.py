@@ -317,23 +317,20 @@ def _unshare_works():
     return None
 
 
-def test_mount_t_fuse_pipedrivefs_through_mount_fuse3(
-        fake_server, pipedrivefs_bin, tmp_path, mountpoint, clean_env):
-    """The fstab route: mount -t fuse.pipedrivefs -o OPTIONS SOURCE DIR runs
-    /sbin/mount.fuse -> mount.fuse3 -> `pipedrivefs SOURCE DIR -o OPTIONS`,
-    with the fstab words among the options."""
+def mount_through_mount8(server, pipedrivefs_bin, tmp_path, mountpoint, clean_env, words):
+    """Run MOUNT_SCRIPT (mount -t fuse.pipedrivefs in a private mount
+    namespace) with the token, base_url and `words` as options; returns
+    (the script's CompletedProcess, its out folder, the daemons left)."""
     reason = _unshare_works()
     if reason:
         pytest.skip(reason)
-    server = fake_server(**SMALL)
     bindir = tmp_path / "bin"
     bindir.mkdir()
     (bindir / "pipedrivefs").symlink_to(pipedrivefs_bin)
     token = write_token(tmp_path / "token")
     out = tmp_path / "out"
     out.mkdir()
-    opts = ",".join([f"token_file={token}", f"base_url={server.base_url}",
-                     "noauto", "user", "_netdev", "nofail", "defaults"])
+    opts = ",".join([f"token_file={token}", f"base_url={server.base_url}"] + words)
     env = dict(os.environ, **clean_env)
     env.pop("PIPEDRIVE_API_TOKEN", None)
     try:
@@ -350,6 +347,18 @@ def test_mount_t_fuse_pipedrivefs_through_mount_fuse3(
         left = pids_mentioning(str(mountpoint))
         for pid in left:
             os.kill(pid, signal.SIGKILL)
+    return r, out, left
+
+
+def test_mount_t_fuse_pipedrivefs_through_mount_fuse3(
+        fake_server, pipedrivefs_bin, tmp_path, mountpoint, clean_env):
+    """The fstab route: mount -t fuse.pipedrivefs -o OPTIONS SOURCE DIR runs
+    /sbin/mount.fuse -> mount.fuse3 -> `pipedrivefs SOURCE DIR -o OPTIONS`,
+    with the fstab words among the options."""
+    server = fake_server(**SMALL)
+    r, out, left = mount_through_mount8(server, pipedrivefs_bin, tmp_path, mountpoint,
+                                        clean_env,
+                                        ["noauto", "user", "_netdev", "nofail", "defaults"])
     assert not left, "pipedrivefs did not exit after umount"
     assert (out / "mount.rc").read_text().strip() == "0", r.stdout
     names = (out / "ls").read_text().split("\n")

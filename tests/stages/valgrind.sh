@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# tests/stages/valgrind.sh - the foundation mount tests with the daemon under
-# valgrind (memcheck).  Every daemon the tests start runs through a wrapper
+# tests/stages/valgrind.sh - the foundation and write mount tests with the
+# daemon under valgrind (memcheck).  Every daemon the tests start runs through a wrapper
 # that execs valgrind with one log per process; the stage fails if a test
 # fails or any log shows a memory error or a definite/indirect leak.
 #
@@ -18,7 +18,10 @@ PY=/usr/bin/python3
 BUILD=${PDFS_BUILD:-build}
 BIN="$REPO/$BUILD/pipedrivefs"
 [[ $BUILD = /* ]] && BIN="$BUILD/pipedrivefs"
-TEST_FILE=tests/mount/test_foundation.py
+# the read path, and the write path (-o rw: files, renames, the writeback
+# thread, the journal)
+TEST_FILES=(tests/mount/test_foundation.py tests/mount/test_write.py
+            tests/mount/test_write_journal.py)
 
 # Tests left out under valgrind, each with the reason (pytest -k).  Valgrind
 # makes the daemon 20-50x slower; the wall-clock assertions of
@@ -40,7 +43,9 @@ command -v valgrind >/dev/null 2>&1 || skip "valgrind is not installed"
 [[ -x $BIN ]] || skip "$BIN does not exist (run script/build $BUILD)"
 [[ -e /dev/fuse ]] || skip "/dev/fuse does not exist"
 command -v fusermount3 >/dev/null 2>&1 || skip "fusermount3 is not on PATH"
-[[ -f $TEST_FILE ]] || skip "$TEST_FILE does not exist"
+for f in "${TEST_FILES[@]}"; do
+    [[ -f $f ]] || skip "$f does not exist"
+done
 
 WORK=$(mktemp -d -t pdfs-valgrind.XXXXXX)
 if [[ ${PDFS_VALGRIND_KEEP:-0} == 1 ]]; then
@@ -64,10 +69,10 @@ for t in ${EXCLUDED[@]+"${EXCLUDED[@]}"}; do
     echo "valgrind: excluded $t (timing-sensitive, see $0)"
 done
 
-echo "valgrind: pytest $TEST_FILE with PIPEDRIVEFS_BIN=$WRAPPER"
+echo "valgrind: pytest ${TEST_FILES[*]} with PIPEDRIVEFS_BIN=$WRAPPER"
 XML="$WORK/junit.xml"
 rc=0
-PIPEDRIVEFS_BIN="$WRAPPER" "$PY" -m pytest "$TEST_FILE" -q -m "not slow" \
+PIPEDRIVEFS_BIN="$WRAPPER" "$PY" -m pytest "${TEST_FILES[@]}" -q -m "not slow" \
     -p no:cacheprovider ${deselect:+-k "not ($deselect)"} --junitxml="$XML" || rc=$?
 
 read -r p f s < <("$PY" - "$XML" <<'EOF'

@@ -480,8 +480,78 @@ static void test_persons_remove_from_every_listing(void)
 	cache_free(c);
 }
 
+/* After a write: one person replaced in place, moved between listings,
+ * added to a new folder, its old names handed to the remove hook. */
+static void test_person_replace_after_a_write(void)
+{
+	struct cache *c = cache_new(60, 0);
+	struct removed seen = { .calls = 0 };
+	cache_set_remove_hook(c, on_remove, &seen);
+	replaced_calls = 0;
+	cache_set_replace_hook(c, on_replace, NULL);
+	store_listing(c, 1, (int64_t[]){ 1, 2, 3 }, 3, 100.0); /* owner 1 */
+	store_listing(c, 2, (int64_t[]){ 5 }, 1, 100.0);       /* owner 2 */
+	store_listing(c, 3, (int64_t[]){ 2 }, 1, 100.0);       /* an org */
+	struct listing *recent = listing_new_persons(2);
+	recent->persons[0] = cache_person_put(c, make_person(1, "P", "2024-01-01T00:00:00Z"));
+	recent->persons[1] = cache_person_put(c, make_person(3, "P", "2024-01-02T00:00:00Z"));
+	recent->order = malloc(2 * sizeof(*recent->order));
+	recent->order[0] = 1, recent->order[1] = 0; /* newest first: 3, 1 */
+	cache_listing_finish(c, 4, recent, 0, 100.0);
+	replaced_calls = 0;
+
+	/* same name, new bytes: replaced where it is, no names go */
+	struct person *p2 = make_person(2, "P", "2024-02-01T00:00:00Z");
+	CHECK(cache_person_replace(c, p2, NULL, 0, NULL, 0) == 2);
+	CHECK(seen.calls == 0 && replaced_calls == 1 && replaced_id == 2);
+	struct person *got = cache_person_get(c, 2);
+	CHECK(got && got->update_time > 1700000000 && strcmp(got->base, "P (2)") == 0);
+	struct listing *l3 = fresh_listing(c, 3, 101.0);
+	CHECK(got && l3->count == 1 && l3->persons[0] == got);
+	person_unref(got);
+
+	/* moved from owner 1 to owner 2 and renamed: leaves 1, joins 2 */
+	struct person *moved = make_person(2, "Q", "2024-03-01T00:00:00Z");
+	CHECK(cache_person_replace(c, moved, (uint64_t[]){ 2 }, 1, (uint64_t[]){ 1 }, 1) == 3);
+	struct listing *l1 = fresh_listing(c, 1, 101.0);
+	struct listing *l2 = fresh_listing(c, 2, 101.0);
+	struct listing *l3b = fresh_listing(c, 3, 101.0);
+	CHECK(l1->count == 2 && listing_find(l1, 2) < 0);
+	CHECK(l2->count == 2 && l2->persons[0]->id == 2 && l2->persons[1]->id == 5);
+	CHECK(strcmp(l3b->persons[0]->base, "Q (2)") == 0);
+	/* the old names left owner 1 and the org (renamed there) */
+	CHECK(seen.calls == 2 && seen.ids[0] == 2 && seen.ids[1] == 2);
+	CHECK((seen.keys[0] == 1 && seen.keys[1] == 3) || (seen.keys[0] == 3 && seen.keys[1] == 1));
+
+	/* a new person: joins its folder and /recent first; unknown keys stay unfetched */
+	struct person *fresh = make_person(4, "New", "2024-04-01T00:00:00Z");
+	CHECK(cache_person_replace(c, fresh, (uint64_t[]){ 1, 4, 77 }, 3, NULL, 0) == 2);
+	struct listing *l1b = fresh_listing(c, 1, 102.0);
+	CHECK(l1b->count == 3 && l1b->persons[2]->id == 4);
+	struct listing *l4 = fresh_listing(c, 4, 102.0);
+	CHECK(l4->count == 3 && l4->persons[l4->order[0]]->id == 4 &&
+	      l4->persons[l4->order[1]]->id == 3 && l4->persons[l4->order[2]]->id == 1);
+	struct recorder r = recorder();
+	struct listing *none = NULL;
+	CHECK(cache_listing_lookup(c, 77, 102.0, &none, &r.w) == CACHE_START_FETCH);
+	cache_listing_finish(c, 77, NULL, ECANCELED, 102.0);
+	listing_unref(r.got);
+	struct cache_stats st;
+	cache_get_stats(c, &st);
+	CHECK(st.persons == 5);
+	listing_unref(l1);
+	listing_unref(l1b);
+	listing_unref(l2);
+	listing_unref(l3);
+	listing_unref(l3b);
+	listing_unref(l4);
+	cache_free(c);
+	replaced_calls = 0;
+}
+
 int main(void)
 {
+	test_person_replace_after_a_write();
 	test_listing_count_is_bounded();
 	test_one_batch_per_overflow();
 	test_bound_spares_used_and_busy_slots();

@@ -25,33 +25,41 @@
 
 /* ---- the company: labels, custom fields, organizations ---- */
 
+/* Label ids as the API may send them: integers, or strings (the spec
+ * types built-in option ids as strings); "partner_a" is a text id. */
 static const struct {
-	int64_t id;
+	const char *id;
 	const char *name;
-} labels[] = { { 1, "Customer" }, { 2, "Hot lead" }, { 3, "VIP, EMEA" }, { 4, "Twin" }, { 5, "Twin" } };
+} labels[] = { { "1", "Customer" }, { "2", "Hot lead" }, { "3", "VIP, EMEA" },
+	       { "4", "Twin" },	    { "5", "Twin" },	 { "partner_a", "Partner" } };
 
-static const char *label_name(void *ctx, int64_t id)
+static bool label_matches(const char *text, const struct vcard_id *id)
+{
+	if (id->numeric)
+		return text[0] >= '0' && text[0] <= '9' && strtoll(text, NULL, 10) == id->num;
+	return strlen(text) == id->len && memcmp(text, id->text, id->len) == 0;
+}
+
+static const char *label_name(void *ctx, const struct vcard_id *id)
 {
 	(void)ctx;
 	for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
-		if (labels[i].id == id)
+		if (label_matches(labels[i].id, id))
 			return labels[i].name;
 	return NULL; /* e.g. label 9: no name known */
 }
 
-/* The renderer's form: label ids may be integers or strings (numeric
- * strings are the same ids). */
-static const char *render_label_name(void *ctx, const struct vcard_id *id)
-{
-	return id->numeric ? label_name(ctx, id->num) : NULL;
-}
-
-static int label_id(void *ctx, const char *name, int64_t *id)
+static int label_id(void *ctx, const char *name, struct vcard_id *id)
 {
 	int found = 0;
 	for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
 		if (strcmp(labels[i].name, name) == 0) {
-			*id = labels[i].id;
+			const char *t = labels[i].id;
+			memset(id, 0, sizeof *id);
+			id->numeric = t[0] >= '0' && t[0] <= '9';
+			id->num = id->numeric ? strtoll(t, NULL, 10) : 0;
+			id->text = id->numeric ? NULL : t;
+			id->len = id->numeric ? 0 : strlen(t);
 			found++;
 		}
 	(void)ctx;
@@ -169,7 +177,7 @@ static bool render(struct rendered *r, enum vcard_version version, const char *p
 	}
 	struct vcard_options opt = {
 		.version = version, .company = "acme", .org_name = "Acme, Inc.; EMEA",
-		.label_name = render_label_name, .fields = shown_fields,
+		.label_name = label_name, .fields = shown_fields,
 		.field_count = sizeof shown_fields / sizeof shown_fields[0],
 	};
 	struct strbuf sb = STRBUF_INIT;
@@ -407,6 +415,15 @@ static void test_vcf_categories(void)
 	CHECK(vcf_case(VCARD_V30, NULL, "CATEGORIES:", "CATEGORIES:Nope", NULL, "no label named"));
 	CHECK(vcf_case(VCARD_V30, NULL, "CATEGORIES:", "CATEGORIES:Twin", NULL, "several labels"));
 	CHECK(vcf_case(VCARD_V30, NULL, "CATEGORIES:", NULL, "{\"label_ids\":[]}", NULL));
+	/* string ids (label_option_ids): kept as the API sent them; a label
+	 * looked up by name goes out in the resolver's form */
+	CHECK(vcf_case(VCARD_V30, "{\"label_ids\":[\"1\",\"partner_a\"]}", "CATEGORIES:",
+		       "CATEGORIES:Customer,Partner,Hot lead",
+		       "{\"label_ids\":[\"1\",\"partner_a\",2]}", NULL));
+	CHECK(vcf_case(VCARD_V40, "{\"label_ids\":[\"3\"]}", "CATEGORIES:", "CATEGORIES:Partner",
+		       "{\"label_ids\":[\"partner_a\"]}", NULL));
+	CHECK(vcf_case(VCARD_V40, "{\"label_ids\":[\"3\",\"x9\"]}", "CATEGORIES:",
+		       "CATEGORIES:Customer", "{\"label_ids\":[1,\"x9\"]}", NULL));
 }
 
 static void test_vcf_custom_fields(void)

@@ -158,9 +158,11 @@ void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 static int backup_copy(struct fs *fs, int64_t id, enum person_file kind, fuse_ino_t dir,
 		       const char *name)
 {
-	struct person *p = fs_person_current(fs, id);
+	struct person *current = fs_person_current(fs, id);
+	struct person *p = current ? cache_person_bytes(fs->cache, current) : NULL;
+	person_unref(current);
 	if (!p)
-		return -ENOENT;
+		return current ? -EAGAIN : -ENOENT;
 	pthread_mutex_lock(&fs->w->lock);
 	struct wname *old = wname_find(fs, dir, name);
 	struct wnode *n = wnode_new(fs->w, 0644);

@@ -102,5 +102,15 @@ size_t person_versions(struct fs *fs, int64_t id, struct person **out, size_t ma
 		out[n++] = current;
 	else if (current)
 		person_unref(current);
-	return n;
+	/* An edit compares with the bytes: those of a light person (a bounded
+	 * disk cache) come from memory or the disk; a version neither has any
+	 * more drops out. */
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct person *full = cache_person_bytes(fs->cache, out[i]);
+		person_unref(out[i]);
+		if (full)
+			out[kept++] = full;
+	}
+	return kept;
 }

@@ -159,10 +159,11 @@ static int backup_copy(struct fs *fs, int64_t id, enum person_file kind, fuse_in
 		       const char *name)
 {
 	struct person *current = fs_person_current(fs, id);
-	struct person *p = current ? cache_person_bytes(fs->cache, current) : NULL;
+	bool known = current != NULL;
+	struct person *p = known ? cache_person_bytes(fs->cache, current) : NULL;
 	person_unref(current);
 	if (!p)
-		return current ? -EAGAIN : -ENOENT;
+		return known ? -EAGAIN : -ENOENT;
 	pthread_mutex_lock(&fs->w->lock);
 	struct wname *old = wname_find(fs, dir, name);
 	struct wnode *n = wnode_new(fs->w, 0644);

@@ -47,6 +47,8 @@ enum cache_lookup {
 	CACHE_START_FETCH, /* w queued; the caller must fetch and call finish */
 	CACHE_JOINED,      /* w queued; a fetch is already running */
 	CACHE_FAILED,      /* out of memory: w was already answered with ENOMEM */
+	CACHE_STREAM_START,  /* no listing yet: *g grows as the walk the caller must start goes */
+	CACHE_STREAM_JOINED, /* no listing yet: *g grows as the walk in flight goes */
 };
 
 struct cache_stats {
@@ -76,6 +78,17 @@ double cache_ttl(const struct cache *c);
 
 enum cache_lookup cache_listing_lookup(struct cache *c, uint64_t key, double now,
 				       struct listing **out, struct listing_waiter *w);
+/* Like cache_listing_lookup, but a directory with no listing at all (its
+ * first walk) is not waited for: *g (a new reference) holds its persons as
+ * the walk brings them, and w is not queued.  With a listing (fresh or
+ * expired) it is cache_listing_lookup. */
+struct growing;
+enum cache_lookup cache_listing_lookup_stream(struct cache *c, uint64_t key, double now,
+					      struct listing **out, struct listing_waiter *w,
+					      struct growing **g);
+/* The growing listing of key's first walk, or NULL (the walker appends to it). */
+struct growing *cache_growing(struct cache *c, uint64_t key);
+
 /* Takes ownership of `fresh` (may be NULL when err != 0).  A key nobody
  * looked up yet gets a slot too (listings fetched ahead of use). */
 void cache_listing_finish(struct cache *c, uint64_t key, struct listing *fresh, int err,

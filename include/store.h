@@ -111,6 +111,8 @@ void store_listing_clear(struct store_listing *l);
 /* 0, -ENOENT, -EINVAL (dropped: it failed its checks), -EIO.  The persons
  * of a stored listing are stored too. */
 int store_get_listing(struct store *s, uint64_t key, struct store_listing *out);
+/* True if a listing of key is stored (a cheap look, nothing decoded). */
+bool store_has_listing(struct store *s, uint64_t key);
 /* Every stored listing's key (malloc'd array). */
 int store_listing_keys(struct store *s, uint64_t **keys, size_t *count);
 /* Save listings and persons in ONE transaction (all or nothing).  A person

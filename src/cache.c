@@ -42,6 +42,9 @@ static void free_slot_value(void *v)
 {
 	struct slot *s = v;
 	listing_unref(s->current);
+	if (s->growing)
+		growing_finish(s->growing, NULL, ECANCELED);
+	growing_unref(s->growing);
 	free(s);
 }
 
@@ -147,6 +150,45 @@ enum cache_lookup cache_listing_lookup(struct cache *c, uint64_t key, double now
 	return result;
 }
 
+enum cache_lookup cache_listing_lookup_stream(struct cache *c, uint64_t key, double now,
+					      struct listing **out, struct listing_waiter *w,
+					      struct growing **g)
+{
+	*g = NULL;
+	pthread_mutex_lock(&c->lock);
+	struct slot *s = cache_slot_find(c, key);
+	bool stream = !s || (!s->current && (s->growing || !s->fetching));
+	if (stream && !s)
+		s = slot_get_or_create(c, key);
+	if (stream && s && !s->growing)
+		s->growing = growing_new();
+	enum cache_lookup result;
+	if (!stream || !s || !s->growing) {
+		pthread_mutex_unlock(&c->lock);
+		return cache_listing_lookup(c, key, now, out, w);
+	}
+	slot_touch(c, s, now);
+	c->stats.misses++;
+	*g = growing_ref(s->growing);
+	result = s->fetching ? CACHE_STREAM_JOINED : CACHE_STREAM_START;
+	if (result == CACHE_STREAM_START) {
+		s->fetching = true;
+		s->expiries_at_fetch = s->expiries;
+		c->stats.walks++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return result;
+}
+
+struct growing *cache_growing(struct cache *c, uint64_t key)
+{
+	pthread_mutex_lock(&c->lock);
+	struct slot *s = cache_slot_find(c, key);
+	struct growing *g = s && s->growing ? growing_ref(s->growing) : NULL;
+	pthread_mutex_unlock(&c->lock);
+	return g;
+}
+
 /* ---- the bounds: bytes of persons, number of listings ---- */
 
 /* Let go of an evicted listing; when it was the last holder, its persons
@@ -171,6 +213,7 @@ static void slot_remove(struct cache *c, struct slot *s)
 	dlist_unlink(&c->lru, &s->lru);
 	idtable_remove(&c->slots, s->key);
 	release_listing(c, s->current);
+	growing_unref(s->growing); /* finished before a slot can go */
 	free(s);
 }
 
@@ -228,10 +271,13 @@ void cache_listing_finish(struct cache *c, uint64_t key, struct listing *fresh, 
 	struct listing_waiter *waiters = NULL;
 	pthread_mutex_lock(&c->lock);
 	struct slot *s = fresh ? slot_get_or_create(c, key) : cache_slot_find(c, key);
+	struct growing *growing = NULL;
 	if (s) {
 		waiters = s->waiters;
 		s->waiters = NULL;
 		s->fetching = false;
+		growing = s->growing;
+		s->growing = NULL;
 	}
 	if (fresh) {
 		fresh->generation = c->next_generation++;
@@ -260,6 +306,11 @@ void cache_listing_finish(struct cache *c, uint64_t key, struct listing *fresh, 
 	}
 	pthread_mutex_unlock(&c->lock);
 
+	/* Readers of the first walk's persons so far: the rest, or the error. */
+	if (growing) {
+		growing_finish(growing, fresh, fresh ? 0 : err > 0 ? err : EIO);
+		growing_unref(growing);
+	}
 	if (!fresh && serve && waiters)
 		log_warn("serving an expired copy of a directory (%zu entries) because the refresh "
 			 "failed; it is refreshed again on the next listing", serve->count);

@@ -11,6 +11,7 @@
 #include "cache.h"
 #include "dlist.h"
 #include "bytecache.h"
+#include "growing.h"
 #include "idtable.h"
 
 struct slot {
@@ -27,6 +28,7 @@ struct slot {
 	uint64_t expiries;
 	uint64_t expiries_at_fetch;
 	struct listing_waiter *waiters;
+	struct growing *growing; /* the first walk's persons so far (streamed readdir) */
 	uint64_t last_opened_generation;
 };
 

@@ -281,6 +281,11 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		size_t base_len;
 		if (!names_parse_person_file(name, strlen(name), &id, &kind, &base_len))
 			fuse_reply_err(req, ENOENT); /* not a person file name: no request */
+		else if (fs_lookup_in_growing(fs, req, parent, name))
+			; /* the walk in flight has brought it */
+		else if (fs_lookup_by_id_applies(fs, parent))
+			park_or_fail(fs, req, PARKED_LOOKUP_ONE, parent, name, NULL,
+				     tree_ino(NODE_BY_ID_PERSON, id));
 		else
 			park_or_fail(fs, req, PARKED_LOOKUP, parent, name, NULL, parent);
 	} else {

@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "dlist.h"
+#include "growing.h"
 #include "fs.h"
 #include "prettycache.h"
 #include "strbuf.h"
@@ -58,6 +59,7 @@ struct invalidation {
 struct open_dir {
 	struct dlist_node node; /* on fs.dirs */
 	struct listing *listing;
+	struct growing *growing; /* instead of listing: the first walk, still going */
 };
 
 struct fs {
@@ -140,11 +142,16 @@ enum parked_op {
 	PARKED_FOLDER_ATTR,
 	PARKED_FOLDER_READ,
 	PARKED_WRITE,   /* a change the writeback delivers (fs_write.c) */
+	PARKED_READDIR,    /* a READDIR past the persons a first walk has brought so far */
+	PARKED_LOOKUP_ONE, /* a file of a folder not listed yet, looked up by its id alone */
 };
 
 struct parked {
 	struct listing_waiter waiter; /* first: the cache hands this back */
 	struct pretty_waiter pretty;  /* a READ waiting for a rendered file */
+	struct growing_waiter more;   /* a READDIR waiting for the walk's next persons */
+	struct growing *growing;      /* ... of this growing listing (a reference) */
+	bool plus;                    /* READDIRPLUS */
 	struct fs *fs;
 	fuse_req_t req;
 	atomic_int state;             /* PARK_WAITING until someone answers */
@@ -165,6 +172,18 @@ struct parked *park_new(struct fs *fs, fuse_req_t req, enum parked_op op, fuse_i
  * interrupt answered it.  Whoever holds pk frees it afterwards (park_free). */
 bool park_take(struct parked *pk);
 void park_free(struct parked *pk);
+/* Not answered yet (no interrupt came). */
+bool park_is_waiting(struct parked *pk);
+/* ---- fs_dir.c, streaming ---- */
+/* A person file's name in a folder whose first walk is running: answered
+ * (true) if the walk has brought that person already. */
+bool fs_lookup_in_growing(struct fs *fs, fuse_req_t req, fuse_ino_t dir, const char *name);
+/* One file, one request: a folder neither listed nor being walked is not
+ * walked for a LOOKUP; the person is fetched by id and checked to belong. */
+bool fs_lookup_by_id_applies(struct fs *fs, fuse_ino_t dir);
+void fs_lookup_one_reply(struct fs *fs, fuse_req_t req, fuse_ino_t dir, const struct listing *l,
+			 const char *name);
+
 /* Answer pk from the listing of key: now if cached, else when a walk ends. */
 void park_on_listing(struct fs *fs, struct parked *pk, uint64_t key);
 /* Park req (op, ino, name, fi) on the listing of key, or answer it. */

@@ -54,7 +54,17 @@ bool park_take(struct parked *pk)
 	return true;
 }
 
-void park_free(struct parked *pk) { free(pk); }
+bool park_is_waiting(struct parked *pk)
+{
+	return atomic_load(&pk->state) == PARK_WAITING;
+}
+
+void park_free(struct parked *pk)
+{
+	if (pk)
+		growing_unref(pk->growing);
+	free(pk);
+}
 
 static void parked_done(struct listing_waiter *w, struct listing *l, int err)
 {
@@ -85,6 +95,10 @@ static void parked_done(struct listing_waiter *w, struct listing *l, int err)
 			else
 				fs_lookup_person_file(fs, pk->req, pk->ino, l, pk->name);
 			break;
+		case PARKED_LOOKUP_ONE:
+			fs_lookup_one_reply(fs, pk->req, pk->ino, l, pk->name);
+			break;
+		case PARKED_READDIR: /* never a listing waiter */
 		case PARKED_WRITE: /* never on a listing (fs_write.c answers it) */
 			fuse_reply_err(pk->req, EIO);
 			break;
@@ -160,6 +174,8 @@ void park_on_listing(struct fs *fs, struct parked *pk, uint64_t key)
 		break;
 	case CACHE_JOINED:
 	case CACHE_FAILED: /* already answered */
+	case CACHE_STREAM_START: /* not from cache_listing_lookup */
+	case CACHE_STREAM_JOINED:
 		break;
 	}
 }

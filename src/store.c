@@ -709,6 +709,22 @@ int store_get_listing(struct store *s, uint64_t key, struct store_listing *out)
 	return rc;
 }
 
+bool store_has_listing(struct store *s, uint64_t key)
+{
+	if (!store_usable(s))
+		return false;
+	pthread_mutex_lock(&s->rd_lock);
+	sqlite3_stmt *st = NULL;
+	bool has = false;
+	if (store_prepare(s, s->rd, "SELECT 1 FROM listings WHERE key=?", &st) == 0) {
+		sqlite3_bind_int64(st, 1, (int64_t)key);
+		has = sqlite3_step(st) == SQLITE_ROW;
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->rd_lock);
+	return has;
+}
+
 int store_listing_keys(struct store *s, uint64_t **keys, size_t *count)
 {
 	*keys = NULL;

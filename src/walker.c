@@ -20,6 +20,7 @@
 #include "jsonfmt.h"
 #include "names.h"
 #include "names_resolve.h"
+#include "growing.h"
 #include "persist.h"
 #include "search_terms.h"
 #include "strbuf.h"
@@ -138,6 +139,7 @@ struct person_set {
 	int64_t bound_since, bound_until;
 	size_t out_of_bounds;
 	struct names_pending names; /* person names to ask for at the end */
+	struct growing *growing;    /* a first walk's persons so far, or NULL (borrowed) */
 };
 
 static void person_set_init(struct person_set *ps, struct walker *w, struct api_conn *conn,
@@ -216,6 +218,7 @@ static void forget_deleted(struct walker *w, const struct person_set *ps)
 static int build_page(struct person_set *ps, const struct api_page *page)
 {
 	struct walker *w = ps->w;
+	size_t first_new = ps->count;
 	struct json_object *data = page->data;
 	size_t n = json_object_array_length(data);
 	struct jsonfmt_span *spans = NULL;
@@ -265,6 +268,9 @@ static int build_page(struct person_set *ps, const struct api_page *page)
 		}
 	}
 	free(spans);
+	/* Readers of a first walk see this page's persons now. */
+	if (ps->growing && ps->count > first_new)
+		growing_append(ps->growing, ps->items + first_new, ps->count - first_new);
 	return rc;
 }
 
@@ -611,6 +617,7 @@ struct window_plan {
 	const char *head_next;   /* where window 0 goes on after head (NULL: done) */
 	bool check_bounds;       /* count persons from outside each window */
 	double names_valid_after;
+	struct growing *growing; /* readers of a first walk (borrowed), or NULL */
 };
 
 struct window {
@@ -669,6 +676,7 @@ static int walk_windows(struct walker *w, struct api_conn *conn, uint64_t key,
 		wins[i].w = w;
 		wins[i].key = key;
 		person_set_init(&wins[i].set, w, NULL, plan->names_valid_after);
+		wins[i].set.growing = plan->growing;
 		if (i > 0)
 			format_rfc3339((time_t)plan->bounds[i - 1], wins[i].since);
 		if (i < plan->nbounds)
@@ -766,6 +774,9 @@ static int walk_full(struct walker *w, struct api_conn *conn, uint64_t key, stru
 	person_set_init(&first, w, conn, valid_after);
 	person_set_init(&all, w, conn, valid_after);
 	person_set_init(&head, w, conn, valid_after);
+	/* A first walk streams its persons to the readers waiting for them. */
+	struct growing *growing = cache_growing(w->cache, key);
+	first.growing = all.growing = head.growing = growing;
 	struct api_page page;
 	char *next = NULL, *head_next = NULL;
 	bool windowed = false;
@@ -779,7 +790,7 @@ static int walk_full(struct walker *w, struct api_conn *conn, uint64_t key, stru
 	int64_t bounds[8];
 	bool filter = tree_kind(key) == NODE_FILTER_DIR;
 	struct window_plan plan = { .bounds = bounds, .check_bounds = filter,
-				    .names_valid_after = valid_after };
+				    .names_valid_after = valid_after, .growing = growing };
 	plan.nbounds = windows > 1 ? window_bounds(&first, windows, bounds) : 0;
 	if (rc == 0 && plan.nbounds > 0 && filter)
 		rc = plan_filter_windows(w, conn, key, &plan, &head, &head_next, err);
@@ -841,6 +852,7 @@ static int walk_full(struct walker *w, struct api_conn *conn, uint64_t key, stru
 		log_warn("skipped %zu persons without a valid id in one listing",
 			 all.skipped + first.skipped);
 	person_set_free(&all);
+	growing_unref(growing);
 	if (rc)
 		set_error(err, rc, "listing persons");
 	else

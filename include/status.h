@@ -25,6 +25,8 @@ struct status_input {
 	struct prettycache_stats pretty;
 	uint64_t interrupted; /* requests answered EINTR */
 	struct walker_stats walks;
+	struct walker_progress in_progress[WALKER_PROGRESS_MAX];
+	size_t in_progress_count;
 	struct api_counters api;
 	bool offline;             /* Pipedrive unreachable since the mount */
 	bool disk_cache;          /* a disk cache is in use */

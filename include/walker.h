@@ -83,6 +83,18 @@ int walker_start(struct walker *w);
 /* Queue a fetch for key; the cache must have said CACHE_START_FETCH. */
 void walker_fetch(struct walker *w, uint64_t key);
 void walker_get_stats(struct walker *w, struct walker_stats *out);
+
+/* A walk in progress, as the status file shows it. */
+struct walker_progress {
+	uint64_t key;       /* the directory */
+	double elapsed_s;
+	uint64_t pages;     /* pages built so far */
+	uint64_t persons;   /* persons they held */
+	int in_flight;      /* cursor walks running side by side */
+};
+#define WALKER_PROGRESS_MAX 16
+/* The walks in progress, at most max; returns how many. */
+size_t walker_progress(struct walker *w, struct walker_progress *out, size_t max);
 /* The terms of the search folders (search_terms.h): the filesystem gives
  * each term looked up in /search its number there, a search walk reads it. */
 struct search_terms *walker_search_terms(struct walker *w);

@@ -44,6 +44,7 @@ void fs_status_refresh(struct fs *fs)
 	prettycache_get_stats(fs->pretty, &in.pretty);
 	in.interrupted = atomic_load(&fs->interrupted);
 	walker_get_stats(fs->walker, &in.walks);
+	in.in_progress_count = walker_progress(fs->walker, in.in_progress, WALKER_PROGRESS_MAX);
 	api_client_counters(fs->client, &in.api);
 	in.offline = api_client_offline(fs->client);
 	in.bounded = cache_bytes_stats(fs->cache, &in.bytes);

@@ -2,6 +2,10 @@
 
 #include <inttypes.h>
 
+#include "tree.h"
+
+#include <inttypes.h>
+
 /* Names of the request counters, as the status file shows them. */
 static const char *const endpoint_keys[API_EP_COUNT] = {
 	[API_EP_PERSONS] = "requests_persons",
@@ -66,6 +70,14 @@ void status_render(struct strbuf *out, const struct status_input *in)
 		put_u64(out, "memory_loads", in->bytes.loads);
 	}
 
+	for (size_t i = 0; i < in->in_progress_count; i++) {
+		const struct walker_progress *p = &in->in_progress[i];
+		char where[64];
+		tree_describe(p->key, where, sizeof(where));
+		sb_printf(out, "walk_in_progress: %s pages=%" PRIu64 " persons=%" PRIu64
+			  " in_flight=%d elapsed_s=%.1f\n", where, p->pages, p->persons, p->in_flight,
+			  p->elapsed_s);
+	}
 	put_u64(out, "walks_full", in->walks.full_walks);
 	put_u64(out, "walks_incremental", in->walks.incremental_walks);
 	put_u64(out, "walks_shared", in->walks.shared_listings);

@@ -8,6 +8,7 @@
 #include "walker.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -44,6 +45,16 @@ struct job_state {
 };
 
 #define SHARED_MAX 64 /* listings one shared refresh brings up to date */
+#define PROGRESS_SLOTS 16   /* walks shown in the status file at once */
+
+/* A walk in progress, for the status file. */
+struct walk_progress {
+	bool used;
+	uint64_t key;
+	double started;
+	atomic_uint_fast64_t pages, persons;
+	atomic_int in_flight; /* cursor walks running side by side (windows) */
+};
 
 /* The spec is silent on whether updated_since / updated_until apply when
  * filter_id is set.  Found out once per mount from the answers. */
@@ -71,6 +82,7 @@ struct walker {
 	struct walker_stats stats;
 	uint64_t names_epoch;              /* cache_expire_all count names follow */
 	enum filter_bounds filter_bounds;  /* what the server does with filter_id + updated_* */
+	struct walk_progress progress[PROGRESS_SLOTS]; /* slots: under lock; counters: atomic */
 };
 
 static double now_monotonic(void)
@@ -100,6 +112,68 @@ static void set_error(struct api_error *err, int rc, const char *what)
 		return;
 	err->err = -rc;
 	snprintf(err->message, sizeof(err->message), "%s: %s", what, strerror(-rc));
+}
+
+/* ------------------------------------------------------------------ */
+/* Walks in progress (the status file)                                  */
+
+static struct walk_progress *progress_begin(struct walker *w, uint64_t key)
+{
+	struct walk_progress *p = NULL;
+	pthread_mutex_lock(&w->lock);
+	for (size_t i = 0; i < PROGRESS_SLOTS && !p; i++)
+		if (!w->progress[i].used)
+			p = &w->progress[i];
+	if (p) {
+		p->used = true;
+		p->key = key;
+		p->started = now_monotonic();
+		atomic_store(&p->pages, 0);
+		atomic_store(&p->persons, 0);
+		atomic_store(&p->in_flight, 1);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return p; /* NULL: more walks than slots; this one is not shown */
+}
+
+static void progress_end(struct walker *w, struct walk_progress *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&w->lock);
+	p->used = false;
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* The slot of the walk of key this thread runs, or NULL. */
+static struct walk_progress *progress_of(struct walker *w, uint64_t key)
+{
+	struct walk_progress *p = NULL;
+	pthread_mutex_lock(&w->lock);
+	for (size_t i = 0; i < PROGRESS_SLOTS && !p; i++)
+		if (w->progress[i].used && w->progress[i].key == key)
+			p = &w->progress[i];
+	pthread_mutex_unlock(&w->lock);
+	return p;
+}
+
+size_t walker_progress(struct walker *w, struct walker_progress *out, size_t max)
+{
+	size_t n = 0;
+	double now = now_monotonic();
+	pthread_mutex_lock(&w->lock);
+	for (size_t i = 0; i < PROGRESS_SLOTS && n < max; i++) {
+		const struct walk_progress *p = &w->progress[i];
+		if (!p->used)
+			continue;
+		out[n++] = (struct walker_progress){
+			.key = p->key, .elapsed_s = now - p->started,
+			.pages = atomic_load(&p->pages), .persons = atomic_load(&p->persons),
+			.in_flight = atomic_load(&p->in_flight),
+		};
+	}
+	pthread_mutex_unlock(&w->lock);
+	return n;
 }
 
 /* ------------------------------------------------------------------ */
@@ -140,6 +214,7 @@ struct person_set {
 	size_t out_of_bounds;
 	struct names_pending names; /* person names to ask for at the end */
 	struct growing *growing;    /* a first walk's persons so far, or NULL (borrowed) */
+	struct walk_progress *progress; /* the status file's view of the walk, or NULL */
 };
 
 static void person_set_init(struct person_set *ps, struct walker *w, struct api_conn *conn,
@@ -268,6 +343,10 @@ static int build_page(struct person_set *ps, const struct api_page *page)
 		}
 	}
 	free(spans);
+	if (ps->progress) {
+		atomic_fetch_add(&ps->progress->pages, 1);
+		atomic_fetch_add(&ps->progress->persons, ps->count - first_new);
+	}
 	/* Readers of a first walk see this page's persons now. */
 	if (ps->growing && ps->count > first_new)
 		growing_append(ps->growing, ps->items + first_new, ps->count - first_new);
@@ -618,6 +697,7 @@ struct window_plan {
 	bool check_bounds;       /* count persons from outside each window */
 	double names_valid_after;
 	struct growing *growing; /* readers of a first walk (borrowed), or NULL */
+	struct walk_progress *progress;
 };
 
 struct window {
@@ -672,11 +752,14 @@ static int walk_windows(struct walker *w, struct api_conn *conn, uint64_t key,
 	struct window *wins = calloc((size_t)n, sizeof(*wins));
 	if (!wins)
 		return -ENOMEM;
+	if (plan->progress)
+		atomic_store(&plan->progress->in_flight, n);
 	for (int i = 0; i < n; i++) {
 		wins[i].w = w;
 		wins[i].key = key;
 		person_set_init(&wins[i].set, w, NULL, plan->names_valid_after);
 		wins[i].set.growing = plan->growing;
+		wins[i].set.progress = plan->progress;
 		if (i > 0)
 			format_rfc3339((time_t)plan->bounds[i - 1], wins[i].since);
 		if (i < plan->nbounds)
@@ -712,6 +795,8 @@ static int walk_windows(struct walker *w, struct api_conn *conn, uint64_t key,
 		person_set_free(&wins[i].set);
 	}
 	free(wins);
+	if (plan->progress)
+		atomic_store(&plan->progress->in_flight, 1);
 	return rc;
 }
 
@@ -777,6 +862,8 @@ static int walk_full(struct walker *w, struct api_conn *conn, uint64_t key, stru
 	/* A first walk streams its persons to the readers waiting for them. */
 	struct growing *growing = cache_growing(w->cache, key);
 	first.growing = all.growing = head.growing = growing;
+	struct walk_progress *progress = progress_of(w, key);
+	first.progress = all.progress = head.progress = progress;
 	struct api_page page;
 	char *next = NULL, *head_next = NULL;
 	bool windowed = false;
@@ -790,7 +877,8 @@ static int walk_full(struct walker *w, struct api_conn *conn, uint64_t key, stru
 	int64_t bounds[8];
 	bool filter = tree_kind(key) == NODE_FILTER_DIR;
 	struct window_plan plan = { .bounds = bounds, .check_bounds = filter,
-				    .names_valid_after = valid_after, .growing = growing };
+				    .names_valid_after = valid_after, .growing = growing,
+				    .progress = progress };
 	plan.nbounds = windows > 1 ? window_bounds(&first, windows, bounds) : 0;
 	if (rc == 0 && plan.nbounds > 0 && filter)
 		rc = plan_filter_windows(w, conn, key, &plan, &head, &head_next, err);
@@ -1627,6 +1715,7 @@ static void run_job(struct walker *w, struct api_conn *conn, uint64_t key)
 	struct listing *l = NULL;
 	struct api_error err = { 0 };
 	struct job_state js = { .save = true };
+	struct walk_progress *progress = progress_begin(w, key);
 	bool search = tree_kind(key) == NODE_SEARCH_DIR;
 	int rc = tree_is_group_root(key) ? walk_group_root(w, conn, key, &l, &err, &js)
 		 : search                ? walker_search_walk(w, conn, key, &l, &err)
@@ -1642,6 +1731,7 @@ static void run_job(struct walker *w, struct api_conn *conn, uint64_t key)
 			count_stat(w, &w->stats.failed_walks);
 		}
 	}
+	progress_end(w, progress);
 	bool big = l && l->count > 1000;
 	double now = now_monotonic();
 	if (rc == 0 && l && js.save && w->cfg.store && persist_keeps(key))

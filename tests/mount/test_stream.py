@@ -148,3 +148,21 @@ def test_filter_folders_are_walked_for_a_lookup(fake_server, mount_fs):
     assert (m.path / "by-filter" / "1" / (base + ".json")).exists()
     reqs = server.requests(PERSONS)
     assert reqs and all(r["query"].get("filter_id") == "1" for r in reqs)
+
+
+def test_status_shows_the_walk_in_progress(fake_server, mount_fs):
+    server = slow_company(fake_server, persons=3000, latency_ms=400)
+    m = mount_fs(server, "walk_windows=1", "disk_cache=no")
+    d = m.path / "by-owner" / "1"
+    it = os.scandir(d)
+    next(it)                              # the walk is running, one page in
+    lines = [l for l in (m.path / ".pipedrivefs" / "status").read_text().splitlines()
+             if l.startswith("walk_in_progress: ")]
+    assert len(lines) == 1 and lines[0].startswith("walk_in_progress: /by-owner/1 pages=")
+    fields = dict(f.split("=") for f in lines[0].split()[2:])
+    assert int(fields["pages"]) >= 1 and int(fields["persons"]) >= 500
+    assert int(fields["in_flight"]) == 1 and float(fields["elapsed_s"]) > 0
+    for _ in it:
+        pass
+    it.close()
+    assert "walk_in_progress" not in (m.path / ".pipedrivefs" / "status").read_text()

@@ -204,6 +204,14 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
 	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+	/* A streamed READDIR stays parked until the walk delivers more
+	 * entries; without parallel dirops the kernel holds the directory's
+	 * mutex for that time and a LOOKUP in it waits, uninterruptibly, for
+	 * that page.  libfuse before 3.17 never passes this flag on (its
+	 * commit c9905341), so on Debian 12 the wait is there: see
+	 * docs/design.md, "Streamed listings". */
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	conn->time_gran = 1; /* person files carry nanoseconds (fs_person_attr) */
 }
 

@@ -270,7 +270,8 @@ def test_size_and_bytes_agree_after_a_refresh_through_by_id(fake_server,
     pid = victim["id"]
     directory = mount.path / "by-owner" / "1"
     name = os.fsdecode(safe_base(victim["name"], pid) + b".json")
-    # Read it through the directory: LOOKUP of its name, then READ.
+    # Read it through the listed directory: LOOKUP of its name, then READ.
+    os.listdir(directory)
     before = (directory / name).read_bytes()
     json.loads(before)
     # It changes on the server and grows; /by-id refreshes the store.
@@ -311,7 +312,15 @@ def test_interrupt_frees_a_request_parked_on_a_stalled_walk(
     srv = hostile_server("stall", stall_seconds=12, persons=2)
     mount = mount_fs(srv, "walk_windows=1", "timeout=60")
     target = mount.path / "by-owner" / "1"
+    opened = None
     if cmd == ["stat"]:
+        # A LOOKUP in a folder whose walk is running waits for the walk (a
+        # folder nobody lists is looked up by id instead: one request).  The
+        # folder is opened, not read: with libfuse < 3.17 the kernel would
+        # hold a reader's READDIR and a LOOKUP in one folder one after the
+        # other (docs/design.md, "Streamed listings").
+        opened = os.open(target, os.O_RDONLY | os.O_DIRECTORY)
+        wait_for(lambda: srv.requests(), 10, "the walk did not start")
         target = target / "Person 1 (1).json"
     child = subprocess.Popen(cmd + [str(target)], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
@@ -328,6 +337,8 @@ def test_interrupt_frees_a_request_parked_on_a_stalled_walk(
     finally:
         if child.poll() is None:
             child.kill()
+        if opened is not None:
+            os.close(opened)
     assert child.returncode != 0
     # The daemon stays healthy: other requests answer ...
     names, err = listdir_child(mount.path / "by-owner", timeout=10)

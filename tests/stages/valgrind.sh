@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/stages/valgrind.sh - the foundation and write mount tests with the
+# tests/stages/valgrind.sh - the foundation, write, disk cache and streaming mount tests with the
 # daemon under valgrind (memcheck).  Every daemon the tests start runs through a wrapper
 # that execs valgrind with one log per process; the stage fails if a test
 # fails or any log shows a memory error or a definite/indirect leak.
@@ -21,7 +21,9 @@ BIN="$REPO/$BUILD/pipedrivefs"
 # the read path, and the write path (-o rw: files, renames, the writeback
 # thread, the journal)
 TEST_FILES=(tests/mount/test_foundation.py tests/mount/test_write.py
-            tests/mount/test_write_journal.py)
+            tests/mount/test_write_journal.py
+            tests/mount/test_persist.py tests/mount/test_stream.py)
+# the disk cache (store, bytecache, restarts, offline) and streamed listings
 
 # Tests left out under valgrind, each with the reason (pytest -k).  Valgrind
 # makes the daemon 20-50x slower; the wall-clock assertions of
@@ -69,10 +71,16 @@ for t in ${EXCLUDED[@]+"${EXCLUDED[@]}"}; do
     echo "valgrind: excluded $t (timing-sensitive, see $0)"
 done
 
+# Two pytest workers (valgrind keeps a core busy per daemon); PDFS_TEST_JOBS=1
+# runs them one at a time.
+xdist=()
+if (( ${PDFS_TEST_JOBS:-2} > 1 )) && "$PY" -c 'import xdist' 2>/dev/null; then
+    xdist=(-n 2)
+fi
 echo "valgrind: pytest ${TEST_FILES[*]} with PIPEDRIVEFS_BIN=$WRAPPER"
 XML="$WORK/junit.xml"
 rc=0
-PIPEDRIVEFS_BIN="$WRAPPER" "$PY" -m pytest "${TEST_FILES[@]}" -q -m "not slow" \
+PIPEDRIVEFS_BIN="$WRAPPER" "$PY" -m pytest "${TEST_FILES[@]}" -q -m "not slow" ${xdist[@]+"${xdist[@]}"} \
     -p no:cacheprovider ${deselect:+-k "not ($deselect)"} --junitxml="$XML" || rc=$?
 
 read -r p f s < <("$PY" - "$XML" <<'EOF'

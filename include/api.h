@@ -26,6 +26,8 @@
 
 #include <json-c/json.h>
 
+#include "arena.h"
+#include "jsonscan.h"
 #include "url.h"
 
 struct api_config {
@@ -100,23 +102,34 @@ void api_conn_free(struct api_conn *conn);
 time_t api_conn_server_date(const struct api_conn *conn);
 
 /* GET base + path_and_query.  On success (HTTP 200 and "success": true)
- * returns 0 and the whole response object in *out (caller puts it). */
+ * returns 0 and the whole response object in *out (caller puts it).  For
+ * single answers (users/me); lists and arrays go through api_get_page. */
 int api_get(struct api_conn *conn, enum api_base base, const char *path_and_query,
 	    struct json_object **out, struct api_error *err);
 
-/* One page of a list: the parsed "data" array and the response body it was
- * parsed from (malloc'd; NULL if it could not be kept).  Whoever holds the
- * page owns both: api_page_release() frees them. */
+/*
+ * One answer of a list (or any {"success", "data": [...]} answer), scanned
+ * once with jsonscan: no json-c tree.  The body as received, its tokens, and
+ * the data array's elements, each with its exact text (scan.elements[i]:
+ * token, start, len in body; scan.count of them, 0 when data is absent, null
+ * or not an array).  Strict JSON only: an answer that only json-c's
+ * leniencies (docs/fuzzing.md) would accept is malformed, retried like a cut
+ * one, then EIO.  Whoever holds the page owns all of it: api_page_release().
+ */
 struct api_page {
-	struct json_object *data;
-	char *body;
+	char *body;          /* malloc'd; scan.doc reads it in place */
 	size_t body_len;
+	struct arena arena;  /* scan's tokens, elements and strings */
+	struct jsonscan_page scan;
 };
 
+/* GET as api_get, the answer scanned into *page (zeroed on failure). */
+int api_get_page(struct api_conn *conn, enum api_base base, const char *path_and_query,
+		 struct api_page *page, struct api_error *err);
 void api_page_release(struct api_page *page);
 
 /* Called with each page; a non-zero return stops the walk and becomes its
- * result.  The callback may take the page's parts (set them to NULL); the walk
+ * result.  The callback may take the page (move it and zero *page); the walk
  * releases what is left. */
 typedef int (*api_page_fn)(void *ctx, struct api_page *page);
 
@@ -130,9 +143,9 @@ int api_walk(struct api_conn *conn, const char *path, const struct list_query *q
 /* The same, starting at a cursor from api_list_page. */
 int api_walk_from(struct api_conn *conn, const char *path, const struct list_query *q,
 		  const char *start_cursor, api_page_fn on_page, void *ctx, struct api_error *err);
-/* One page: page->data gets the page's array (an empty array if the page
- * had none), page->body the response body, and *next the malloc'd next
- * cursor, or NULL on the last page.  Release the page with api_page_release. */
+/* One page (api_get_page; EIO when data is neither absent, null nor an
+ * array) and *next the malloc'd next cursor, or NULL on the last page.
+ * Release the page with api_page_release. */
 int api_list_page(struct api_conn *conn, const char *path, const struct list_query *q,
 		  const char *cursor, struct api_page *page, char **next,
 		  struct api_error *err);

@@ -49,7 +49,7 @@ struct cache {
 
 static uint64_t person_bytes(const struct person *p)
 {
-	return p->compact_len + p->vcf_len + p->base_len + sizeof(*p);
+	return person_mem_bytes(p);
 }
 
 struct cache *cache_new(double ttl, uint64_t max_bytes)

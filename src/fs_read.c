@@ -2,7 +2,9 @@
  * fs_read.c - READ: the bytes of a person file (fs_internal.h).
  *
  * The bytes come from the store's current version of the person, the same
- * version attributes come from.  A .vcf is served as rendered.  A small .json
+ * version attributes come from.  A .vcf is its kept text, or rendered again
+ * from the person's JSON with the names pinned when it was built
+ * (person_vcf: same bytes as st_size promised).  A small .json
  * is re-indented per READ (cheap); a big one is rendered once by the pretty
  * cache on its own thread - the READ waits parked, the dispatch thread goes
  * on - and later READs serve slices of that text, so reading a file is
@@ -88,6 +90,27 @@ static void read_big_json(struct fs *fs, fuse_req_t req, struct parked *pk, stru
 	prettycache_wait(fs->pretty, p, &pk->pretty);
 }
 
+/* The .vcf file: kept, or rendered again (person.h) - a slice of it. */
+static void read_vcf(fuse_req_t req, struct parked *pk, const struct person *p, size_t size,
+		     off_t off)
+{
+	if (p->vcf) { /* no copy */
+		answer_slice(req, pk, p->vcf, p->vcf_len, size, off);
+		return;
+	}
+	struct strbuf card = STRBUF_INIT;
+	int rc = person_vcf(p, &card);
+	if (rc == -EIO)
+		log_error("the vCard of person %lld came out %zu bytes instead of %zu; reading it "
+			  "fails with EIO; please report this bug", (long long)p->id, card.len,
+			  p->vcf_len);
+	if (rc)
+		answer_err(req, pk, -rc);
+	else
+		answer_slice(req, pk, card.data, card.len, size, off);
+	sb_free(&card);
+}
+
 void fs_read_person(struct fs *fs, fuse_req_t req, struct parked *pk, struct person *p,
 		    enum node_kind kind, size_t size, off_t off)
 {
@@ -98,7 +121,7 @@ void fs_read_person(struct fs *fs, fuse_req_t req, struct parked *pk, struct per
 		return;
 	}
 	if (kind == NODE_PERSON_VCF) {
-		answer_slice(req, pk, p->vcf, p->vcf_len, size, off);
+		read_vcf(req, pk, p, size, off);
 		return;
 	}
 	if (len > FS_PRETTY_INLINE_MAX) {

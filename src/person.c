@@ -1,3 +1,9 @@
+/*
+ * person.c - one person built from a scanned page element (person.h): its
+ * attributes, file name and sizes, its JSON kept as sent, and its card -
+ * measured, and kept or rendered again on read with the names it was
+ * rendered with the first time.
+ */
 #include "person.h"
 
 #include <errno.h>
@@ -8,15 +14,23 @@
 #include "jsonfmt.h"
 #include "meta.h"
 #include "names.h"
+#include "utf8.h"
 
-static int64_t int_field(struct json_object *obj, const char *key)
+#define MAX_CUSTOM_FIELDS 64
+
+/* A name the card shows, pinned: the organization of ORG and org fields,
+ * the users of user fields, the persons of people fields. */
+struct person_pin {
+	int64_t key; /* kind << 56 | id */
+	struct meta_name *name;
+};
+
+static int64_t pin_key(enum meta_kind kind, int64_t id)
 {
-	struct json_object *v;
-	if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_int))
-		return 0;
-	int64_t n = json_object_get_int64(v);
-	return n > 0 ? n : 0;
+	return (int64_t)((uint64_t)kind << 56 | ((uint64_t)id & ((UINT64_C(1) << 56) - 1)));
 }
+
+/* ---- times ---- */
 
 static int digits(const char *s, int n)
 {
@@ -29,9 +43,10 @@ static int digits(const char *s, int n)
 	return v;
 }
 
-int64_t person_parse_time(const char *s)
+int64_t person_parse_time_n(const char *s, size_t n)
 {
-	if (!s || strlen(s) < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') ||
+	n = s ? strnlen(s, n) : 0; /* a C string's worth */
+	if (n < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') ||
 	    s[13] != ':' || s[16] != ':')
 		return 0;
 	int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
@@ -39,14 +54,15 @@ int64_t person_parse_time(const char *s)
 	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 ||
 	    mi > 59 || se < 0 || se > 60)
 		return 0;
-	const char *p = s + 19;
-	if (*p == '.')
-		for (p++; *p >= '0' && *p <= '9'; p++)
+	size_t i = 19;
+	if (i < n && s[i] == '.')
+		for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++)
 			;
 	long offset = 0;
-	if (*p == '+' || *p == '-') {
+	if (i < n && (s[i] == '+' || s[i] == '-')) {
 		/* "+HH:MM" or "+HHMM"; read no further than the string goes */
-		size_t rest = strlen(p + 1);
+		size_t rest = n - i - 1;
+		const char *p = s + i;
 		int oh = rest >= 2 ? digits(p + 1, 2) : -1;
 		bool colon = rest >= 5 && p[3] == ':';
 		int om = colon ? digits(p + 4, 2) : rest >= 4 ? digits(p + 3, 2) : -1;
@@ -59,156 +75,462 @@ int64_t person_parse_time(const char *s)
 	return (int64_t)timegm(&tm) - offset;
 }
 
-#define MAX_CUSTOM_FIELDS 64
+int64_t person_parse_time(const char *s)
+{
+	return s ? person_parse_time_n(s, strlen(s)) : 0;
+}
 
-static int render_vcf(struct json_object *obj, const struct person_render *r,
-		      const char *org_name, struct strbuf *out)
+/* ---- reading a person object ---- */
+
+int64_t person_scan_id(const struct jsonscan_doc *d, uint32_t obj)
+{
+	int64_t id;
+	if (jsonscan_int64(d, jsonscan_get(d, obj, "id"), &id) != 0 || id <= 0 ||
+	    id > NAMES_MAX_ID)
+		return 0;
+	return id;
+}
+
+bool person_scan_is_deleted(const struct jsonscan_doc *d, uint32_t obj)
+{
+	return jsonscan_is_true(d, jsonscan_get(d, obj, "is_deleted"));
+}
+
+/* Append string token t unescaped; false if it is not a non-empty string. */
+static bool append_nonempty(struct strbuf *out, const struct jsonscan_doc *d, uint32_t t)
+{
+	size_t raw;
+	if (jsonscan_type(d, t) != JSONSCAN_STRING || (jsonscan_raw(d, t, &raw), raw == 2))
+		return false;
+	if (!sb_reserve(out, raw))
+		return true;
+	size_t n = jsonscan_unescape(d, t, out->data + out->len);
+	out->len += n;
+	out->data[out->len] = '\0';
+	return n > 0;
+}
+
+bool person_scan_name(const struct jsonscan_doc *d, uint32_t obj, struct strbuf *out)
+{
+	static const struct jsonscan_key keys[] = {
+		JSONSCAN_KEY("name"), JSONSCAN_KEY("first_name"), JSONSCAN_KEY("last_name"),
+	};
+	uint32_t v[3];
+	jsonscan_get_many(d, obj, keys, 3, v);
+	if (append_nonempty(out, d, v[0]))
+		return true;
+	bool first = append_nonempty(out, d, v[1]);
+	size_t mark = out->len;
+	if (first)
+		sb_putc(out, ' ');
+	bool last = append_nonempty(out, d, v[2]);
+	if (first && !last)
+		sb_truncate(out, mark);
+	return first || last;
+}
+
+/* ---- the card ---- */
+
+struct pins {
+	struct person_pin *pin;
+	size_t count, cap;
+	bool failed;
+};
+
+static const char *pinned_name(void *ctx, enum meta_kind kind, int64_t id)
+{
+	const struct pins *ps = ctx;
+	int64_t key = pin_key(kind, id);
+	for (size_t i = 0; i < ps->count; i++)
+		if (ps->pin[i].key == key)
+			return meta_name_text(ps->pin[i].name);
+	return NULL;
+}
+
+/* What a rendering needs besides the person. */
+struct card_inputs {
+	const struct person_render *r;
+	const struct meta_fields *fields;
+	const struct pins *pins;
+	int64_t org_id;
+};
+
+/* Render the card of object obj into out. */
+static int render_card(const struct card_inputs *in, const struct jsonscan_doc *d, uint32_t obj,
+		       struct arena *scratch, struct strbuf *custom, struct strbuf *out)
 {
 	struct vcard_options opt = {
-		.version = r->version,
-		.company = r->company,
-		.app_url = r->app_url,
-		.org_name = org_name,
+		.version = in->r->version,
+		.company = in->r->company,
+		.app_url = in->r->app_url,
+		.org_name = in->org_id ? pinned_name((void *)in->pins, META_ORG, in->org_id) : NULL,
+		.scratch = scratch,
 	};
 	struct vcard_field fields[MAX_CUSTOM_FIELDS];
-	char *storage = NULL;
-	if (r->meta) {
+	if (in->fields) {
 		opt.label_name = meta_label_name;
-		opt.label_ctx = r->meta;
-		struct json_object *custom;
-		if (json_object_object_get_ex(obj, "custom_fields", &custom)) {
+		opt.label_ctx = (void *)in->fields;
+		uint32_t custom_fields = jsonscan_get(d, obj, "custom_fields");
+		if (custom_fields) {
 			opt.fields = fields;
-			opt.field_count = meta_custom_fields(r->meta, custom, fields,
-							     MAX_CUSTOM_FIELDS, &storage);
+			opt.field_count = meta_custom_fields(in->fields, d, custom_fields, pinned_name,
+							     (void *)in->pins, scratch, fields,
+							     MAX_CUSTOM_FIELDS, custom);
+			if (sb_failed(custom))
+				return -ENOMEM;
 		}
 	}
-	int rc = vcard_render(obj, &opt, out);
-	free(storage);
-	return rc;
+	return vcard_render(d, obj, &opt, out);
 }
 
-struct person *person_from_json(struct json_object *obj, const struct person_render *r,
-				const char *org_name, int *err)
+/* Note a record whose name the card may show (once). */
+static void add_reference(void *ctx, enum meta_kind kind, int64_t id)
 {
-	return person_from_json_text(obj, NULL, 0, r, org_name, err);
+	struct pins *ps = ctx;
+	int64_t key = pin_key(kind, id);
+	for (size_t i = 0; i < ps->count; i++)
+		if (ps->pin[i].key == key)
+			return;
+	if (ps->count == ps->cap) {
+		size_t cap = ps->cap ? ps->cap * 2 : 8;
+		struct person_pin *grown = realloc(ps->pin, cap * sizeof(*grown));
+		if (!grown) {
+			ps->failed = true;
+			return;
+		}
+		ps->pin = grown;
+		ps->cap = cap;
+	}
+	ps->pin[ps->count++] = (struct person_pin){ .key = key };
 }
 
-struct person *person_from_json_text(struct json_object *obj, const char *raw, size_t raw_len,
-				     const struct person_render *r, const char *org_name,
-				     int *err)
+/* The names the card of obj shows, as meta knows them now: the references,
+ * then their names (those without one are dropped). */
+static bool pin_names(struct meta *meta, const struct meta_fields *fields,
+		      const struct jsonscan_doc *d, uint32_t obj, int64_t org_id, struct pins *ps)
 {
-	struct json_object *idv;
-	if (!json_object_is_type(obj, json_type_object) ||
-	    !json_object_object_get_ex(obj, "id", &idv) || !json_object_is_type(idv, json_type_int) ||
-	    json_object_get_int64(idv) <= 0 || json_object_get_int64(idv) > NAMES_MAX_ID) {
-		*err = -EINVAL;
-		return NULL;
+	if (!meta)
+		return true;
+	if (org_id)
+		add_reference(ps, META_ORG, org_id);
+	meta_each_reference(fields, d, jsonscan_get(d, obj, "custom_fields"), add_reference, ps);
+	if (ps->failed || ps->count == 0)
+		return !ps->failed;
+	struct meta_ref small[16], *refs = ps->count <= 16 ? small : malloc(ps->count * sizeof(*refs));
+	struct meta_name *names_small[16];
+	struct meta_name **names = ps->count <= 16 ? names_small
+						   : malloc(ps->count * sizeof(*names));
+	bool ok = refs && names;
+	if (ok) {
+		for (size_t i = 0; i < ps->count; i++)
+			refs[i] = (struct meta_ref){ (enum meta_kind)((uint64_t)ps->pin[i].key >> 56),
+						     ps->pin[i].key & ((INT64_C(1) << 56) - 1) };
+		meta_names_pin(meta, refs, ps->count, names);
+		size_t kept = 0;
+		for (size_t i = 0; i < ps->count; i++)
+			if (names[i])
+				ps->pin[kept++] = (struct person_pin){ ps->pin[i].key, names[i] };
+		ps->count = kept;
+	} else {
+		ps->count = 0;
 	}
-	struct person *p = calloc(1, sizeof(*p));
-	if (!p) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	atomic_init(&p->refs, 1);
-	p->id = json_object_get_int64(idv);
-	p->owner_id = int_field(obj, "owner_id");
-	p->org_id = int_field(obj, "org_id");
-	struct json_object *v;
-	if (json_object_object_get_ex(obj, "update_time", &v) && json_object_is_type(v, json_type_string))
-		p->update_time = person_parse_time(json_object_get_string(v));
+	if (refs != small)
+		free(refs);
+	if (names != names_small)
+		free(names);
+	return ok;
+}
 
-	struct strbuf buf = STRBUF_INIT;
-	const char *name = NULL;
-	size_t name_len = 0;
-	if (json_object_object_get_ex(obj, "name", &v) && json_object_is_type(v, json_type_string)) {
-		name = json_object_get_string(v);
-		name_len = (size_t)json_object_get_string_len(v);
-	}
-	names_person_base(&buf, name, name_len, p->id);
-	p->base = sb_detach(&buf, &p->base_len);
+static void pins_release(struct pins *ps)
+{
+	for (size_t i = 0; i < ps->count; i++)
+		meta_name_unref(ps->pin[i].name);
+	free(ps->pin);
+}
 
-	size_t compact_len = raw_len;
-	const char *compact = raw;
-	if (!compact)
-		compact = json_object_to_json_string_length(
-			obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &compact_len);
-	p->compact = compact ? malloc(compact_len + 1) : NULL;
-	if (p->compact) {
-		memcpy(p->compact, compact, compact_len); /* raw text: not NUL-terminated */
-		p->compact[compact_len] = '\0';
-		p->compact_len = compact_len;
-		p->json_len = jsonfmt_pretty_len(p->compact, p->compact_len);
-	}
+/* ---- the .json file's size ---- */
 
-	sb_reserve(&buf, compact_len / 2 + 256);
-	int rc = render_vcf(obj, r, org_name, &buf);
-	p->vcf = rc ? NULL : sb_detach(&buf, &p->vcf_len);
-	if (p->vcf) {
-		char *exact = realloc(p->vcf, p->vcf_len + 1); /* keep only what is used */
-		if (exact)
-			p->vcf = exact;
+static void count_piece(void *ctx, const char *piece, size_t len)
+{
+	(void)piece;
+	*(size_t *)ctx += len;
+}
+
+/* Bytes of a scalar token in the .json file (ill-formed UTF-8 as U+FFFD). */
+static size_t scalar_pretty_len(const struct jsonscan_doc *d, uint32_t t)
+{
+	size_t n;
+	const char *raw = jsonscan_raw(d, t, &n);
+	if (!jsonscan_has_flag(d, t, JSONSCAN_BAD_UTF8))
+		return n;
+	size_t count = 0;
+	utf8_sanitize_each(raw, n, count_piece, &count);
+	return count;
+}
+
+/* What jsonfmt_pretty makes of token t at depth `depth`, without the final
+ * newline: computed from the tokens, the text is not read again. */
+static size_t pretty_len(const struct jsonscan_doc *d, uint32_t t, size_t depth)
+{
+	enum jsonscan_type type = jsonscan_type(d, t);
+	if (type != JSONSCAN_OBJECT && type != JSONSCAN_ARRAY)
+		return scalar_pretty_len(d, t);
+	if (!jsonscan_first(d, t))
+		return 2; /* {} or [] */
+	size_t len = 2 + 1 + 2 * depth, children = 0; /* brackets, newline + indent of the close */
+	JSONSCAN_FOREACH(d, t, c) {
+		len += 1 + 2 * (depth + 1); /* newline + indent */
+		if (type == JSONSCAN_OBJECT)
+			len += scalar_pretty_len(d, c) + 2 + pretty_len(d, c + 1, depth + 1);
+		else
+			len += pretty_len(d, c, depth + 1);
+		children++;
 	}
-	sb_free(&buf);
-	if (!p->base || !p->compact || !p->vcf) {
-		person_unref(p);
-		*err = rc ? rc : -ENOMEM;
+	return len + children - 1; /* commas */
+}
+
+/* ---- building ---- */
+
+void person_scratch_init(struct person_scratch *s)
+{
+	arena_init(&s->arena, 16384);
+	sb_init(&s->card);
+	sb_init(&s->custom);
+	sb_init(&s->base);
+}
+
+void person_scratch_free(struct person_scratch *s)
+{
+	arena_free(&s->arena);
+	sb_free(&s->card);
+	sb_free(&s->custom);
+	sb_free(&s->base);
+}
+
+static const struct jsonscan_key member_keys[] = {
+	JSONSCAN_KEY("id"), JSONSCAN_KEY("owner_id"), JSONSCAN_KEY("org_id"),
+	JSONSCAN_KEY("update_time"), JSONSCAN_KEY("name"),
+};
+enum { K_ID, K_OWNER, K_ORG, K_UPDATE, K_NAME, K_COUNT };
+
+static int64_t positive(const struct jsonscan_doc *d, uint32_t t)
+{
+	int64_t v;
+	return jsonscan_int64(d, t, &v) == 0 && v > 0 ? v : 0;
+}
+
+/* One block: the person, its pins, base, compact and the kept card. */
+static struct person *person_alloc(size_t pins, size_t base_len, size_t compact_len,
+				   size_t vcf_len, bool keep)
+{
+	size_t size = sizeof(struct person) + pins * sizeof(struct person_pin) + base_len + 1 +
+		      compact_len + 1 + (keep ? vcf_len + 1 : 0);
+	struct person *p = malloc(size);
+	if (!p)
 		return NULL;
-	}
-	*err = 0;
+	memset(p, 0, sizeof(*p));
+	char *at = (char *)(p + 1);
+	p->pins = (struct person_pin *)(void *)at;
+	at += pins * sizeof(struct person_pin);
+	p->base = at;
+	at += base_len + 1;
+	p->compact = at;
+	at += compact_len + 1;
+	p->vcf = keep ? at : NULL;
 	return p;
 }
 
-bool person_json_is_deleted(struct json_object *obj)
+static struct person *build(const struct jsonscan_doc *d, uint32_t obj,
+			    const struct person_render *r, struct person_scratch *s, int *err)
 {
-	struct json_object *v;
-	return json_object_object_get_ex(obj, "is_deleted", &v) &&
-	       json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
-}
-
-int64_t person_json_id(struct json_object *obj)
-{
-	struct json_object *v;
-	if (!json_object_object_get_ex(obj, "id", &v) || !json_object_is_type(v, json_type_int) ||
-	    json_object_get_int64(v) <= 0 || json_object_get_int64(v) > NAMES_MAX_ID)
-		return 0;
-	return json_object_get_int64(v);
-}
-
-static const char *nonempty_string(struct json_object *obj, const char *key, size_t *n)
-{
-	struct json_object *v;
-	if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_string) ||
-	    json_object_get_string_len(v) == 0)
+	uint32_t m[K_COUNT];
+	jsonscan_get_many(d, obj, member_keys, K_COUNT, m);
+	int64_t id;
+	if (jsonscan_type(d, obj) != JSONSCAN_OBJECT || jsonscan_int64(d, m[K_ID], &id) != 0 ||
+	    id <= 0 || id > NAMES_MAX_ID) {
+		*err = -EINVAL;
 		return NULL;
-	*n = (size_t)json_object_get_string_len(v);
-	return json_object_get_string(v);
+	}
+	int64_t org_id = positive(d, m[K_ORG]);
+	const struct meta_fields *fields = r->meta ? meta_fields_current(r->meta) : NULL;
+	struct pins pins = { 0 };
+	struct card_inputs in = { .r = r, .fields = fields, .pins = &pins, .org_id = org_id };
+
+	sb_reset(&s->card);
+	sb_reset(&s->base);
+	*err = pin_names(r->meta, fields, d, obj, org_id, &pins) ? 0 : -ENOMEM;
+	if (*err == 0)
+		*err = render_card(&in, d, obj, &s->arena, &s->custom, &s->card);
+	size_t name_len = 0;
+	const char *name = jsonscan_str(d, m[K_NAME], &s->arena, &name_len);
+	if (*err == 0 && !name && jsonscan_type(d, m[K_NAME]) == JSONSCAN_STRING)
+		*err = -ENOMEM;
+	if (*err == 0)
+		names_person_base(&s->base, name, name_len, id);
+	if (*err == 0 && (sb_failed(&s->base) || sb_failed(&s->card)))
+		*err = -ENOMEM;
+	size_t compact_len;
+	const char *compact = jsonscan_raw(d, obj, &compact_len);
+	bool keep = r->keep_vcf || s->card.len >= PERSON_KEEP_VCF_MIN;
+	struct person *p = *err ? NULL : person_alloc(pins.count, s->base.len, compact_len,
+						      s->card.len, keep);
+	if (!p) {
+		if (*err == 0)
+			*err = -ENOMEM;
+		pins_release(&pins);
+		return NULL;
+	}
+	atomic_init(&p->refs, 1);
+	p->id = id;
+	p->owner_id = positive(d, m[K_OWNER]);
+	p->org_id = org_id;
+	size_t n;
+	const char *t = jsonscan_str(d, m[K_UPDATE], NULL, &n);
+	p->update_time = t ? person_parse_time_n(t, n) : 0;
+	if (!t && jsonscan_type(d, m[K_UPDATE]) == JSONSCAN_STRING) { /* escaped: rare */
+		t = jsonscan_str(d, m[K_UPDATE], &s->arena, &n);
+		p->update_time = t ? person_parse_time_n(t, n) : 0;
+	}
+	memcpy(p->base, s->base.data, s->base.len + 1);
+	p->base_len = s->base.len;
+	memcpy(p->compact, compact, compact_len); /* raw text: not NUL-terminated */
+	p->compact[compact_len] = '\0';
+	p->compact_len = compact_len;
+	p->json_len = pretty_len(d, obj, 0) + 1;
+	p->vcf_len = s->card.len;
+	if (keep)
+		memcpy(p->vcf, s->card.data, s->card.len + 1);
+	p->render = r;
+	p->fields = fields;
+	p->pin_count = (uint32_t)pins.count;
+	if (pins.count)
+		memcpy(p->pins, pins.pin, pins.count * sizeof(*pins.pin));
+	free(pins.pin); /* the names' references moved into p */
+	return p;
 }
 
-bool person_json_name(struct json_object *obj, struct strbuf *out)
+struct person *person_build(const struct jsonscan_doc *d, uint32_t obj,
+			    const struct person_render *r, struct person_scratch *scratch, int *err)
 {
-	size_t n, first_len = 0, last_len = 0;
-	const char *s = nonempty_string(obj, "name", &n);
-	if (s) {
-		sb_append(out, s, n);
-		return true;
+	struct person_scratch own;
+	if (!scratch) {
+		person_scratch_init(&own);
+		scratch = &own;
 	}
-	const char *first = nonempty_string(obj, "first_name", &first_len);
-	const char *last = nonempty_string(obj, "last_name", &last_len);
-	if (first)
-		sb_append(out, first, first_len);
-	if (first && last)
-		sb_putc(out, ' ');
-	if (last)
-		sb_append(out, last, last_len);
-	return first || last;
+	struct person *p = build(d, obj, r, scratch, err);
+	if (scratch == &own)
+		person_scratch_free(&own);
+	else
+		arena_reset(&scratch->arena);
+	return p;
+}
+
+/* Scan one JSON object's text into d (the tokens in arena). */
+static int scan_text(struct jsonscan_doc *d, const char *json, size_t len, struct arena *arena)
+{
+	switch (jsonscan_parse(d, json, len, arena, NULL)) {
+	case JSONSCAN_OK:
+		return 0;
+	case JSONSCAN_E_NOMEM:
+		return -ENOMEM;
+	default:
+		return -EINVAL;
+	}
+}
+
+struct person *person_from_text(const char *json, size_t len, const struct person_render *r,
+				int *err)
+{
+	struct person_scratch s;
+	person_scratch_init(&s);
+	struct jsonscan_doc d;
+	struct person *p = NULL;
+	if ((*err = scan_text(&d, json, len, &s.arena)) == 0)
+		p = build(&d, jsonscan_root(&d), r, &s, err);
+	person_scratch_free(&s);
+	return p;
+}
+
+struct person *person_rebuild(const struct person *p, int *err)
+{
+	return person_from_text(p->compact, p->compact_len, p->render, err);
+}
+
+/* ---- reading ---- */
+
+const char *person_compact(const struct person *p, size_t *len)
+{
+	*len = p->compact_len;
+	return p->compact;
+}
+
+void person_json(const struct person *p, struct strbuf *out)
+{
+	jsonfmt_pretty(out, p->compact, p->compact_len);
+}
+
+int person_vcf(const struct person *p, struct strbuf *out)
+{
+	if (p->vcf) {
+		sb_append(out, p->vcf, p->vcf_len);
+		return sb_failed(out) ? -ENOMEM : 0;
+	}
+	struct person_scratch s;
+	person_scratch_init(&s);
+	struct jsonscan_doc d;
+	struct pins pins = { .pin = p->pins, .count = p->pin_count };
+	struct card_inputs in = { .r = p->render, .fields = p->fields, .pins = &pins,
+				  .org_id = p->org_id };
+	size_t before = out->len;
+	int rc = scan_text(&d, p->compact, p->compact_len, &s.arena);
+	if (rc == 0)
+		rc = render_card(&in, &d, jsonscan_root(&d), &s.arena, &s.custom, out);
+	person_scratch_free(&s);
+	if (rc == 0 && out->len - before != p->vcf_len)
+		rc = -EIO;
+	return rc == -EINVAL ? -EIO : rc;
 }
 
 bool person_name(const struct person *p, struct strbuf *out)
 {
-	struct json_object *obj = json_tokener_parse(p->compact);
-	bool named = obj && person_json_name(obj, out);
-	json_object_put(obj);
+	struct arena arena;
+	arena_init(&arena, p->compact_len + 1024);
+	struct jsonscan_doc d;
+	bool named = scan_text(&d, p->compact, p->compact_len, &arena) == 0 &&
+		     person_scan_name(&d, jsonscan_root(&d), out);
+	arena_free(&arena);
 	return named;
+}
+
+static bool same_pins(const struct person *a, const struct person *b)
+{
+	if (a->pin_count != b->pin_count)
+		return false;
+	for (uint32_t i = 0; i < a->pin_count; i++) {
+		const struct meta_name *x = a->pins[i].name, *y = b->pins[i].name;
+		if (a->pins[i].key != b->pins[i].key ||
+		    (x != y && (meta_name_len(x) != meta_name_len(y) ||
+				memcmp(meta_name_text(x), meta_name_text(y), meta_name_len(x)) != 0)))
+			return false;
+	}
+	return true;
+}
+
+bool person_same(const struct person *a, const struct person *b)
+{
+	if (a->compact_len != b->compact_len || a->vcf_len != b->vcf_len ||
+	    memcmp(a->compact, b->compact, a->compact_len) != 0)
+		return false;
+	if (a->vcf && b->vcf)
+		return memcmp(a->vcf, b->vcf, a->vcf_len) == 0;
+	/* the same JSON rendered with the same settings and names */
+	return a->render == b->render && a->fields == b->fields && same_pins(a, b);
+}
+
+size_t person_mem_bytes(const struct person *p)
+{
+	return sizeof(*p) + p->pin_count * sizeof(struct person_pin) + p->base_len + 1 +
+	       p->compact_len + 1 + (p->vcf ? p->vcf_len + 1 : 0);
 }
 
 struct person *person_ref(struct person *p)
@@ -221,20 +543,7 @@ void person_unref(struct person *p)
 {
 	if (!p || atomic_fetch_sub(&p->refs, 1) != 1)
 		return;
-	free(p->base);
-	free(p->compact);
-	free(p->vcf);
+	for (uint32_t i = 0; i < p->pin_count; i++)
+		meta_name_unref(p->pins[i].name);
 	free(p);
-}
-
-void person_json(const struct person *p, struct strbuf *out)
-{
-	jsonfmt_pretty(out, p->compact, p->compact_len);
-}
-
-bool person_same(const struct person *a, const struct person *b)
-{
-	return a->compact_len == b->compact_len && a->vcf_len == b->vcf_len &&
-	       memcmp(a->compact, b->compact, a->compact_len) == 0 &&
-	       memcmp(a->vcf, b->vcf, a->vcf_len) == 0;
 }

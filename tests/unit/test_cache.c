@@ -15,11 +15,8 @@ static struct person *make_person(int64_t id, const char *name, const char *upda
 	char json[256];
 	snprintf(json, sizeof(json), "{\"id\":%lld,\"name\":\"%s\",\"update_time\":\"%s\"}",
 		 (long long)id, name, updated);
-	struct json_object *obj = json_tokener_parse(json);
 	int err;
-	struct person *p = person_from_json(obj, &render, NULL, &err);
-	json_object_put(obj);
-	return p;
+	return person_from_text(json, strlen(json), &render, &err);
 }
 
 struct recorder {
@@ -193,7 +190,7 @@ static void test_size_bound_evicts_least_recently_used(void)
 {
 	/* Each person here costs a few hundred bytes; allow about two listings. */
 	struct person *probe = make_person(1, "P", "2024-01-01T00:00:00Z");
-	uint64_t one = probe->compact_len + probe->vcf_len + probe->base_len + sizeof(*probe);
+	uint64_t one = person_mem_bytes(probe);
 	person_unref(probe);
 	struct cache *c = cache_new(60, one * 2 + one / 2);
 	struct listing *l = NULL;

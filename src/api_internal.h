@@ -1,0 +1,97 @@
+/*
+ * api_internal.h - what api.c (client, connection, retries) and
+ * api_attempt.c (one request attempt: its body, headers and outcome) share.
+ * Not part of the API (api.h).
+ */
+#ifndef PDFS_API_INTERNAL_H
+#define PDFS_API_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "api.h"
+#include "ratelimit.h"
+#include "strbuf.h"
+
+#define CDN_BLOCK_S (15 * 60.0)
+#define ERROR_BODY_CAP 65536
+/* A page is a few MB; 128 MiB holds four persons at the largest size served
+ * (fs.c: 32 MiB files).  A bigger answer is refused, never retried. */
+#define RESPONSE_CAP (128u << 20)
+#define RESPONSE_CAP_TEXT "128 MiB"
+
+struct api_client {
+	char *base_v2;
+	char *base_v1;
+	char *token_header; /* "x-api-token: ..." - the only copy of the token */
+	char *ca_file;
+	bool plain_http;    /* http:// (loopback only): never through a proxy */
+	long timeout_s;
+	long connect_timeout_s;
+	int max_retries;
+	struct rl_gate gate;
+	atomic_bool cancelled; /* read by transfers in flight, to abort them */
+	pthread_mutex_t counters_lock;
+	struct api_counters counters;
+	double page_latency_s; /* smoothed duration of a persons page, 0 = none yet */
+};
+
+struct api_conn {
+	struct api_client *client;
+	unsigned int jitter_seed; /* rand_r state: one per thread */
+	struct strbuf body; /* the last successful response's body */
+	time_t server_date; /* Date header of the last response, 0 if none */
+	CURL *curl;
+	struct curl_slist *headers;
+	char curl_error[CURL_ERROR_SIZE];
+};
+
+struct attempt {
+	CURL *curl;
+	long status;
+	bool checked_type;
+	bool json_body;          /* 2xx with a JSON content type: the answer */
+	bool html;
+	json_tokener *tok;       /* api_get: json-c, fed as the body streams in */
+	struct json_object *obj;
+	bool parse_failed;
+	struct api_page *page;   /* api_get_page: the body, scanned once it is whole */
+	bool scanned;            /* page->scan holds the answer's object */
+	bool out_of_memory;      /* keeping or scanning the body failed */
+	size_t received;
+	bool over_cap;           /* the body passed RESPONSE_CAP: aborted */
+	struct strbuf error_body; /* first bytes of a non-JSON or error body */
+	struct strbuf *body;      /* the whole JSON body, kept for the caller */
+	char retry_after[64];     /* the Retry-After value as sent, "" = absent */
+	time_t date;              /* the Date header, 0 = absent */
+	long long rl_reset;       /* x-ratelimit-reset as sent, -1 = absent */
+	struct rl_signals sig;    /* the rate-limit signals, read by attempt_signals() */
+};
+
+enum outcome {
+	OUTCOME_OK,
+	OUTCOME_RETRY,       /* transient: retry after a backoff */
+	OUTCOME_RETRY_BURST, /* burst 429: everyone waits, then retry */
+	OUTCOME_FAIL,        /* final */
+};
+
+void attempt_init(struct attempt *a, CURL *curl);
+void attempt_free(struct attempt *a);
+/* The status and content type, at the first body byte (or the end). */
+void attempt_check_type(struct attempt *a);
+/* curl's write and header callbacks; userdata is the attempt. */
+size_t attempt_on_body(char *data, size_t size, size_t nmemb, void *userdata);
+size_t attempt_on_header(char *data, size_t size, size_t nmemb, void *userdata);
+/* Scan a whole api_get_page body once it is complete. */
+void attempt_scan(struct attempt *a);
+/* What the attempt's outcome means: err gets the errno and message. */
+enum outcome attempt_classify(struct api_conn *conn, CURLcode code, struct attempt *a,
+			      struct api_error *err);
+/* The pause after a burst 429, with jitter. */
+double attempt_burst_wait_s(struct api_conn *conn, const struct attempt *a);
+
+#endif

@@ -121,12 +121,17 @@ struct api_page {
 	size_t body_len;
 	struct arena arena;  /* scan's tokens, elements and strings */
 	struct jsonscan_page scan;
+	size_t body_cap;              /* (api.c: the memory is reused for */
+	struct api_client *owner;     /*  the next page when released) */
 };
 
 /* GET as api_get, the answer scanned into *page (zeroed on failure). */
 int api_get_page(struct api_conn *conn, enum api_base base, const char *path_and_query,
 		 struct api_page *page, struct api_error *err);
 void api_page_release(struct api_page *page);
+/* Give back the memory released pages left for the next ones (after a big
+ * walk). */
+void api_client_trim(struct api_client *client);
 
 /* Called with each page; a non-zero return stops the walk and becomes its
  * result.  The callback may take the page (move it and zero *page); the walk

@@ -122,10 +122,12 @@ bool meta_fields_has_type(const struct meta_fields *f, enum fieldtext_type type)
 const char *meta_label_name(void *fields, const struct vcard_id *label_id);
 
 /* Call fn for each organization, user or person a person's custom_fields
- * object refers to (fields of type org, user, people). */
-void meta_each_reference(const struct meta_fields *f, const struct jsonscan_doc *d,
+ * object refers to (fields of type org, user, people).  scratch holds
+ * unescaped keys and the like; false when it ran out of memory. */
+bool meta_each_reference(const struct meta_fields *f, const struct jsonscan_doc *d,
 			 uint32_t custom_fields,
-			 void (*fn)(void *ctx, enum meta_kind kind, int64_t id), void *ctx);
+			 void (*fn)(void *ctx, enum meta_kind kind, int64_t id), void *ctx,
+			 struct arena *scratch);
 
 /* Where custom fields find the names of users, organizations and persons:
  * the name or NULL. */
@@ -136,8 +138,8 @@ typedef const char *(*meta_name_fn)(void *ctx, enum meta_kind kind, int64_t id);
  * text) pairs for the vCard, each value as the Pipedrive UI shows it
  * (fieldtext.h), names of records through name(ctx, ...).  Fields without
  * text are skipped.  Fills at most max entries; their strings live in
- * *storage (reset first), valid until it changes.  scratch holds unescaped
- * strings.  Returns the count.
+ * *storage (reset first), valid until it changes.  scratch (required) holds
+ * unescaped strings.  Returns the count.
  */
 size_t meta_custom_fields(const struct meta_fields *f, const struct jsonscan_doc *d,
 			  uint32_t custom_fields, meta_name_fn name, void *ctx,

@@ -75,6 +75,7 @@ struct person {
 struct person_scratch {
 	struct arena arena;
 	struct strbuf card, custom, base;
+	struct vcard_buffers buffers;
 };
 void person_scratch_init(struct person_scratch *s);
 void person_scratch_free(struct person_scratch *s);

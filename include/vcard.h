@@ -55,6 +55,12 @@ struct vcard_field {
 	const char *value;
 };
 
+/* Buffers a renderer reuses from card to card (one owner at a time). */
+struct vcard_buffers {
+	struct strbuf line, pool, entries[3], text[3];
+};
+void vcard_buffers_free(struct vcard_buffers *b);
+
 struct vcard_options {
 	enum vcard_version version;
 	/* Company identity for UID (uuid5 of "pipedrive:<company>:person:<id>")
@@ -73,9 +79,13 @@ struct vcard_options {
 	 * itemN.X-PIPEDRIVE-FIELD:<value> + itemN.X-ABLabel:<label>. */
 	const struct vcard_field *fields;
 	size_t field_count;
-	/* Room for the strings that have escapes, unescaped; NULL: the
-	 * renderer uses its own. */
+	/* Room for the strings that have escapes, unescaped, and buffers to
+	 * reuse; NULL: the renderer uses its own. */
 	struct arena *scratch;
+	struct vcard_buffers *buffers;
+	/* Non-NULL: only count the card's bytes into *measure (out is not
+	 * written; the UID's digest is not computed, its length is fixed). */
+	size_t *measure;
 };
 
 /* Append the card for object `person` of d to `out`.  Returns 0, or -ENOMEM
@@ -107,6 +117,8 @@ void vcard_escape_text(struct strbuf *out, const char *s, size_t n,
  * escape pair; ends with CRLF.
  */
 void vcard_fold_line(struct strbuf *out, const char *line, size_t len);
+/* The bytes vcard_fold_line would append. */
+size_t vcard_fold_line_len(const char *line, size_t len);
 
 /* Deterministic UUID version 5 (SHA-1, RFC 4122) of `name` in the fixed
  * pipedrivefs namespace, formatted lowercase 8-4-4-4-12 into buf[37]. */

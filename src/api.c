@@ -56,6 +56,7 @@ struct api_client *api_client_new(const struct api_config *cfg)
 		return NULL;
 	rl_gate_init(&c->gate, probe_interval());
 	pthread_mutex_init(&c->counters_lock, NULL);
+	pthread_mutex_init(&c->spares_lock, NULL);
 	c->counters.last_limit = c->counters.last_remaining = -1;
 	c->counters.last_reset = c->counters.last_daily_remaining = -1;
 	c->base_v2 = strdup(cfg->base_v2);
@@ -87,6 +88,8 @@ void api_client_free(struct api_client *c)
 	free(c->ca_file);
 	rl_gate_destroy(&c->gate);
 	pthread_mutex_destroy(&c->counters_lock);
+	api_client_trim(c);
+	pthread_mutex_destroy(&c->spares_lock);
 	free(c);
 }
 
@@ -284,7 +287,8 @@ static int request(struct api_conn *conn, enum api_base base, const char *path_a
 		struct attempt a;
 		attempt_init(&a, conn->curl);
 		if (page) {
-			sb_free(&conn->body); /* a failed attempt's bytes */
+			sb_truncate(&conn->body, 0); /* a failed attempt's bytes */
+			conn->body.failed = false;
 			a.body = &conn->body;
 			a.page = page;
 		}
@@ -324,6 +328,7 @@ static int request(struct api_conn *conn, enum api_base base, const char *path_a
 			} else {
 				/* The body goes with the page: a callback may make other
 				 * requests on this connection before it is done with it. */
+				page->body_cap = conn->body.cap;
 				page->body = sb_detach(&conn->body, &page->body_len);
 				a.page = NULL; /* the caller's now */
 			}
@@ -356,8 +361,12 @@ static int request(struct api_conn *conn, enum api_base base, const char *path_a
 			break;
 		}
 	}
-	if (page && rc)
-		memset(page, 0, sizeof(*page));
+	if (page && rc) { /* the memory goes back to the spares */
+		page->body_cap = conn->body.cap;
+		page->body = conn->body.data;
+		sb_init(&conn->body);
+		api_page_release(page);
+	}
 	sb_free(&conn->body);
 	sb_free(&url);
 	return rc;
@@ -370,18 +379,65 @@ int api_get(struct api_conn *conn, enum api_base base, const char *path_and_quer
 	return request(conn, base, path_and_query, out, NULL, err);
 }
 
+/* ------------------------------------------------------------------ */
+/* Page memory                                                          */
+
+/* A page's body buffer and arena go back to the client for the next page:
+ * a walk reuses the same memory page after page instead of growing and
+ * shrinking the heap (page faults) for every one. */
+static void take_spare(struct api_conn *conn, struct api_page *page)
+{
+	struct api_client *c = conn->client;
+	page->owner = c;
+	pthread_mutex_lock(&c->spares_lock);
+	if (c->spare_count > 0) {
+		struct page_spare *s = &c->spares[--c->spare_count];
+		sb_free(&conn->body);
+		conn->body = (struct strbuf){ .data = s->body, .len = 0, .cap = s->cap };
+		conn->body.data[0] = '\0';
+		page->arena = s->arena;
+	}
+	pthread_mutex_unlock(&c->spares_lock);
+}
+
 int api_get_page(struct api_conn *conn, enum api_base base, const char *path_and_query,
 		 struct api_page *page, struct api_error *err)
 {
 	memset(page, 0, sizeof(*page));
+	take_spare(conn, page);
 	return request(conn, base, path_and_query, NULL, page, err);
 }
 
 void api_page_release(struct api_page *page)
 {
-	arena_free(&page->arena);
-	free(page->body);
+	struct api_client *c = page->owner;
+	bool kept = false;
+	if (c && page->body && page->body_cap > 0 && page->body_cap <= PAGE_SPARE_MAX) {
+		arena_reset(&page->arena);
+		pthread_mutex_lock(&c->spares_lock);
+		if (c->spare_count < PAGE_SPARES) {
+			c->spares[c->spare_count++] = (struct page_spare){
+				.body = page->body, .cap = page->body_cap, .arena = page->arena };
+			kept = true;
+		}
+		pthread_mutex_unlock(&c->spares_lock);
+	}
+	if (!kept) {
+		arena_free(&page->arena);
+		free(page->body);
+	}
 	memset(page, 0, sizeof(*page));
+}
+
+void api_client_trim(struct api_client *c)
+{
+	pthread_mutex_lock(&c->spares_lock);
+	while (c->spare_count > 0) {
+		struct page_spare *s = &c->spares[--c->spare_count];
+		arena_free(&s->arena);
+		free(s->body);
+	}
+	pthread_mutex_unlock(&c->spares_lock);
 }
 
 time_t api_conn_server_date(const struct api_conn *conn)

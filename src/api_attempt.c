@@ -35,7 +35,7 @@ void attempt_free(struct attempt *a)
 	if (a->obj)
 		json_object_put(a->obj);
 	if (a->page)
-		arena_free(&a->page->arena);
+		arena_reset(&a->page->arena); /* kept for the next attempt */
 	sb_free(&a->error_body);
 }
 
@@ -153,7 +153,8 @@ void attempt_scan(struct attempt *a)
 	}
 	size_t len = a->body->len;
 	/* tokens are about 1.3x the text (jsonscan.c); room for the elements too */
-	arena_init(&a->page->arena, len + len / 2 + 4096);
+	if (arena_capacity(&a->page->arena) == 0)
+		arena_init(&a->page->arena, len + len / 2 + 4096);
 	/* at most one value per two bytes ("[0,0]"): never a limit for a real page */
 	struct jsonscan_limits limits = { .max_tokens = len / 2 < UINT32_MAX / 2 ? (uint32_t)(len / 2) + 2
 										  : UINT32_MAX / 2 };

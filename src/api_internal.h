@@ -24,6 +24,16 @@
 #define RESPONSE_CAP (128u << 20)
 #define RESPONSE_CAP_TEXT "128 MiB"
 
+/* Page memory kept for the next page (api.c). */
+#define PAGE_SPARES 8 /* a walk has up to 6 pages alive (walker.c's pipeline) */
+#define PAGE_SPARE_MAX ((size_t)8 << 20) /* bigger bodies are not kept */
+
+struct page_spare {
+	char *body;
+	size_t cap;
+	struct arena arena;
+};
+
 struct api_client {
 	char *base_v2;
 	char *base_v1;
@@ -38,6 +48,9 @@ struct api_client {
 	pthread_mutex_t counters_lock;
 	struct api_counters counters;
 	double page_latency_s; /* smoothed duration of a persons page, 0 = none yet */
+	pthread_mutex_t spares_lock;
+	struct page_spare spares[PAGE_SPARES];
+	size_t spare_count;
 };
 
 struct api_conn {

@@ -186,7 +186,7 @@ static void append_plain(const struct render *r, uint32_t v, enum fieldtext_type
 		break;
 	case JSONSCAN_NUMBER:
 		if (jsonscan_int64(r->d, v, &i) == 0)
-			sb_printf(r->out, "%" PRId64, i);
+			sb_put_int(r->out, i);
 		else if (jsonscan_double(r->d, v, &x) == 0)
 			fieldtext_number(r->out, x);
 		break;

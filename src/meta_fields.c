@@ -297,7 +297,28 @@ struct member {
 	uint32_t value; /* value token of the last one */
 	const char *text; /* the unescaped key (sorting) */
 	size_t len;
+	uint64_t print; /* raw keys: equal keys have equal prints */
 };
+
+/* A fingerprint of a key's raw text (length, first and last bytes), never
+ * 0; keys with escapes all get 0 and are compared in full. */
+static uint64_t key_print(const struct jsonscan_doc *d, uint32_t k)
+{
+	const struct jsonscan_token *t = jsonscan_token(d, k);
+	if (t->flags & JSONSCAN_ESCAPES)
+		return 0;
+	const char *s = d->text + t->start + 1; /* inside the quotes */
+	size_t n = t->len - 2;
+	uint64_t head = 0, tail = 0;
+	if (n >= 8) {
+		memcpy(&head, s, 8);
+		memcpy(&tail, s + n - 8, 8);
+	} else {
+		memcpy(&head, s, n);
+	}
+	uint64_t h = (head ^ (tail * UINT64_C(0x9E3779B97F4A7C15)) ^ n) * UINT64_C(0xff51afd7ed558ccd);
+	return (h ^ (h >> 29)) | 1;
+}
 
 static bool same_key(const struct jsonscan_doc *d, uint32_t a, uint32_t b, struct arena *scratch)
 {
@@ -322,7 +343,7 @@ static int cmp_member_place(const void *a, const void *b)
 	return (x->key > y->key) - (x->key < y->key);
 }
 
-#define FEW_MEMBERS 32 /* compared pairwise; more are sorted */
+#define FEW_MEMBERS 64 /* found with prints; more are sorted */
 
 /* The members of obj in scratch (*out); their count, or SIZE_MAX when out of
  * memory. */
@@ -334,12 +355,20 @@ static size_t object_members(const struct jsonscan_doc *d, uint32_t obj, struct 
 	if (!mem)
 		return SIZE_MAX;
 	if (m <= FEW_MEMBERS) {
+		/* a bit per print seen: a key whose bit is clear is new, no search */
+		uint64_t seen = 0;
 		JSONSCAN_FOREACH(d, obj, k) {
-			size_t i = 0;
-			while (i < n && !same_key(d, mem[i].key, k, scratch))
-				i++;
+			uint64_t print = key_print(d, k);
+			uint64_t bit = print ? UINT64_C(1) << (print >> 58) : ~UINT64_C(0);
+			size_t i = n;
+			if (seen & bit)
+				for (i = 0; i < n; i++)
+					if ((mem[i].print == print || !print || !mem[i].print) &&
+					    same_key(d, mem[i].key, k, scratch))
+						break;
+			seen |= bit;
 			if (i == n)
-				mem[n++] = (struct member){ .key = k };
+				mem[n++] = (struct member){ .key = k, .print = print };
 			mem[i].value = k + 1;
 		}
 		*out = mem;
@@ -390,26 +419,27 @@ static void pass_reference(void *ctx, enum fieldtext_type type, int64_t id)
 	rw->fn(rw->ctx, kind_of(type), id);
 }
 
-void meta_each_reference(const struct meta_fields *f, const struct jsonscan_doc *d,
+bool meta_each_reference(const struct meta_fields *f, const struct jsonscan_doc *d,
 			 uint32_t custom_fields,
-			 void (*fn)(void *ctx, enum meta_kind kind, int64_t id), void *ctx)
+			 void (*fn)(void *ctx, enum meta_kind kind, int64_t id), void *ctx,
+			 struct arena *scratch)
 {
 	if (!f || jsonscan_type(d, custom_fields) != JSONSCAN_OBJECT)
-		return;
+		return true;
 	struct reference_walk rw = { .fn = fn, .ctx = ctx };
-	struct arena scratch;
-	arena_init(&scratch, 1024);
 	struct member *mem;
-	size_t n = object_members(d, custom_fields, &scratch, &mem);
-	for (size_t i = 0; i < n && n != SIZE_MAX; i++) {
+	size_t n = object_members(d, custom_fields, scratch, &mem);
+	if (n == SIZE_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
 		if (jsonscan_is_null(d, mem[i].value))
 			continue;
-		const struct custom_field *cf = field_of_key(f, d, mem[i].key, &scratch);
+		const struct custom_field *cf = field_of_key(f, d, mem[i].key, scratch);
 		if (cf)
 			fieldtext_each_reference(d, mem[i].value, cf->type, pass_reference, &rw,
-						 &scratch);
+						 scratch);
 	}
-	arena_free(&scratch);
+	return true;
 }
 
 /* ---- the custom fields' text ---- */
@@ -441,10 +471,6 @@ size_t meta_custom_fields(const struct meta_fields *f, const struct jsonscan_doc
 	storage->failed = false;
 	if (jsonscan_type(d, custom_fields) != JSONSCAN_OBJECT || max == 0)
 		return 0;
-	struct arena own;
-	arena_init(&own, 1024);
-	if (!scratch)
-		scratch = &own;
 	size_t offsets[2 * MAX_FIELDS_PER_CARD];
 	if (max > MAX_FIELDS_PER_CARD)
 		max = MAX_FIELDS_PER_CARD;
@@ -484,7 +510,6 @@ size_t meta_custom_fields(const struct meta_fields *f, const struct jsonscan_doc
 		offsets[2 * count + 1] = value_at;
 		count++;
 	}
-	arena_free(&own);
 	if (sb_failed(storage))
 		return 0;
 	for (size_t i = 0; i < count; i++) {

@@ -341,6 +341,8 @@ void names_resolve_page(const struct names_resolver *r, struct api_conn *conn,
 		JSONSCAN_KEY("org_id"), JSONSCAN_KEY("custom_fields"), JSONSCAN_KEY("is_deleted"),
 	};
 	index_page(&pr);
+	struct arena scratch;
+	arena_init(&scratch, 4096);
 	for (size_t i = 0; i < page->scan.count; i++) {
 		uint32_t item = page->scan.elements[i].token, v[3];
 		jsonscan_get_many(d, item, keys, 3, v);
@@ -351,7 +353,9 @@ void names_resolve_page(const struct names_resolver *r, struct api_conn *conn,
 		int64_t org;
 		if (jsonscan_int64(d, v[0], &org) == 0 && org > 0)
 			add_reference(&pr, META_ORG, org);
-		meta_each_reference(fields, d, v[1], add_reference, &pr);
+		if (!meta_each_reference(fields, d, v[1], add_reference, &pr, &scratch))
+			pr.out_of_memory = true;
+		arena_reset(&scratch);
 		for (size_t k = 0; k < pr.ref_count; k++)
 			resolve_reference(&pr, &pr.refs[k]);
 		if (pr.person_waits && !push_id(&pending->waiting, &pending->waiting_count,
@@ -363,6 +367,7 @@ void names_resolve_page(const struct names_resolver *r, struct api_conn *conn,
 	fetch_batch(r, conn, &pr.orgs);
 	if (pr.users_wanted && !meta_users_loaded(r->meta))
 		load_users(r->meta, conn);
+	arena_free(&scratch);
 	free(pr.refs);
 	free(pr.by_id);
 }

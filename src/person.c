@@ -131,114 +131,55 @@ bool person_scan_name(const struct jsonscan_doc *d, uint32_t obj, struct strbuf 
 
 /* ---- the card ---- */
 
+/*
+ * The names a card shows.  While a person is built, every name the
+ * renderer asks for is looked up in meta once and pinned - a name meta
+ * does not know is pinned as none, so two lookups in one rendering always
+ * agree - and the pins with a name are kept in the person.  When its card is
+ * rendered again (meta NULL) the pins alone answer: what was not pinned has
+ * no name, as it had none the first time.
+ */
 struct pins {
 	struct person_pin *pin;
 	size_t count, cap;
+	struct meta *meta; /* while building: where names come from */
 	bool failed;
 };
 
 static const char *pinned_name(void *ctx, enum meta_kind kind, int64_t id)
 {
-	const struct pins *ps = ctx;
-	int64_t key = pin_key(kind, id);
-	for (size_t i = 0; i < ps->count; i++)
-		if (ps->pin[i].key == key)
-			return meta_name_text(ps->pin[i].name);
-	return NULL;
-}
-
-/* What a rendering needs besides the person. */
-struct card_inputs {
-	const struct person_render *r;
-	const struct meta_fields *fields;
-	const struct pins *pins;
-	int64_t org_id;
-};
-
-/* Render the card of object obj into out. */
-static int render_card(const struct card_inputs *in, const struct jsonscan_doc *d, uint32_t obj,
-		       struct arena *scratch, struct strbuf *custom, struct strbuf *out)
-{
-	struct vcard_options opt = {
-		.version = in->r->version,
-		.company = in->r->company,
-		.app_url = in->r->app_url,
-		.org_name = in->org_id ? pinned_name((void *)in->pins, META_ORG, in->org_id) : NULL,
-		.scratch = scratch,
-	};
-	struct vcard_field fields[MAX_CUSTOM_FIELDS];
-	if (in->fields) {
-		opt.label_name = meta_label_name;
-		opt.label_ctx = (void *)in->fields;
-		uint32_t custom_fields = jsonscan_get(d, obj, "custom_fields");
-		if (custom_fields) {
-			opt.fields = fields;
-			opt.field_count = meta_custom_fields(in->fields, d, custom_fields, pinned_name,
-							     (void *)in->pins, scratch, fields,
-							     MAX_CUSTOM_FIELDS, custom);
-			if (sb_failed(custom))
-				return -ENOMEM;
-		}
-	}
-	return vcard_render(d, obj, &opt, out);
-}
-
-/* Note a record whose name the card may show (once). */
-static void add_reference(void *ctx, enum meta_kind kind, int64_t id)
-{
 	struct pins *ps = ctx;
 	int64_t key = pin_key(kind, id);
 	for (size_t i = 0; i < ps->count; i++)
 		if (ps->pin[i].key == key)
-			return;
+			return ps->pin[i].name ? meta_name_text(ps->pin[i].name) : NULL;
+	if (!ps->meta)
+		return NULL;
 	if (ps->count == ps->cap) {
 		size_t cap = ps->cap ? ps->cap * 2 : 8;
 		struct person_pin *grown = realloc(ps->pin, cap * sizeof(*grown));
 		if (!grown) {
 			ps->failed = true;
-			return;
+			return NULL;
 		}
 		ps->pin = grown;
 		ps->cap = cap;
 	}
-	ps->pin[ps->count++] = (struct person_pin){ .key = key };
+	struct meta_ref ref = { kind, id };
+	struct person_pin *pin = &ps->pin[ps->count++];
+	pin->key = key;
+	meta_names_pin(ps->meta, &ref, 1, &pin->name);
+	return pin->name ? meta_name_text(pin->name) : NULL;
 }
 
-/* The names the card of obj shows, as meta knows them now: the references,
- * then their names (those without one are dropped). */
-static bool pin_names(struct meta *meta, const struct meta_fields *fields,
-		      const struct jsonscan_doc *d, uint32_t obj, int64_t org_id, struct pins *ps)
+/* Keep only the pins with a name (a missing pin means none). */
+static void pins_settle(struct pins *ps)
 {
-	if (!meta)
-		return true;
-	if (org_id)
-		add_reference(ps, META_ORG, org_id);
-	meta_each_reference(fields, d, jsonscan_get(d, obj, "custom_fields"), add_reference, ps);
-	if (ps->failed || ps->count == 0)
-		return !ps->failed;
-	struct meta_ref small[16], *refs = ps->count <= 16 ? small : malloc(ps->count * sizeof(*refs));
-	struct meta_name *names_small[16];
-	struct meta_name **names = ps->count <= 16 ? names_small
-						   : malloc(ps->count * sizeof(*names));
-	bool ok = refs && names;
-	if (ok) {
-		for (size_t i = 0; i < ps->count; i++)
-			refs[i] = (struct meta_ref){ (enum meta_kind)((uint64_t)ps->pin[i].key >> 56),
-						     ps->pin[i].key & ((INT64_C(1) << 56) - 1) };
-		meta_names_pin(meta, refs, ps->count, names);
-		size_t kept = 0;
-		for (size_t i = 0; i < ps->count; i++)
-			if (names[i])
-				ps->pin[kept++] = (struct person_pin){ ps->pin[i].key, names[i] };
-		ps->count = kept;
-	} else {
-		ps->count = 0;
-	}
-	if (refs != small)
-		free(refs);
-	if (names != names_small)
-		free(names);
-	return ok;
+	size_t kept = 0;
+	for (size_t i = 0; i < ps->count; i++)
+		if (ps->pin[i].name)
+			ps->pin[kept++] = ps->pin[i];
+	ps->count = kept;
 }
 
 static void pins_release(struct pins *ps)
@@ -246,6 +187,48 @@ static void pins_release(struct pins *ps)
 	for (size_t i = 0; i < ps->count; i++)
 		meta_name_unref(ps->pin[i].name);
 	free(ps->pin);
+}
+
+/* What a rendering needs besides the person. */
+struct card_inputs {
+	const struct person_render *r;
+	const struct meta_fields *fields;
+	struct pins *pins;
+	int64_t org_id;
+};
+
+/* Render the card of object obj (custom_fields: its member of that name)
+ * into out, or only count its bytes into *measure. */
+static int render_card(const struct card_inputs *in, const struct jsonscan_doc *d, uint32_t obj,
+		       uint32_t custom_fields, struct person_scratch *s, size_t *measure,
+		       struct strbuf *out)
+{
+	struct arena *scratch = &s->arena;
+	struct strbuf *custom = &s->custom;
+	struct vcard_options opt = {
+		.version = in->r->version,
+		.company = in->r->company,
+		.app_url = in->r->app_url,
+		.org_name = in->org_id ? pinned_name(in->pins, META_ORG, in->org_id) : NULL,
+		.scratch = scratch,
+		.buffers = &s->buffers,
+		.measure = measure,
+	};
+	struct vcard_field fields[MAX_CUSTOM_FIELDS];
+	if (in->fields) {
+		opt.label_name = meta_label_name;
+		opt.label_ctx = (void *)in->fields;
+		if (custom_fields) {
+			opt.fields = fields;
+			opt.field_count = meta_custom_fields(in->fields, d, custom_fields, pinned_name,
+							     in->pins, scratch, fields,
+							     MAX_CUSTOM_FIELDS, custom);
+			if (sb_failed(custom) || in->pins->failed)
+				return -ENOMEM;
+		}
+	}
+	int rc = vcard_render(d, obj, &opt, out);
+	return rc == 0 && in->pins->failed ? -ENOMEM : rc;
 }
 
 /* ---- the .json file's size ---- */
@@ -270,7 +253,7 @@ static size_t scalar_pretty_len(const struct jsonscan_doc *d, uint32_t t)
 
 /* What jsonfmt_pretty makes of token t at depth `depth`, without the final
  * newline: computed from the tokens, the text is not read again. */
-static size_t pretty_len(const struct jsonscan_doc *d, uint32_t t, size_t depth)
+static size_t pretty_len_nested(const struct jsonscan_doc *d, uint32_t t, size_t depth)
 {
 	enum jsonscan_type type = jsonscan_type(d, t);
 	if (type != JSONSCAN_OBJECT && type != JSONSCAN_ARRAY)
@@ -281,12 +264,58 @@ static size_t pretty_len(const struct jsonscan_doc *d, uint32_t t, size_t depth)
 	JSONSCAN_FOREACH(d, t, c) {
 		len += 1 + 2 * (depth + 1); /* newline + indent */
 		if (type == JSONSCAN_OBJECT)
-			len += scalar_pretty_len(d, c) + 2 + pretty_len(d, c + 1, depth + 1);
+			len += scalar_pretty_len(d, c) + 2 + pretty_len_nested(d, c + 1, depth + 1);
 		else
-			len += pretty_len(d, c, depth + 1);
+			len += pretty_len_nested(d, c, depth + 1);
 		children++;
 	}
 	return len + children - 1; /* commas */
+}
+
+#define PRETTY_STACK 64
+
+/* The same in one pass over the tokens (no recursion); values nested deeper
+ * than PRETTY_STACK go the recursive way. */
+static size_t pretty_len(const struct jsonscan_doc *d, uint32_t t)
+{
+	struct open {
+		uint32_t end;
+		uint32_t children;
+		bool object, key_next;
+	} stack[PRETTY_STACK];
+	size_t depth = 0, len = 0;
+	const struct jsonscan_token *tok = d->tokens;
+	for (uint32_t i = t; i < tok[t].next; i++) {
+		while (depth && i >= stack[depth - 1].end)
+			depth--;
+		if (depth) {
+			struct open *parent = &stack[depth - 1];
+			if (!parent->object || parent->key_next) { /* a new member or element */
+				len += 1 + 2 * depth + (parent->children++ ? 1 : 0);
+				if (parent->object) { /* its key, ": " */
+					parent->key_next = false;
+					len += scalar_pretty_len(d, i) + 2;
+					continue;
+				}
+			} else {
+				parent->key_next = true; /* this is the value */
+			}
+		}
+		enum jsonscan_type type = (enum jsonscan_type)tok[i].type;
+		if (type != JSONSCAN_OBJECT && type != JSONSCAN_ARRAY) {
+			len += scalar_pretty_len(d, i);
+		} else if (tok[i].next == i + 1) {
+			len += 2; /* {} or [] */
+		} else if (depth == PRETTY_STACK) {
+			len += pretty_len_nested(d, i, depth);
+			i = tok[i].next - 1;
+		} else {
+			len += 2 + 1 + 2 * depth; /* brackets, newline + indent of the close */
+			stack[depth++] = (struct open){ .end = tok[i].next, .object = type == JSONSCAN_OBJECT,
+							.key_next = true };
+		}
+	}
+	return len;
 }
 
 /* ---- building ---- */
@@ -297,6 +326,7 @@ void person_scratch_init(struct person_scratch *s)
 	sb_init(&s->card);
 	sb_init(&s->custom);
 	sb_init(&s->base);
+	memset(&s->buffers, 0, sizeof(s->buffers));
 }
 
 void person_scratch_free(struct person_scratch *s)
@@ -305,13 +335,14 @@ void person_scratch_free(struct person_scratch *s)
 	sb_free(&s->card);
 	sb_free(&s->custom);
 	sb_free(&s->base);
+	vcard_buffers_free(&s->buffers);
 }
 
 static const struct jsonscan_key member_keys[] = {
 	JSONSCAN_KEY("id"), JSONSCAN_KEY("owner_id"), JSONSCAN_KEY("org_id"),
-	JSONSCAN_KEY("update_time"), JSONSCAN_KEY("name"),
+	JSONSCAN_KEY("update_time"), JSONSCAN_KEY("name"), JSONSCAN_KEY("custom_fields"),
 };
-enum { K_ID, K_OWNER, K_ORG, K_UPDATE, K_NAME, K_COUNT };
+enum { K_ID, K_OWNER, K_ORG, K_UPDATE, K_NAME, K_CUSTOM, K_COUNT };
 
 static int64_t positive(const struct jsonscan_doc *d, uint32_t t)
 {
@@ -353,14 +384,22 @@ static struct person *build(const struct jsonscan_doc *d, uint32_t obj,
 	}
 	int64_t org_id = positive(d, m[K_ORG]);
 	const struct meta_fields *fields = r->meta ? meta_fields_current(r->meta) : NULL;
-	struct pins pins = { 0 };
+	struct pins pins = { .meta = r->meta };
 	struct card_inputs in = { .r = r, .fields = fields, .pins = &pins, .org_id = org_id };
 
 	sb_reset(&s->card);
 	sb_reset(&s->base);
-	*err = pin_names(r->meta, fields, d, obj, org_id, &pins) ? 0 : -ENOMEM;
-	if (*err == 0)
-		*err = render_card(&in, d, obj, &s->arena, &s->custom, &s->card);
+	/* The card is measured; its text is made only when it is kept. */
+	bool keep = r->keep_vcf;
+	size_t vcf_len = 0;
+	*err = render_card(&in, d, obj, m[K_CUSTOM], s, keep ? NULL : &vcf_len, &s->card);
+	if (*err == 0 && !keep && vcf_len >= PERSON_KEEP_VCF_MIN) {
+		keep = true; /* big: kept (the same pins, so the same card) */
+		*err = render_card(&in, d, obj, m[K_CUSTOM], s, NULL, &s->card);
+	}
+	if (keep)
+		vcf_len = s->card.len;
+	pins_settle(&pins);
 	size_t name_len = 0;
 	const char *name = jsonscan_str(d, m[K_NAME], &s->arena, &name_len);
 	if (*err == 0 && !name && jsonscan_type(d, m[K_NAME]) == JSONSCAN_STRING)
@@ -371,9 +410,8 @@ static struct person *build(const struct jsonscan_doc *d, uint32_t obj,
 		*err = -ENOMEM;
 	size_t compact_len;
 	const char *compact = jsonscan_raw(d, obj, &compact_len);
-	bool keep = r->keep_vcf || s->card.len >= PERSON_KEEP_VCF_MIN;
 	struct person *p = *err ? NULL : person_alloc(pins.count, s->base.len, compact_len,
-						      s->card.len, keep);
+						      vcf_len, keep);
 	if (!p) {
 		if (*err == 0)
 			*err = -ENOMEM;
@@ -396,10 +434,10 @@ static struct person *build(const struct jsonscan_doc *d, uint32_t obj,
 	memcpy(p->compact, compact, compact_len); /* raw text: not NUL-terminated */
 	p->compact[compact_len] = '\0';
 	p->compact_len = compact_len;
-	p->json_len = pretty_len(d, obj, 0) + 1;
-	p->vcf_len = s->card.len;
+	p->json_len = pretty_len(d, obj) + 1;
+	p->vcf_len = vcf_len;
 	if (keep)
-		memcpy(p->vcf, s->card.data, s->card.len + 1);
+		memcpy(p->vcf, s->card.data, vcf_len + 1);
 	p->render = r;
 	p->fields = fields;
 	p->pin_count = (uint32_t)pins.count;
@@ -483,8 +521,10 @@ int person_vcf(const struct person *p, struct strbuf *out)
 				  .org_id = p->org_id };
 	size_t before = out->len;
 	int rc = scan_text(&d, p->compact, p->compact_len, &s.arena);
+	uint32_t root = jsonscan_root(&d);
 	if (rc == 0)
-		rc = render_card(&in, &d, jsonscan_root(&d), &s.arena, &s.custom, out);
+		rc = render_card(&in, &d, root, jsonscan_get(&d, root, "custom_fields"), &s, NULL,
+				 out);
 	person_scratch_free(&s);
 	if (rc == 0 && out->len - before != p->vcf_len)
 		rc = -EIO;

@@ -93,7 +93,10 @@ void card_line_begin(struct card *c, const char *text)
 
 void card_line_finish(struct card *c)
 {
-	vcard_fold_line(c->out, c->line.data, c->line.len);
+	if (c->opt->measure)
+		*c->opt->measure += vcard_fold_line_len(c->line.data, c->line.len);
+	else
+		vcard_fold_line(c->out, c->line.data, c->line.len);
 	sb_truncate(&c->line, 0);
 }
 
@@ -105,17 +108,37 @@ void card_put_pref(struct card *c)
 void card_put_ablabel(struct card *c, const char *label, size_t n)
 {
 	card_line_begin(c, "item");
-	vcard_put_int(&c->line, c->item_no);
+	sb_put_int(&c->line, c->item_no);
 	sb_puts(&c->line, ".X-ABLabel:");
 	vcard_escape_clean(&c->line, label, n);
 	card_line_finish(c);
 }
 
-void card_release(struct card *c, struct strbuf *sb)
+struct strbuf card_borrow(struct strbuf *home)
+{
+	struct strbuf sb = *home;
+	sb_init(home);
+	sb_truncate(&sb, 0);
+	sb.failed = false;
+	return sb;
+}
+
+void card_release(struct card *c, struct strbuf *sb, struct strbuf *home)
 {
 	if (sb_failed(sb))
 		c->oom = true;
-	sb_free(sb);
+	*home = *sb;
+	sb_init(sb);
+}
+
+void vcard_buffers_free(struct vcard_buffers *b)
+{
+	sb_free(&b->line);
+	sb_free(&b->pool);
+	for (int i = 0; i < 3; i++) {
+		sb_free(&b->entries[i]);
+		sb_free(&b->text[i]);
+	}
 }
 
 static void put_fixed_line(struct card *c, const char *text)
@@ -139,7 +162,7 @@ static void put_int_property(struct card *c, const char *name, int64_t value)
 {
 	card_line_begin(c, name);
 	sb_putc(&c->line, ':');
-	vcard_put_int(&c->line, value);
+	sb_put_int(&c->line, value);
 	card_line_finish(c);
 }
 
@@ -210,7 +233,7 @@ static void put_formatted_name(struct card *c, const struct person_names *nm,
 		vcard_escape_clean(&c->line, s, n);
 	} else {
 		sb_puts(&c->line, "Pipedrive person ");
-		vcard_put_int(&c->line, c->id);
+		sb_put_int(&c->line, c->id);
 	}
 	card_line_finish(c);
 }
@@ -395,7 +418,7 @@ static void put_url(struct card *c)
 		sb_puts(&c->line, ".pipedrive.com");
 	}
 	sb_puts(&c->line, "/person/");
-	vcard_put_int(&c->line, c->id);
+	sb_put_int(&c->line, c->id);
 	card_line_finish(c);
 }
 
@@ -425,19 +448,27 @@ static void put_pipedrive_ids(struct card *c, const uint32_t *m)
 
 static void put_uid(struct card *c)
 {
+	if (c->opt->measure) { /* 8-4-4-4-12 hex digits: the length is all that counts */
+		card_line_begin(c, c->v4 ? "UID:urn:uuid:" : "UID:");
+		sb_append(&c->line, "00000000-0000-0000-0000-000000000000", 36);
+		card_line_finish(c);
+		return;
+	}
 	char uuid[37];
 	struct strbuf name = STRBUF_INIT;
 	sb_puts(&name, "pipedrive:");
 	sb_puts(&name, c->opt->company ? c->opt->company : "");
 	sb_puts(&name, ":person:");
-	vcard_put_int(&name, c->id);
+	sb_put_int(&name, c->id);
 	if (!sb_failed(&name)) {
 		vcard_uuid5(name.data, uuid);
 		card_line_begin(c, c->v4 ? "UID:urn:uuid:" : "UID:");
 		sb_append(&c->line, uuid, 36);
 		card_line_finish(c);
+	} else {
+		c->oom = true;
 	}
-	card_release(c, &name);
+	sb_free(&name);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -459,7 +490,7 @@ static void put_custom_fields(struct card *c)
 						    VCARD_TEXT_SINGLE_LINE);
 		c->item_no++;
 		card_line_begin(c, "item");
-		vcard_put_int(&c->line, c->item_no);
+		sb_put_int(&c->line, c->item_no);
 		sb_puts(&c->line, ".X-PIPEDRIVE-FIELD:");
 		vcard_escape_clean(&c->line, span_text(&c->pool, value), value.len);
 		card_line_finish(c);
@@ -476,10 +507,10 @@ static void put_card_body(struct card *c, const uint32_t *m)
 		.last = clean_token(c, m[M_LAST_NAME], single),
 	};
 	struct contact_list emails, phones, ims;
-	card_collect_list(c, &emails, m[M_EMAILS], DROP_DUPLICATES);
-	card_collect_list(c, &phones, m[M_PHONES], DROP_DUPLICATES);
+	card_collect_list(c, &emails, 0, m[M_EMAILS], DROP_DUPLICATES);
+	card_collect_list(c, &phones, 1, m[M_PHONES], DROP_DUPLICATES);
 	/* the same handle on two services is two accounts */
-	card_collect_list(c, &ims, m[M_IM], KEEP_DUPLICATES);
+	card_collect_list(c, &ims, 2, m[M_IM], KEEP_DUPLICATES);
 
 	put_fixed_line(c, "BEGIN:VCARD");
 	put_fixed_line(c, c->v4 ? "VERSION:4.0" : "VERSION:3.0");
@@ -522,21 +553,25 @@ int vcard_render(const struct jsonscan_doc *d, uint32_t person, const struct vca
 
 	struct arena own;
 	arena_init(&own, 1024);
+	struct vcard_buffers own_buffers = { 0 };
+	struct vcard_buffers *b = opt->buffers ? opt->buffers : &own_buffers;
 	struct card c = {
 		.opt = opt,
 		.d = d,
 		.person = person,
 		.scratch = opt->scratch ? opt->scratch : &own,
+		.buf = b,
 		.v4 = opt->version == VCARD_V40,
 		.id = id,
 		.out = out,
-		.line = STRBUF_INIT,
-		.pool = STRBUF_INIT,
+		.line = card_borrow(&b->line),
+		.pool = card_borrow(&b->pool),
 	};
 	put_card_body(&c, m);
-	card_release(&c, &c.line);
-	card_release(&c, &c.pool);
+	card_release(&c, &c.line, &b->line);
+	card_release(&c, &c.pool, &b->pool);
 	arena_free(&own);
+	vcard_buffers_free(&own_buffers);
 	if (c.oom || sb_failed(out)) {
 		out->failed = true;
 		return -ENOMEM;

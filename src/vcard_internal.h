@@ -24,8 +24,6 @@ void vcard_escape_clean(struct strbuf *dst, const char *s, size_t n);
 void vcard_percent_encode(struct strbuf *dst, const char *s, size_t n, const char *also_keep);
 /* Case-insensitive (ASCII) comparison of s[0..n) with the string `word`. */
 bool vcard_equals_ignoring_case(const char *s, size_t n, const char *word);
-/* Append a decimal integer (no printf). */
-void vcard_put_int(struct strbuf *sb, int64_t v);
 /* Append v as exactly `digits` decimal digits, zero-padded (0 <= v). */
 void vcard_put_digits(struct strbuf *sb, int v, int digits);
 
@@ -53,6 +51,7 @@ struct card {
 	const struct jsonscan_doc *d;
 	uint32_t person;
 	struct arena *scratch; /* unescaped strings */
+	struct vcard_buffers *buf; /* lent to line, pool and the lists */
 	bool v4;
 	int64_t id;
 	struct strbuf *out;
@@ -81,8 +80,11 @@ void card_line_finish(struct card *c);
 void card_put_pref(struct card *c);
 /* itemN.X-ABLabel:<label>, Apple's way to carry a custom label. */
 void card_put_ablabel(struct card *c, const char *label, size_t n);
-/* Free a scratch buffer, remembering whether it ran out of memory. */
-void card_release(struct card *c, struct strbuf *sb);
+/* Hand a borrowed buffer back to *home, remembering whether it ran out of
+ * memory. */
+void card_release(struct card *c, struct strbuf *sb, struct strbuf *home);
+/* Borrow *home, emptied. */
+struct strbuf card_borrow(struct strbuf *home);
 
 /* ---- emails[], phones[], im[] (vcard_lists.c) ---- */
 
@@ -90,13 +92,15 @@ struct contact_list {
 	struct strbuf entries; /* struct list_entry[count] */
 	struct strbuf text;
 	size_t count;
+	int slot;
 };
 
 enum duplicates { KEEP_DUPLICATES, DROP_DUPLICATES };
 
 /* The entries of array token `array` (missing or not an array: none), in
- * emit order: primary ones first, then as sent. */
-void card_collect_list(struct card *c, struct contact_list *l, uint32_t array,
+ * emit order: primary ones first, then as sent.  slot (0..2): which of
+ * c->buf's list buffers it borrows until card_release_list. */
+void card_collect_list(struct card *c, struct contact_list *l, int slot, uint32_t array,
 		       enum duplicates duplicates);
 /* The value FN falls back to: the first entry in emit order. */
 bool card_list_first_value(const struct contact_list *l, const char **s, size_t *n);

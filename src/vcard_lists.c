@@ -83,11 +83,12 @@ static void flag_duplicates(struct contact_list *l)
 					e[i].value.len) == 0;
 }
 
-void card_collect_list(struct card *c, struct contact_list *l, uint32_t array,
+void card_collect_list(struct card *c, struct contact_list *l, int slot, uint32_t array,
 		       enum duplicates duplicates)
 {
-	sb_init(&l->entries);
-	sb_init(&l->text);
+	l->slot = slot;
+	l->entries = card_borrow(&c->buf->entries[slot]);
+	l->text = card_borrow(&c->buf->text[slot]);
 	l->count = 0;
 	if (jsonscan_type(c->d, array) != JSONSCAN_ARRAY)
 		return;
@@ -115,8 +116,8 @@ bool card_list_first_value(const struct contact_list *l, const char **s, size_t 
 
 void card_release_list(struct card *c, struct contact_list *l)
 {
-	card_release(c, &l->entries);
-	card_release(c, &l->text);
+	card_release(c, &l->entries, &c->buf->entries[l->slot]);
+	card_release(c, &l->text, &c->buf->text[l->slot]);
 }
 
 /* ---- EMAIL and TEL ---- */
@@ -182,7 +183,7 @@ static void put_contact_list(struct card *c, const struct contact_list *l,
 		if (!params) {
 			params = &style->custom;
 			sb_puts(&c->line, "item");
-			vcard_put_int(&c->line, ++c->item_no);
+			sb_put_int(&c->line, ++c->item_no);
 			sb_putc(&c->line, '.');
 		}
 		sb_puts(&c->line, style->property);

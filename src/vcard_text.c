@@ -36,6 +36,60 @@ static void mark_failed(struct strbuf *sb)
 /* Text cleaning and escaping                                               */
 /* ------------------------------------------------------------------------ */
 
+/* The bytes of x (8, little-endian order) that are not printable ASCII
+ * (< 0x20, 0x7F or >= 0x80): a high bit each; exact for the lowest one. */
+static inline uint64_t unprintable_in_8(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t del = x ^ (ones * 0x7F);
+	return (((x - ones * 0x20) & ~x) | ((del - ones) & ~del) | x) & highs;
+}
+
+/* The bytes of x equal to c: a high bit each; exact for the lowest one. */
+static inline uint64_t byte_in_8(uint64_t x, unsigned char c)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t y = x ^ (ones * c);
+	return (y - ones) & ~y & highs;
+}
+
+/* How many leading bytes of s[0..n) are printable ASCII (0x20..0x7E). */
+static size_t printable_prefix(const char *s, size_t n)
+{
+	size_t i = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	for (; n - i >= 8; i += 8) {
+		uint64_t x;
+		memcpy(&x, s + i, 8);
+		uint64_t bad = unprintable_in_8(x);
+		if (bad)
+			return i + (size_t)(__builtin_ctzll(bad) >> 3);
+	}
+#endif
+	while (i < n && (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7F)
+		i++;
+	return i;
+}
+
+/* How many leading bytes of s[0..n) need no TEXT escape (, ; \ newline). */
+static size_t unescaped_prefix(const char *s, size_t n)
+{
+	size_t i = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	for (; n - i >= 8; i += 8) {
+		uint64_t x;
+		memcpy(&x, s + i, 8);
+		uint64_t hit = byte_in_8(x, ',') | byte_in_8(x, ';') | byte_in_8(x, '\\') |
+			       byte_in_8(x, '\n');
+		if (hit)
+			return i + (size_t)(__builtin_ctzll(hit) >> 3);
+	}
+#endif
+	while (i < n && s[i] != ',' && s[i] != ';' && s[i] != '\\' && s[i] != '\n')
+		i++;
+	return i;
+}
+
 /* Bytes trimmed from both ends: ASCII white space and the controls that
  * would be dropped anyway. */
 static bool is_trimmable(unsigned char c)
@@ -80,6 +134,15 @@ void vcard_clean_text(struct strbuf *dst, const char *s, size_t n,
 {
 	if (n == 0)
 		return;
+	if (printable_prefix(s, n) == n) { /* most values: nothing to drop or map */
+		size_t begin = 0, end = n;
+		while (begin < end && s[begin] == ' ')
+			begin++;
+		while (end > begin && s[end - 1] == ' ')
+			end--;
+		sb_append(dst, s + begin, end - begin);
+		return;
+	}
 	if (utf8_valid_prefix(s, n) == n) {
 		clean_valid_text(dst, s, n, mode);
 		return;
@@ -95,10 +158,12 @@ void vcard_clean_text(struct strbuf *dst, const char *s, size_t n,
 
 void vcard_escape_clean(struct strbuf *dst, const char *s, size_t n)
 {
-	if (n == 0)
+	size_t plain = unescaped_prefix(s, n);
+	sb_append(dst, s, plain);
+	if (plain == n)
 		return;
-	size_t run = 0;
-	for (size_t i = 0; i < n; i++) {
+	size_t run = plain;
+	for (size_t i = plain; i < n; i++) {
 		const char *escaped;
 		switch (s[i]) {
 		case '\\': escaped = "\\\\"; break;
@@ -163,32 +228,49 @@ static inline size_t fold_unit_len(const char *line, size_t len, size_t i)
 	return k ? k : 1;
 }
 
-void vcard_fold_line(struct strbuf *out, const char *line, size_t len)
+/* Fold line[0..len) into out (NULL: only count); returns the bytes. */
+static size_t fold(struct strbuf *out, const char *line, size_t len)
 {
 	if (len <= FOLD_FIRST_MAX) { /* most lines: nothing to fold */
-		if (sb_reserve(out, len + 2)) {
+		if (out && sb_reserve(out, len + 2)) {
 			memcpy(out->data + out->len, line, len);
 			memcpy(out->data + out->len + len, "\r\n", 3);
 			out->len += len + 2;
 		}
-		return;
+		return len + 2;
 	}
-	if (len < SIZE_MAX / 2)
+	if (out && len < SIZE_MAX / 2)
 		sb_reserve(out, len + len / 70 * 3 + 2);
 
-	size_t start = 0, max = FOLD_FIRST_MAX;
+	size_t start = 0, max = FOLD_FIRST_MAX, folds = 0;
 	for (size_t i = 0; i < len;) {
 		size_t unit = fold_unit_len(line, len, i);
 		if (i + unit - start > max) {
-			sb_append(out, line + start, i - start);
-			sb_append(out, "\r\n ", 3);
+			if (out) {
+				sb_append(out, line + start, i - start);
+				sb_append(out, "\r\n ", 3);
+			}
+			folds++;
 			start = i;
 			max = FOLD_CONT_MAX;
 		}
 		i += unit;
 	}
-	sb_append(out, line + start, len - start);
-	sb_append(out, "\r\n", 2);
+	if (out) {
+		sb_append(out, line + start, len - start);
+		sb_append(out, "\r\n", 2);
+	}
+	return len + 2 + 3 * folds;
+}
+
+void vcard_fold_line(struct strbuf *out, const char *line, size_t len)
+{
+	fold(out, line, len);
+}
+
+size_t vcard_fold_line_len(const char *line, size_t len)
+{
+	return fold(NULL, line, len);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -275,20 +357,6 @@ bool vcard_id_of(const struct jsonscan_doc *d, uint32_t v, struct arena *scratch
 	size_t n;
 	const char *s = jsonscan_str(d, v, scratch, &n);
 	return s && vcard_id_from_text(s, n, out);
-}
-
-void vcard_put_int(struct strbuf *sb, int64_t v)
-{
-	char buf[24];
-	size_t i = sizeof(buf);
-	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-	do {
-		buf[--i] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		buf[--i] = '-';
-	sb_append(sb, buf + i, sizeof(buf) - i);
 }
 
 void vcard_put_digits(struct strbuf *sb, int v, int digits)

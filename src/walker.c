@@ -1275,8 +1275,10 @@ static void run_job(struct walker *w, struct api_conn *conn, uint64_t key)
 	cache_listing_finish(w->cache, key, l, rc ? -rc : 0, now_monotonic());
 	/* A big walk parsed megabytes of pages that are free now: give them
 	 * back to the system instead of keeping them as heap. */
-	if (big)
+	if (big) {
+		api_client_trim(w->client);
 		malloc_trim(0);
+	}
 }
 
 static void *worker_main(void *arg)

@@ -235,7 +235,7 @@ static void test_meta(void)
 	CHECK(n == 3 && strcmp(out[1].value, "John Smith") == 0); /* any age */
 	CHECK(n == 3 && strcmp(out[2].label, "Manager") == 0 && strcmp(out[2].value, "Bob") == 0);
 	int64_t seen[8] = { 0 };
-	meta_each_reference(f, &custom.d, custom.root, collect_meta, seen);
+	CHECK(meta_each_reference(f, &custom.d, custom.root, collect_meta, seen, &custom.arena));
 	CHECK(seen[0] == 2 && seen[1] == 29 && seen[2] == -2); /* person 29, user 2 */
 	arena_free(&custom.arena);
 
@@ -246,7 +246,7 @@ static void test_meta(void)
 			       &storage);
 	CHECK(n == 2 && strcmp(out[0].value, "Bob") == 0 && strcmp(out[1].value, "Inbound") == 0);
 	seen[0] = 0;
-	meta_each_reference(f, &custom.d, custom.root, collect_meta, seen);
+	CHECK(meta_each_reference(f, &custom.d, custom.root, collect_meta, seen, &custom.arena));
 	CHECK(seen[0] == 1 && seen[1] == -2);
 	arena_free(&custom.arena);
 	sb_free(&storage);

@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "arena.h"
+#include "bench_common.h"
 #include "jsonscan.h"
 #include "meta.h"
 #include "person.h"
@@ -39,27 +40,6 @@ struct page {
 	char *body;
 	size_t len;
 };
-
-static double cpu_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	struct strbuf b = STRBUF_INIT;
-	char chunk[65536];
-	size_t got;
-	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		sb_append(&b, chunk, got);
-	fclose(f);
-	return sb_detach(&b, len);
-}
 
 static int by_name(const void *a, const void *b)
 {

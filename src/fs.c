@@ -42,6 +42,9 @@ void fs_status_refresh(struct fs *fs)
 	cache_get_stats(fs->cache, &in.cache);
 	prettycache_get_stats(fs->pretty, &in.pretty);
 	in.interrupted = atomic_load(&fs->interrupted);
+	pthread_mutex_lock(&fs->readahead.lock);
+	in.readahead_files = fs->readahead.pushed;
+	pthread_mutex_unlock(&fs->readahead.lock);
 	walker_get_stats(fs->walker, &in.walks);
 	api_client_counters(fs->client, &in.api);
 	pthread_mutex_lock(&fs->status_lock);
@@ -141,6 +144,7 @@ static void *invalidation_main(void *arg)
 			free(list);
 			list = next;
 		}
+		fs_readahead_run(fs); /* after the invalidations: never older bytes */
 	}
 	return NULL;
 }
@@ -400,6 +404,7 @@ struct fs *fs_new(const struct fs_config *cfg, struct api_client *client, struct
 	pthread_mutex_init(&fs->dirs_lock, NULL);
 	pthread_mutex_init(&fs->status_lock, NULL);
 	pthread_mutex_init(&fs->warn_lock, NULL);
+	fs_readahead_init(fs);
 	sb_init(&fs->status);
 	return fs;
 }
@@ -440,6 +445,7 @@ void fs_free(struct fs *fs)
 		fs->inval_head = next;
 	}
 	prettycache_free(fs->pretty); /* answers READs still waiting for a render */
+	fs_readahead_free(fs);
 	fs_free_open_dirs(fs);
 	sem_destroy(&fs->inval_wake);
 	pthread_mutex_destroy(&fs->inval_lock);

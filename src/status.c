@@ -47,6 +47,7 @@ void status_render(struct strbuf *out, const struct status_input *in)
 	put_u64(out, "json_renders", in->pretty.renders);
 	put_u64(out, "json_render_bytes", in->pretty.bytes);
 	put_u64(out, "requests_interrupted", in->interrupted);
+	put_u64(out, "readahead_files", in->readahead_files);
 
 	put_u64(out, "walks_full", in->walks.full_walks);
 	put_u64(out, "walks_incremental", in->walks.incremental_walks);

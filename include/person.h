@@ -84,7 +84,8 @@ void person_scratch_free(struct person_scratch *s);
  * Build from object `obj` of a scanned document (one element of a page's
  * data array); its exact text (jsonscan_raw) becomes the JSON.  Names come
  * from r->meta as it knows them now, however old.  Returns NULL and sets
- * *err to -EINVAL (not an object, or no integer id in 1..NAMES_MAX_ID) or
+ * *err to -EINVAL (not an object, or no integer id in 1..NAMES_MAX_ID),
+ * -ENOENT (marked deleted, person_scan_is_deleted: it is no file) or
  * -ENOMEM.
  */
 struct person *person_build(const struct jsonscan_doc *d, uint32_t obj,

@@ -143,6 +143,8 @@ struct api_conn *api_conn_new(struct api_client *client)
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "pipedrivefs/" PDFS_VERSION);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* pages are hundreds of KB: fewer, bigger reads and write callbacks */
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L << 10);
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");

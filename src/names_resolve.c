@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "names.h"
 #include "person.h"
 #include "strbuf.h"
 
@@ -227,12 +228,21 @@ struct page_person {
 	uint32_t token;
 };
 
+/* What one element of the page refers to (members read once). */
+struct element {
+	int64_t id;       /* 0: no valid id */
+	uint32_t org_id;  /* the member tokens */
+	uint32_t custom_fields;
+	bool deleted;
+};
+
 struct page_refs {
 	const struct names_resolver *r;
 	struct api_conn *conn;
 	const struct api_page *page;
 	struct page_person *by_id; /* the page's live persons, sorted by id */
 	size_t persons;
+	struct element *elements; /* the page's elements, in order */
 	struct names_pending *pending;
 	struct batch orgs;
 	bool users_wanted;
@@ -272,22 +282,31 @@ static int cmp_page_person(const void *a, const void *b)
 
 /* The page's persons that are not deleted, by id (the first of an id wins,
  * as a search from the start of the page finds it). */
-static void index_page(struct page_refs *pr)
+static bool index_page(struct page_refs *pr)
 {
+	static const struct jsonscan_key keys[] = {
+		JSONSCAN_KEY("id"), JSONSCAN_KEY("org_id"), JSONSCAN_KEY("custom_fields"),
+		JSONSCAN_KEY("is_deleted"),
+	};
 	const struct jsonscan_doc *d = &pr->page->scan.doc;
 	size_t n = pr->page->scan.count;
 	pr->by_id = malloc((n ? n : 1) * sizeof(*pr->by_id));
-	if (!pr->by_id) {
-		pr->out_of_memory = true;
-		return;
-	}
+	pr->elements = malloc((n ? n : 1) * sizeof(*pr->elements));
+	if (!pr->by_id || !pr->elements)
+		return false;
 	for (size_t i = 0; i < n; i++) {
-		uint32_t item = pr->page->scan.elements[i].token;
-		int64_t id = person_scan_id(d, item);
-		if (id && !person_scan_is_deleted(d, item))
+		uint32_t item = pr->page->scan.elements[i].token, v[4];
+		jsonscan_get_many(d, item, keys, 4, v);
+		int64_t id;
+		if (jsonscan_int64(d, v[0], &id) != 0 || id <= 0 || id > NAMES_MAX_ID)
+			id = 0;
+		pr->elements[i] = (struct element){ .id = id, .org_id = v[1], .custom_fields = v[2],
+						    .deleted = jsonscan_is_true(d, v[3]) };
+		if (id && !pr->elements[i].deleted)
 			pr->by_id[pr->persons++] = (struct page_person){ id, item };
 	}
 	qsort(pr->by_id, pr->persons, sizeof(*pr->by_id), cmp_page_person);
+	return true;
 }
 
 /* The name of person id from the page itself; false if it is not there. */
@@ -337,29 +356,26 @@ void names_resolve_page(const struct names_resolver *r, struct api_conn *conn,
 	pr.orgs.kind = META_ORG;
 	const struct jsonscan_doc *d = &page->scan.doc;
 	const struct meta_fields *fields = meta_fields_current(r->meta);
-	static const struct jsonscan_key keys[] = {
-		JSONSCAN_KEY("org_id"), JSONSCAN_KEY("custom_fields"), JSONSCAN_KEY("is_deleted"),
-	};
-	index_page(&pr);
 	struct arena scratch;
 	arena_init(&scratch, 4096);
-	for (size_t i = 0; i < page->scan.count; i++) {
-		uint32_t item = page->scan.elements[i].token, v[3];
-		jsonscan_get_many(d, item, keys, 3, v);
-		if (jsonscan_is_true(d, v[2]))
+	if (!index_page(&pr))
+		pr.out_of_memory = true;
+	for (size_t i = 0; i < page->scan.count && pr.elements; i++) {
+		const struct element *el = &pr.elements[i];
+		if (el->deleted)
 			continue; /* never shown */
 		pr.ref_count = 0;
 		pr.person_waits = false;
 		int64_t org;
-		if (jsonscan_int64(d, v[0], &org) == 0 && org > 0)
+		if (jsonscan_int64(d, el->org_id, &org) == 0 && org > 0)
 			add_reference(&pr, META_ORG, org);
-		if (!meta_each_reference(fields, d, v[1], add_reference, &pr, &scratch))
+		if (!meta_each_reference(fields, d, el->custom_fields, add_reference, &pr, &scratch))
 			pr.out_of_memory = true;
 		arena_reset(&scratch);
 		for (size_t k = 0; k < pr.ref_count; k++)
 			resolve_reference(&pr, &pr.refs[k]);
 		if (pr.person_waits && !push_id(&pending->waiting, &pending->waiting_count,
-						&pending->waiting_cap, person_scan_id(d, item)))
+						&pending->waiting_cap, el->id))
 			pr.out_of_memory = true;
 	}
 	if (pr.out_of_memory)
@@ -370,6 +386,7 @@ void names_resolve_page(const struct names_resolver *r, struct api_conn *conn,
 	arena_free(&scratch);
 	free(pr.refs);
 	free(pr.by_id);
+	free(pr.elements);
 }
 
 /* ---- the end of a walk ---- */

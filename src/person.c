@@ -240,14 +240,13 @@ static void count_piece(void *ctx, const char *piece, size_t len)
 }
 
 /* Bytes of a scalar token in the .json file (ill-formed UTF-8 as U+FFFD). */
-static size_t scalar_pretty_len(const struct jsonscan_doc *d, uint32_t t)
+static inline size_t scalar_pretty_len(const struct jsonscan_doc *d, uint32_t t)
 {
-	size_t n;
-	const char *raw = jsonscan_raw(d, t, &n);
-	if (!jsonscan_has_flag(d, t, JSONSCAN_BAD_UTF8))
-		return n;
+	const struct jsonscan_token *tok = &d->tokens[t]; /* t is one of d's */
+	if (!(tok->flags & JSONSCAN_BAD_UTF8))
+		return tok->len;
 	size_t count = 0;
-	utf8_sanitize_each(raw, n, count_piece, &count);
+	utf8_sanitize_each(d->text + tok->start, tok->len, count_piece, &count);
 	return count;
 }
 
@@ -341,8 +340,9 @@ void person_scratch_free(struct person_scratch *s)
 static const struct jsonscan_key member_keys[] = {
 	JSONSCAN_KEY("id"), JSONSCAN_KEY("owner_id"), JSONSCAN_KEY("org_id"),
 	JSONSCAN_KEY("update_time"), JSONSCAN_KEY("name"), JSONSCAN_KEY("custom_fields"),
+	JSONSCAN_KEY("is_deleted"),
 };
-enum { K_ID, K_OWNER, K_ORG, K_UPDATE, K_NAME, K_CUSTOM, K_COUNT };
+enum { K_ID, K_OWNER, K_ORG, K_UPDATE, K_NAME, K_CUSTOM, K_DELETED, K_COUNT };
 
 static int64_t positive(const struct jsonscan_doc *d, uint32_t t)
 {
@@ -380,6 +380,10 @@ static struct person *build(const struct jsonscan_doc *d, uint32_t obj,
 	if (jsonscan_type(d, obj) != JSONSCAN_OBJECT || jsonscan_int64(d, m[K_ID], &id) != 0 ||
 	    id <= 0 || id > NAMES_MAX_ID) {
 		*err = -EINVAL;
+		return NULL;
+	}
+	if (jsonscan_is_true(d, m[K_DELETED])) {
+		*err = -ENOENT; /* soft-deleted: no file */
 		return NULL;
 	}
 	int64_t org_id = positive(d, m[K_ORG]);

@@ -206,16 +206,15 @@ static int build_page(struct person_set *ps, const struct api_page *page)
 	int rc = 0;
 	for (size_t i = 0; i < page->scan.count; i++) {
 		uint32_t item = page->scan.elements[i].token;
-		if (person_scan_is_deleted(d, item)) {
-			int64_t id = person_scan_id(d, item);
-			if (id && !person_set_note_deleted(ps, id)) {
+		int err;
+		struct person *p = person_build(d, item, &w->cfg.render, &scratch, &err);
+		if (!p && err == -ENOENT) { /* marked deleted */
+			if (!person_set_note_deleted(ps, person_scan_id(d, item))) {
 				rc = -ENOMEM;
 				break;
 			}
 			continue;
 		}
-		int err;
-		struct person *p = person_build(d, item, &w->cfg.render, &scratch, &err);
 		if (!p) {
 			if (err == -ENOMEM) {
 				rc = -ENOMEM;

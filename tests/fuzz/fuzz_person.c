@@ -7,7 +7,8 @@
  * Checks, for pages both parsers accept: the page's elements are the
  * elements json-c sees, each with the exact text jsonfmt_array_elements (a
  * third scanner) splits off; person_build accepts exactly the objects with
- * an integer id in 1..2^53-1; base is "<name> (<id>)"; the kept JSON is the
+ * an integer id in 1..2^53-1 (one marked "is_deleted": true is no person,
+ * -ENOENT); base is "<name> (<id>)"; the kept JSON is the
  * element's text as sent; json_len is both what person_json writes and
  * jsonfmt_pretty_len of the text, and the .json file parses back (json-c)
  * to the element; the .vcf (person_vcf) is vcf_len bytes, a valid card,
@@ -157,6 +158,13 @@ static void check_one(const struct jsonscan_doc *d, uint32_t token, struct json_
 	struct person *p = person_build(d, token, r, &scratch, &err);
 	if (!expect_valid(obj)) {
 		FUZZ_CHECK(!p && err == -EINVAL, "invalid person: p=%p err=%d", (void *)p, err);
+		person_scratch_free(&scratch);
+		return;
+	}
+	struct json_object *deleted;
+	if (json_object_object_get_ex(obj, "is_deleted", &deleted) &&
+	    json_object_is_type(deleted, json_type_boolean) && json_object_get_boolean(deleted)) {
+		FUZZ_CHECK(!p && err == -ENOENT, "deleted person: p=%p err=%d", (void *)p, err);
 		person_scratch_free(&scratch);
 		return;
 	}

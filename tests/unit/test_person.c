@@ -104,6 +104,8 @@ static void test_from_text(void)
 	person_unref(p);
 
 	CHECK(person_from_text("{\"name\":\"no id\"}", 16, &r, &err) == NULL && err == -EINVAL);
+	const char *gone = "{\"id\":9,\"is_deleted\":true}";
+	CHECK(person_from_text(gone, strlen(gone), &r, &err) == NULL && err == -ENOENT);
 	CHECK(person_from_text("{\"id\":1,}", 9, &r, &err) == NULL && err == -EINVAL); /* strict */
 	CHECK(person_from_text("[1]", 3, &r, &err) == NULL && err == -EINVAL);
 	meta_free(m);

@@ -106,7 +106,7 @@ static void note_reference(void *ctx, enum meta_kind kind, int64_t id)
 }
 
 /* One cold walk over every page; the persons built are kept in *kept. */
-static size_t walk(const struct page *pages, size_t n, const struct person_render *r,
+static size_t walk(const struct page *pages, size_t n, struct person_style *r,
 		   struct meta *meta, struct person ***kept)
 {
 	size_t count = 0, cap = 1024;
@@ -170,7 +170,8 @@ int main(int argc, char **argv)
 	load_meta(meta, argv[a]);
 	struct page *pages;
 	size_t n = load(argv[a], "persons-", &pages);
-	const struct person_render r = { .version = version, .company = "acme", .meta = meta };
+	const struct person_render settings = { .version = version, .company = "acme", .meta = meta };
+	struct person_style *r = person_style_new(&settings);
 
 	struct person **all;
 	size_t persons = 0;
@@ -178,7 +179,7 @@ int main(int argc, char **argv)
 	if (!only || strcmp(only, "walk") == 0) {
 		for (int rep = 0; rep < reps; rep++) {
 			double t0 = cpu_now();
-			persons = walk(pages, n, &r, meta, &all);
+			persons = walk(pages, n, r, meta, &all);
 			double t = cpu_now() - t0;
 			best = t < best ? t : best;
 			drop(all, persons);
@@ -186,7 +187,7 @@ int main(int argc, char **argv)
 		printf("walk %zu %.2f\n", persons, best / (double)(persons ? persons : 1) * 1e6);
 	}
 	if (!only || strcmp(only, "read") == 0) {
-		persons = walk(pages, n, &r, meta, &all);
+		persons = walk(pages, n, r, meta, &all);
 		best = 1e9;
 		struct strbuf out = STRBUF_INIT;
 		for (int rep = 0; rep < reps; rep++) {
@@ -204,6 +205,7 @@ int main(int argc, char **argv)
 		printf("read %zu %.2f\n", persons, best / (double)(persons ? persons : 1) * 1e6);
 		drop(all, persons);
 	}
+	person_style_unref(r);
 	meta_free(meta);
 	for (size_t i = 0; i < n; i++)
 		free(pages[i].body);

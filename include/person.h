@@ -45,6 +45,19 @@ struct person_render {
 	bool keep_vcf;
 };
 
+/*
+ * The settings persons are built and rendered with, shared: a reference-
+ * counted copy (strings included) that whoever builds persons holds, and
+ * every person built with it too - a card is rendered again on read, on any
+ * thread, whatever freed the builder meanwhile.  meta must outlive the
+ * persons' renderings.
+ */
+struct person_style;
+struct person_style *person_style_new(const struct person_render *r); /* NULL: ENOMEM */
+struct person_style *person_style_ref(struct person_style *s);
+void person_style_unref(struct person_style *s);
+const struct person_render *person_style_render(const struct person_style *s);
+
 /* Cards at least this big are kept: a read of any slice of a card renders
  * all of it, so rendering big ones per READ would be quadratic. */
 #define PERSON_KEEP_VCF_MIN ((size_t)64 << 10)
@@ -65,7 +78,7 @@ struct person {
 	size_t json_len;     /* bytes of the .json file (pretty, see person_json) */
 	char *vcf;           /* the card when kept, else NULL: read it with person_vcf() */
 	size_t vcf_len;      /* bytes of the .vcf file, exact either way */
-	const struct person_render *render;
+	struct person_style *style;       /* what the card is rendered with */
 	const struct meta_fields *fields; /* the custom fields it was rendered with */
 	struct person_pin *pins;
 };
@@ -83,15 +96,15 @@ void person_scratch_free(struct person_scratch *s);
 /*
  * Build from object `obj` of a scanned document (one element of a page's
  * data array); its exact text (jsonscan_raw) becomes the JSON.  Names come
- * from r->meta as it knows them now, however old.  Returns NULL and sets
+ * from the style's meta as it knows them now, however old.  Returns NULL and sets
  * *err to -EINVAL (not an object, or no integer id in 1..NAMES_MAX_ID),
  * -ENOENT (marked deleted, person_scan_is_deleted: it is no file) or
  * -ENOMEM.
  */
 struct person *person_build(const struct jsonscan_doc *d, uint32_t obj,
-			    const struct person_render *r, struct person_scratch *scratch, int *err);
+			    struct person_style *style, struct person_scratch *scratch, int *err);
 /* The same from the text of one JSON object (strict JSON, else -EINVAL). */
-struct person *person_from_text(const char *json, size_t len, const struct person_render *r,
+struct person *person_from_text(const char *json, size_t len, struct person_style *style,
 				int *err);
 /* p built again from its own JSON with the names known now (NULL: *err). */
 struct person *person_rebuild(const struct person *p, int *err);

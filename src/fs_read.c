@@ -255,6 +255,11 @@ void fs_readahead_run(struct fs *fs)
 	pthread_mutex_unlock(&ra->lock);
 	struct strbuf bytes = STRBUF_INIT;
 	uint64_t pushed = 0;
+	if (fuse_session_exited(fs->se)) { /* unmounting: nobody reads them */
+		for (size_t i = 0; i < queued; i++)
+			person_unref(queue[i]);
+		queued = 0;
+	}
 	for (size_t i = 0; i < queued; i++) {
 		/* the version a READ would serve now */
 		struct person *p = fs_current_version(fs, queue[i]);

@@ -30,6 +30,47 @@ static int64_t pin_key(enum meta_kind kind, int64_t id)
 	return (int64_t)((uint64_t)kind << 56 | ((uint64_t)id & ((UINT64_C(1) << 56) - 1)));
 }
 
+/* ---- the shared settings ---- */
+
+struct person_style {
+	atomic_uint refs;
+	struct person_render r; /* its strings point into the same block */
+};
+
+struct person_style *person_style_new(const struct person_render *r)
+{
+	size_t company = r->company ? strlen(r->company) + 1 : 0;
+	size_t app_url = r->app_url ? strlen(r->app_url) + 1 : 0;
+	struct person_style *s = malloc(sizeof(*s) + company + app_url);
+	if (!s)
+		return NULL;
+	atomic_init(&s->refs, 1);
+	s->r = *r;
+	char *at = (char *)(s + 1);
+	if (company)
+		s->r.company = memcpy(at, r->company, company);
+	if (app_url)
+		s->r.app_url = memcpy(at + company, r->app_url, app_url);
+	return s;
+}
+
+struct person_style *person_style_ref(struct person_style *s)
+{
+	atomic_fetch_add(&s->refs, 1);
+	return s;
+}
+
+void person_style_unref(struct person_style *s)
+{
+	if (s && atomic_fetch_sub(&s->refs, 1) == 1)
+		free(s);
+}
+
+const struct person_render *person_style_render(const struct person_style *s)
+{
+	return &s->r;
+}
+
 /* ---- times ---- */
 
 static int digits(const char *s, int n)
@@ -372,8 +413,9 @@ static struct person *person_alloc(size_t pins, size_t base_len, size_t compact_
 }
 
 static struct person *build(const struct jsonscan_doc *d, uint32_t obj,
-			    const struct person_render *r, struct person_scratch *s, int *err)
+			    struct person_style *style, struct person_scratch *s, int *err)
 {
+	const struct person_render *r = &style->r;
 	uint32_t m[K_COUNT];
 	jsonscan_get_many(d, obj, member_keys, K_COUNT, m);
 	int64_t id;
@@ -442,7 +484,7 @@ static struct person *build(const struct jsonscan_doc *d, uint32_t obj,
 	p->vcf_len = vcf_len;
 	if (keep)
 		memcpy(p->vcf, s->card.data, vcf_len + 1);
-	p->render = r;
+	p->style = person_style_ref(style);
 	p->fields = fields;
 	p->pin_count = (uint32_t)pins.count;
 	if (pins.count)
@@ -452,14 +494,14 @@ static struct person *build(const struct jsonscan_doc *d, uint32_t obj,
 }
 
 struct person *person_build(const struct jsonscan_doc *d, uint32_t obj,
-			    const struct person_render *r, struct person_scratch *scratch, int *err)
+			    struct person_style *style, struct person_scratch *scratch, int *err)
 {
 	struct person_scratch own;
 	if (!scratch) {
 		person_scratch_init(&own);
 		scratch = &own;
 	}
-	struct person *p = build(d, obj, r, scratch, err);
+	struct person *p = build(d, obj, style, scratch, err);
 	if (scratch == &own)
 		person_scratch_free(&own);
 	else
@@ -480,7 +522,7 @@ static int scan_text(struct jsonscan_doc *d, const char *json, size_t len, struc
 	}
 }
 
-struct person *person_from_text(const char *json, size_t len, const struct person_render *r,
+struct person *person_from_text(const char *json, size_t len, struct person_style *style,
 				int *err)
 {
 	struct person_scratch s;
@@ -488,14 +530,14 @@ struct person *person_from_text(const char *json, size_t len, const struct perso
 	struct jsonscan_doc d;
 	struct person *p = NULL;
 	if ((*err = scan_text(&d, json, len, &s.arena)) == 0)
-		p = build(&d, jsonscan_root(&d), r, &s, err);
+		p = build(&d, jsonscan_root(&d), style, &s, err);
 	person_scratch_free(&s);
 	return p;
 }
 
 struct person *person_rebuild(const struct person *p, int *err)
 {
-	return person_from_text(p->compact, p->compact_len, p->render, err);
+	return person_from_text(p->compact, p->compact_len, p->style, err);
 }
 
 /* ---- reading ---- */
@@ -521,7 +563,7 @@ int person_vcf(const struct person *p, struct strbuf *out)
 	person_scratch_init(&s);
 	struct jsonscan_doc d;
 	struct pins pins = { .pin = p->pins, .count = p->pin_count };
-	struct card_inputs in = { .r = p->render, .fields = p->fields, .pins = &pins,
+	struct card_inputs in = { .r = &p->style->r, .fields = p->fields, .pins = &pins,
 				  .org_id = p->org_id };
 	size_t before = out->len;
 	int rc = scan_text(&d, p->compact, p->compact_len, &s.arena);
@@ -568,7 +610,7 @@ bool person_same(const struct person *a, const struct person *b)
 	if (a->vcf && b->vcf)
 		return memcmp(a->vcf, b->vcf, a->vcf_len) == 0;
 	/* the same JSON rendered with the same settings and names */
-	return a->render == b->render && a->fields == b->fields && same_pins(a, b);
+	return a->style == b->style && a->fields == b->fields && same_pins(a, b);
 }
 
 size_t person_mem_bytes(const struct person *p)
@@ -589,5 +631,6 @@ void person_unref(struct person *p)
 		return;
 	for (uint32_t i = 0; i < p->pin_count; i++)
 		meta_name_unref(p->pins[i].name);
+	person_style_unref(p->style);
 	free(p);
 }

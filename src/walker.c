@@ -40,6 +40,7 @@ enum filter_bounds {
 
 struct walker {
 	struct walker_config cfg;
+	struct person_style *style; /* cfg.render, shared with the persons built */
 	char *custom_fields;
 	char *include_fields;
 	struct api_client *client;
@@ -207,7 +208,7 @@ static int build_page(struct person_set *ps, const struct api_page *page)
 	for (size_t i = 0; i < page->scan.count; i++) {
 		uint32_t item = page->scan.elements[i].token;
 		int err;
-		struct person *p = person_build(d, item, &w->cfg.render, &scratch, &err);
+		struct person *p = person_build(d, item, w->style, &scratch, &err);
 		if (!p && err == -ENOENT) { /* marked deleted */
 			if (!person_set_note_deleted(ps, person_scan_id(d, item))) {
 				rc = -ENOMEM;
@@ -1338,11 +1339,16 @@ struct walker *walker_new(const struct walker_config *cfg, struct api_client *cl
 	/* The disk cache stores every card's text: render it once, when built. */
 	if (cfg->store)
 		w->cfg.render.keep_vcf = true;
+	if (!(w->style = person_style_new(&w->cfg.render))) {
+		free(w);
+		return NULL;
+	}
 	w->custom_fields = cfg->custom_fields ? strdup(cfg->custom_fields) : NULL;
 	w->include_fields = cfg->include_fields ? strdup(cfg->include_fields) : NULL;
 	if ((cfg->custom_fields && !w->custom_fields) || (cfg->include_fields && !w->include_fields)) {
 		free(w->custom_fields);
 		free(w->include_fields);
+		person_style_unref(w->style);
 		free(w);
 		return NULL;
 	}
@@ -1403,5 +1409,6 @@ void walker_free(struct walker *w)
 	free(w->include_fields);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->queue_changed);
+	person_style_unref(w->style);
 	free(w);
 }

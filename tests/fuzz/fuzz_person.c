@@ -150,12 +150,13 @@ static void store_names(struct meta *m, bool renamed)
 }
 
 static void check_one(const struct jsonscan_doc *d, uint32_t token, struct json_object *obj,
-		      const struct person_render *r)
+		      struct person_style *style)
 {
+	const struct person_render *r = person_style_render(style);
 	int err = 12345;
 	struct person_scratch scratch;
 	person_scratch_init(&scratch);
-	struct person *p = person_build(d, token, r, &scratch, &err);
+	struct person *p = person_build(d, token, style, &scratch, &err);
 	if (!expect_valid(obj)) {
 		FUZZ_CHECK(!p && err == -EINVAL, "invalid person: p=%p err=%d", (void *)p, err);
 		person_scratch_free(&scratch);
@@ -234,18 +235,20 @@ static void check_one(const struct jsonscan_doc *d, uint32_t token, struct json_
 	free(again);
 	struct person_render keep = *r;
 	keep.keep_vcf = true;
-	struct person *k = person_build(d, token, &keep, &scratch, &err);
+	struct person_style *keep_style = person_style_new(&keep);
+	struct person *k = person_build(d, token, keep_style, &scratch, &err);
+	person_style_unref(keep_style);
 	FUZZ_CHECK(k && k->vcf && k->vcf_len == vcf_len && !memcmp(k->vcf, vcf, vcf_len),
 		   "the kept card differs from the card rendered on read");
 	person_unref(k);
 
 	/* The same element again, and the element as re-read from the .json
 	 * file: same bytes, same sizes. */
-	struct person *q = person_build(d, token, r, &scratch, &err);
+	struct person *q = person_build(d, token, style, &scratch, &err);
 	FUZZ_CHECK(q && err == 0 && person_same(p, q) && q->json_len == p->json_len,
 		   "second person_build differs");
 	person_unref(q);
-	q = person_from_text(j1.data, j1.len, r, &err);
+	q = person_from_text(j1.data, j1.len, style, &err);
 	FUZZ_CHECK(q && err == 0, "re-read person refused: %d", err);
 	/* The re-read JSON holds U+FFFD where the element had ill-formed UTF-8,
 	 * so keys that differed only there are one key now: not compared then. */
@@ -269,7 +272,7 @@ static void check_one(const struct jsonscan_doc *d, uint32_t token, struct json_
 			   "the card changed with meta's names");
 		free(again);
 		q = person_rebuild(p, &err);
-		k = person_build(d, token, r, &scratch, &err);
+		k = person_build(d, token, style, &scratch, &err);
 		FUZZ_CHECK(q && k && person_same(q, k), "rebuilt person differs from a fresh one");
 		size_t a_len, b_len;
 		char *a = vcf_of(q, &a_len), *b = vcf_of(k, &b_len);
@@ -342,7 +345,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{ .version = VCARD_V40, .company = "\xC3\xA1" "cme co", .app_url = "https://x.example/a b/",
 		  .meta = meta },
 	};
-	const struct person_render *r = &renders[size % 2];
+	struct person_style *style = person_style_new(&renders[size % 2]);
+	if (!style)
+		abort();
 
 	/* A third scanner's split of the page text into elements (any bytes). */
 	const char *text = (const char *)data;
@@ -362,16 +367,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						   "element %zu at [%u,+%u), jsonfmt splits [%zu,+%zu)",
 						   i, sp.elements[i].start, sp.elements[i].len,
 						   spans[i].start, spans[i].len);
-				check_one(d, sp.elements[i].token, json_object_array_get_idx(items, i), r);
+				check_one(d, sp.elements[i].token, json_object_array_get_idx(items, i), style);
 			}
 		} else {
 			FUZZ_CHECK(sp.count == 0, "elements of a data that is no array");
-			check_one(d, sp.data, items, r);
+			check_one(d, sp.data, items, style);
 		}
 	} else {
-		check_one(d, jsonscan_root(d), page, r);
+		check_one(d, jsonscan_root(d), page, style);
 	}
 	json_object_put(page);
+	person_style_unref(style);
 	meta_free(own);
 	arena_free(&arena);
 	return 0;

@@ -9,6 +9,7 @@
 #include "check.h"
 
 static const struct person_render render = { .version = VCARD_V30, .company = "acme" };
+static struct person_style *style; /* made from render in main */
 
 static struct person *make_person(int64_t id, const char *name, const char *updated)
 {
@@ -16,7 +17,7 @@ static struct person *make_person(int64_t id, const char *name, const char *upda
 	snprintf(json, sizeof(json), "{\"id\":%lld,\"name\":\"%s\",\"update_time\":\"%s\"}",
 		 (long long)id, name, updated);
 	int err;
-	return person_from_text(json, strlen(json), &render, &err);
+	return person_from_text(json, strlen(json), style, &err);
 }
 
 struct recorder {
@@ -362,6 +363,7 @@ static void test_bound_spares_used_and_busy_slots(void)
 	person_unref(again);
 	person_unref(held);
 	listing_unref(busy.got);
+	cache_free(c);
 }
 
 struct removed {
@@ -452,6 +454,7 @@ static void test_persons_remove_from_every_listing(void)
 
 int main(void)
 {
+	style = person_style_new(&render);
 	test_listing_count_is_bounded();
 	test_one_batch_per_overflow();
 	test_bound_spares_used_and_busy_slots();
@@ -466,5 +469,6 @@ int main(void)
 	test_expire_on_demand_and_generations();
 	test_person_sharing();
 	test_listing_sort_dedupes();
+	person_style_unref(style);
 	return check_finish("cache");
 }

@@ -29,6 +29,14 @@ static void test_parse_time(void)
 	CHECK(person_parse_time_n("2021-01-01T02:00:00+02:00", 22) == 0);
 }
 
+/* A style for r (the test frees it with person_style_unref). */
+static struct person_style *style_of(const struct person_render *r)
+{
+	struct person_style *s = person_style_new(r);
+	CHECK(s != NULL);
+	return s;
+}
+
 static char *vcf_of(const struct person *p)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -41,11 +49,12 @@ static void test_from_text(void)
 	struct meta *m = meta_new();
 	meta_name_store(m, META_ORG, 5, "Org, Inc.", 1.0);
 	const struct person_render r = { .version = VCARD_V30, .company = "acme", .meta = m };
+	struct person_style *rs = style_of(&r);
 	/* Text as a server might send it: spaces, escapes a re-serialiser would rewrite. */
 	const char *raw = "{ \"id\": 7, \"name\": \"A\\/B \\u00e9\", \"owner_id\": 3, \"org_id\": 5,"
 			  " \"update_time\": \"2021-01-01T00:00:00Z\", \"n\": 1.50 }";
 	int err;
-	struct person *p = person_from_text(raw, strlen(raw), &r, &err);
+	struct person *p = person_from_text(raw, strlen(raw), rs, &err);
 	CHECK(p && err == 0);
 	if (p) {
 		CHECK(p->id == 7 && p->owner_id == 3 && p->org_id == 5);
@@ -86,8 +95,9 @@ static void test_from_text(void)
 	const struct person_render keep = { .version = VCARD_V40, .company = "acme", .meta = m,
 					    .keep_vcf = true };
 	const struct person_render lazy = { .version = VCARD_V40, .company = "acme", .meta = m };
-	struct person *kept = person_from_text(raw, strlen(raw), &keep, &err);
-	struct person *rendered = person_from_text(raw, strlen(raw), &lazy, &err);
+	struct person_style *ks = style_of(&keep), *ls = style_of(&lazy);
+	struct person *kept = person_from_text(raw, strlen(raw), ks, &err);
+	struct person *rendered = person_from_text(raw, strlen(raw), ls, &err);
 	CHECK(kept && rendered && kept->vcf && !rendered->vcf);
 	if (kept && rendered) {
 		char *a = vcf_of(kept), *b = vcf_of(rendered);
@@ -98,16 +108,19 @@ static void test_from_text(void)
 	}
 	person_unref(kept);
 	person_unref(rendered);
+	person_style_unref(ks);
+	person_style_unref(ls);
 
-	p = person_from_text("{\"id\":8,\"name\":\"\"}", 18, &r, &err);
+	p = person_from_text("{\"id\":8,\"name\":\"\"}", 18, rs, &err);
 	CHECK(p && strcmp(p->base, "Unnamed (8)") == 0);
 	person_unref(p);
 
-	CHECK(person_from_text("{\"name\":\"no id\"}", 16, &r, &err) == NULL && err == -EINVAL);
+	CHECK(person_from_text("{\"name\":\"no id\"}", 16, rs, &err) == NULL && err == -EINVAL);
 	const char *gone = "{\"id\":9,\"is_deleted\":true}";
-	CHECK(person_from_text(gone, strlen(gone), &r, &err) == NULL && err == -ENOENT);
-	CHECK(person_from_text("{\"id\":1,}", 9, &r, &err) == NULL && err == -EINVAL); /* strict */
-	CHECK(person_from_text("[1]", 3, &r, &err) == NULL && err == -EINVAL);
+	CHECK(person_from_text(gone, strlen(gone), rs, &err) == NULL && err == -ENOENT);
+	CHECK(person_from_text("{\"id\":1,}", 9, rs, &err) == NULL && err == -EINVAL); /* strict */
+	CHECK(person_from_text("[1]", 3, rs, &err) == NULL && err == -EINVAL);
+	person_style_unref(rs);
 	meta_free(m);
 }
 
@@ -115,15 +128,17 @@ static void test_from_text(void)
 static void test_big_card_kept(void)
 {
 	const struct person_render r = { .version = VCARD_V30, .company = "acme" };
+	struct person_style *rs = style_of(&r);
 	struct strbuf json = STRBUF_INIT;
 	sb_puts(&json, "{\"id\":3,\"notes\":\"");
 	for (size_t i = 0; i < PERSON_KEEP_VCF_MIN; i++)
 		sb_putc(&json, 'x');
 	sb_puts(&json, "\"}");
 	int err;
-	struct person *p = person_from_text(json.data, json.len, &r, &err);
+	struct person *p = person_from_text(json.data, json.len, rs, &err);
 	CHECK(p && p->vcf && p->vcf_len > PERSON_KEEP_VCF_MIN);
 	person_unref(p);
+	person_style_unref(rs);
 	sb_free(&json);
 }
 
@@ -133,19 +148,21 @@ static void test_same(void)
 	struct meta *m = meta_new();
 	meta_name_store(m, META_ORG, 1, "One", 1.0);
 	const struct person_render r = { .version = VCARD_V30, .company = "acme", .meta = m };
+	struct person_style *rs = style_of(&r);
 	const char *a = "{\"id\":4,\"org_id\":1}", *b = "{\"id\":4,\"org_id\":1,\"x\":0}";
 	int err;
-	struct person *p = person_from_text(a, strlen(a), &r, &err);
-	struct person *q = person_from_text(a, strlen(a), &r, &err);
-	struct person *other = person_from_text(b, strlen(b), &r, &err);
+	struct person *p = person_from_text(a, strlen(a), rs, &err);
+	struct person *q = person_from_text(a, strlen(a), rs, &err);
+	struct person *other = person_from_text(b, strlen(b), rs, &err);
 	CHECK(p && q && other && person_same(p, q) && !person_same(p, other));
 	meta_name_store(m, META_ORG, 1, "Two", 2.0); /* the same length: pins decide */
-	struct person *renamed = person_from_text(a, strlen(a), &r, &err);
+	struct person *renamed = person_from_text(a, strlen(a), rs, &err);
 	CHECK(renamed && renamed->vcf_len == p->vcf_len && !person_same(p, renamed));
 	person_unref(p);
 	person_unref(q);
 	person_unref(other);
 	person_unref(renamed);
+	person_style_unref(rs);
 	meta_free(m);
 }
 
@@ -182,14 +199,16 @@ static void test_scan_helpers(void)
 	check_name("{\"name\":\"\",\"first_name\":null}", NULL);
 	check_name("{\"name\":\"\\u00c5sa\"}", "\xC3\x85sa");
 	struct person_render r = { .version = VCARD_V30, .company = "acme" };
+	struct person_style *rs = style_of(&r);
 	int err;
 	const char *bo = "{\"id\":9,\"first_name\":\"Bo\",\"last_name\":\"Lee\"}";
-	struct person *p = person_from_text(bo, strlen(bo), &r, &err);
+	struct person *p = person_from_text(bo, strlen(bo), rs, &err);
 	struct strbuf sb = STRBUF_INIT;
 	CHECK(p && person_name(p, &sb));
 	CHECK_BYTES(sb.data ? sb.data : "", sb.len, "Bo Lee");
 	sb_free(&sb);
 	person_unref(p);
+	person_style_unref(rs);
 }
 
 int main(void)

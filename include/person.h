@@ -114,8 +114,13 @@ const char *person_compact(const struct person *p, size_t *len);
 /* Append the .json file: the object pretty-printed, ending in a newline. */
 void person_json(const struct person *p, struct strbuf *out);
 /* Append the .vcf file, vcf_len bytes: the kept text or a new rendering.
- * 0, -ENOMEM, or -EIO if a rendering came out another size (a bug). */
+ * 0, -ENOMEM, or -EIO if a rendering came out another size (a bug).  The
+ * one way to a card's bytes (with person_vcf_slice). */
 int person_vcf(const struct person *p, struct strbuf *out);
+/* Append bytes [off, off + len) of the .vcf file (fewer at its end): a READ.
+ * A kept card is copied from, not rendered, so reading a big one slice by
+ * slice stays linear.  Errors as person_vcf. */
+int person_vcf_slice(const struct person *p, size_t off, size_t len, struct strbuf *out);
 /* True if both carry the same bytes (JSON and vCard). */
 bool person_same(const struct person *a, const struct person *b);
 /* Bytes the person holds (for cache_max_mb). */

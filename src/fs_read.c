@@ -101,25 +101,20 @@ static void read_big_json(struct fs *fs, fuse_req_t req, struct parked *pk, stru
 	prettycache_wait(fs->pretty, p, &pk->pretty);
 }
 
-/* The .vcf file: kept, or rendered again (person.h) - a slice of it. */
+/* A slice of the .vcf file: kept, or rendered again (person_vcf_slice). */
 static void read_vcf(fuse_req_t req, struct parked *pk, const struct person *p, size_t size,
 		     off_t off)
 {
-	if (p->vcf) { /* no copy */
-		answer_slice(req, pk, p->vcf, p->vcf_len, size, off);
-		return;
-	}
-	struct strbuf card = STRBUF_INIT;
-	int rc = person_vcf(p, &card);
+	struct strbuf slice = STRBUF_INIT;
+	int rc = off < 0 ? 0 : person_vcf_slice(p, (size_t)off, size, &slice);
 	if (rc == -EIO)
-		log_error("the vCard of person %lld came out %zu bytes instead of %zu; reading it "
-			  "fails with EIO; please report this bug", (long long)p->id, card.len,
-			  p->vcf_len);
+		log_error("the vCard of person %lld did not come out %zu bytes long; reading it "
+			  "fails with EIO; please report this bug", (long long)p->id, p->vcf_len);
 	if (rc)
 		answer_err(req, pk, -rc);
 	else
-		answer_slice(req, pk, card.data, card.len, size, off);
-	sb_free(&card);
+		answer_slice(req, pk, slice.data ? slice.data : "", slice.len, slice.len, 0);
+	sb_free(&slice);
 }
 
 void fs_read_person(struct fs *fs, fuse_req_t req, struct parked *pk, struct person *p,

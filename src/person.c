@@ -553,6 +553,26 @@ void person_json(const struct person *p, struct strbuf *out)
 	jsonfmt_pretty(out, p->compact, p->compact_len);
 }
 
+int person_vcf_slice(const struct person *p, size_t off, size_t len, struct strbuf *out)
+{
+	if (off >= p->vcf_len)
+		return 0;
+	if (len > p->vcf_len - off)
+		len = p->vcf_len - off;
+	if (p->vcf) {
+		sb_append(out, p->vcf + off, len);
+		return sb_failed(out) ? -ENOMEM : 0;
+	}
+	if (off == 0 && len == p->vcf_len)
+		return person_vcf(p, out);
+	struct strbuf card = STRBUF_INIT;
+	int rc = person_vcf(p, &card);
+	if (rc == 0)
+		sb_append(out, card.data + off, len);
+	sb_free(&card);
+	return rc == 0 && sb_failed(out) ? -ENOMEM : rc;
+}
+
 int person_vcf(const struct person *p, struct strbuf *out)
 {
 	if (p->vcf) {

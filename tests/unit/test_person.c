@@ -102,6 +102,15 @@ static void test_from_text(void)
 	if (kept && rendered) {
 		char *a = vcf_of(kept), *b = vcf_of(rendered);
 		CHECK(a && b && kept->vcf_len == rendered->vcf_len && strcmp(a, b) == 0);
+		/* READs: slices of 7 bytes put together are the card, kept or not */
+		for (int k = 0; k < 2; k++) {
+			const struct person *q = k ? kept : rendered;
+			struct strbuf all = STRBUF_INIT;
+			for (size_t off = 0; off < q->vcf_len + 10; off += 7)
+				CHECK(person_vcf_slice(q, off, 7, &all) == 0);
+			CHECK(all.len == q->vcf_len && a && memcmp(all.data, a, all.len) == 0);
+			sb_free(&all);
+		}
 		CHECK(person_mem_bytes(kept) == person_mem_bytes(rendered) + kept->vcf_len + 1);
 		free(a);
 		free(b);

@@ -139,6 +139,9 @@ int64_t person_scan_id(const struct jsonscan_doc *d, uint32_t obj);
 bool person_scan_name(const struct jsonscan_doc *d, uint32_t obj, struct strbuf *out);
 /* The same for a built person (scans its JSON). */
 bool person_name(const struct person *p, struct strbuf *out);
+/* Bytes of the .json file of object obj (jsonfmt_pretty of its text), from
+ * the tokens without reading the text again. */
+size_t person_scan_json_len(const struct jsonscan_doc *d, uint32_t obj);
 
 /* "2021-01-01T00:00:00Z" (fractions and offsets accepted) -> Unix seconds;
  * 0 if it does not parse. */

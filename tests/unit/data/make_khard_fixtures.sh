@@ -63,7 +63,7 @@ int main(int argc, char **argv)
 C
 S="$REPO/src"
 SRCS=""
-for m in person vcard vcard_text vcard_date vcard_lists meta meta_fields fieldtext idtable strbuf \
+for m in person person_scan vcard vcard_text vcard_date vcard_lists meta meta_fields fieldtext idtable strbuf \
          utf8 sha1 jsonfmt jsonscan jsonscan_read jsonscan_page arena names; do
     SRCS="$SRCS $S/$m.c"
 done

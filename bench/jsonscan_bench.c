@@ -31,6 +31,7 @@
 #include <json-c/json.h>
 
 #include "arena.h"
+#include "bench_common.h"
 #include "jsonfmt.h"
 #include "jsonscan.h"
 #include "strbuf.h"
@@ -40,27 +41,6 @@ struct page {
 	size_t len;
 	size_t persons;
 };
-
-static double cpu_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	struct strbuf b = STRBUF_INIT;
-	char chunk[65536];
-	size_t got;
-	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		sb_append(&b, chunk, got);
-	fclose(f);
-	return sb_detach(&b, len);
-}
 
 /* What the five reads give, folded so the compiler cannot drop them. */
 static unsigned long long fold;

@@ -9,6 +9,12 @@ decompresses) when --gzip is given, like the daemon does.
 
 usage: rawfetch.py --port P [--host H] [--owner O] [--token T] [--gzip] [--reps R]
 prints one line per repetition: "<seconds> <pages> <persons> <body bytes>"
+
+With --loads, the pages are fetched once and kept, then json.loads parses
+all of them again, three times, timed with time.process_time: the yardstick
+for the daemon's CPU per person.  Prints "loads <best pass s> <persons>
+<body bytes>" (each page's result is dropped before the next, so the
+passes reuse Python's memory).
 """
 import argparse
 import gzip
@@ -19,7 +25,7 @@ import time
 from urllib.parse import quote
 
 
-def walk(conn, owner, token, use_gzip):
+def walk(conn, owner, token, use_gzip, keep=None):
     headers = {"x-api-token": token, "Accept": "application/json"}
     if use_gzip:
         headers["Accept-Encoding"] = "gzip"
@@ -39,6 +45,8 @@ def walk(conn, owner, token, use_gzip):
         if resp.getheader("Content-Encoding", "") == "gzip":
             body = gzip.decompress(body)
         doc = json.loads(body)
+        if keep is not None:
+            keep.append(body)
         pages += 1
         persons += len(doc.get("data") or [])
         cursor = (doc.get("additional_data") or {}).get("next_cursor")
@@ -54,7 +62,21 @@ def main():
     ap.add_argument("--token", default="test-token")
     ap.add_argument("--gzip", action="store_true")
     ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--loads", action="store_true")
     a = ap.parse_args()
+    if a.loads:
+        bodies = []
+        conn = http.client.HTTPConnection(a.host, a.port, timeout=120)
+        pages, persons, nbytes = walk(conn, a.owner, a.token, False, bodies)
+        conn.close()
+        passes = []
+        for _ in range(3):
+            t0 = time.process_time()
+            for b in bodies:
+                json.loads(b)
+            passes.append(time.process_time() - t0)
+        print("loads %.6f %d %d" % (min(passes), persons, nbytes))
+        return 0
     for _ in range(a.reps):
         t0 = time.monotonic()
         conn = http.client.HTTPConnection(a.host, a.port, timeout=120)

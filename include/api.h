@@ -29,6 +29,8 @@
 
 #include <json-c/json.h>
 
+#include "arena.h"
+#include "jsonscan.h"
 #include "url.h"
 
 struct api_config {
@@ -114,7 +116,8 @@ void api_conn_free(struct api_conn *conn);
 time_t api_conn_server_date(const struct api_conn *conn);
 
 /* GET base + path_and_query.  On success (HTTP 200 and "success": true)
- * returns 0 and the whole response object in *out (caller puts it). */
+ * returns 0 and the whole response object in *out (caller puts it).  For
+ * single answers (users/me); lists and arrays go through api_get_page. */
 int api_get(struct api_conn *conn, enum api_base base, const char *path_and_query,
 	    struct json_object **out, struct api_error *err);
 
@@ -153,23 +156,38 @@ int api_send(struct api_conn *conn, const struct api_request *rq, struct json_ob
  * (malloc'd, NUL-terminated; the caller frees it), or NULL. */
 char *api_conn_take_body(struct api_conn *conn, size_t *len);
 
-/* One page of a list: the parsed "data" array and the response body it was
- * parsed from (malloc'd; NULL if it could not be kept).  Whoever holds the
- * page owns both: api_page_release() frees them. */
+/*
+ * One answer of a list (or any {"success", "data": [...]} answer), scanned
+ * once with jsonscan: no json-c tree.  The body as received, its tokens, and
+ * the data array's elements, each with its exact text (scan.elements[i]:
+ * token, start, len in body; scan.count of them, 0 when data is absent, null
+ * or not an array).  Strict JSON only: an answer that only json-c's
+ * leniencies (docs/fuzzing.md) would accept is malformed, retried like a cut
+ * one, then EIO.  Whoever holds the page owns all of it: api_page_release().
+ */
 struct api_page {
-	struct json_object *data;
-	char *body;
+	char *body;          /* malloc'd; scan.doc reads it in place */
 	size_t body_len;
+	struct arena arena;  /* scan's tokens, elements and strings */
+	struct jsonscan_page scan;
+	size_t body_cap;              /* (api.c: the memory is reused for */
+	struct api_client *owner;     /*  the next page when released) */
 };
 
+/* GET as api_get, the answer scanned into *page (zeroed on failure). */
+int api_get_page(struct api_conn *conn, enum api_base base, const char *path_and_query,
+		 struct api_page *page, struct api_error *err);
 void api_page_release(struct api_page *page);
+/* Give back the memory released pages left for the next ones (after a big
+ * walk). */
+void api_client_trim(struct api_client *client);
 
 /* The additional_data.next_cursor of a v2 list answer, NULL if none (the
  * string belongs to response). */
 const char *api_next_cursor(struct json_object *response);
 
 /* Called with each page; a non-zero return stops the walk and becomes its
- * result.  The callback may take the page's parts (set them to NULL); the walk
+ * result.  The callback may take the page (move it and zero *page); the walk
  * releases what is left. */
 typedef int (*api_page_fn)(void *ctx, struct api_page *page);
 
@@ -183,9 +201,9 @@ int api_walk(struct api_conn *conn, const char *path, const struct list_query *q
 /* The same, starting at a cursor from api_list_page. */
 int api_walk_from(struct api_conn *conn, const char *path, const struct list_query *q,
 		  const char *start_cursor, api_page_fn on_page, void *ctx, struct api_error *err);
-/* One page: page->data gets the page's array (an empty array if the page
- * had none), page->body the response body, and *next the malloc'd next
- * cursor, or NULL on the last page.  Release the page with api_page_release. */
+/* One page (api_get_page; EIO when data is neither absent, null nor an
+ * array) and *next the malloc'd next cursor, or NULL on the last page.
+ * Release the page with api_page_release. */
 int api_list_page(struct api_conn *conn, const char *path, const struct list_query *q,
 		  const char *cursor, struct api_page *page, char **next,
 		  struct api_error *err);

@@ -14,6 +14,9 @@
  * text at all (never a bare id); a type it does not know is shown as its
  * text, ids left out.  Numbers carry no trailing zeros ("12.5", "8000").
  *
+ * Values are tokens of a scanned document (jsonscan.h); strings with
+ * escapes are unescaped into the caller's scratch arena.
+ *
  * Pure: no I/O, no globals, no locale (the C locale's decimal point).
  */
 #ifndef PDFS_FIELDTEXT_H
@@ -22,8 +25,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <json-c/json.h>
-
+#include "arena.h"
+#include "jsonscan.h"
 #include "strbuf.h"
 #include "vcard.h"
 
@@ -59,19 +62,22 @@ struct fieldtext_lookup {
 	const char *(*name)(void *ctx, enum fieldtext_type type, int64_t id);
 };
 
-/* Append `value` (a field of `type`) as text; appends nothing when there is
- * nothing to show.  lookup may be NULL (then no option or name is known). */
-void fieldtext_append(struct strbuf *out, struct json_object *value, enum fieldtext_type type,
-		      const struct fieldtext_lookup *lookup);
+/* Append token `value` of d (a field of `type`) as text; appends nothing
+ * when there is nothing to show.  lookup may be NULL (then no option or name
+ * is known). */
+void fieldtext_append(struct strbuf *out, const struct jsonscan_doc *d, uint32_t value,
+		      enum fieldtext_type type, const struct fieldtext_lookup *lookup,
+		      struct arena *scratch);
 
 /*
  * Call fn for every record id a value of a reference type holds: an integer,
  * a numeric string, an object's "id" or "value", or a list of those.  For
  * other types nothing is called.
  */
-void fieldtext_each_reference(struct json_object *value, enum fieldtext_type type,
+void fieldtext_each_reference(const struct jsonscan_doc *d, uint32_t value,
+			      enum fieldtext_type type,
 			      void (*fn)(void *ctx, enum fieldtext_type type, int64_t id),
-			      void *ctx);
+			      void *ctx, struct arena *scratch);
 
 /* A number without noise: integers as integers, others with up to 15
  * significant digits and no trailing zeros. */

@@ -91,7 +91,7 @@ enum jsonscan_status {
 	JSONSCAN_E_NOT_OBJECT, /* jsonscan_page: the top-level value is not an object */
 };
 
-#define JSONSCAN_MAX_INPUT ((size_t)64 << 20)
+#define JSONSCAN_MAX_INPUT ((size_t)128 << 20) /* api.c's largest answer */
 #define JSONSCAN_DEFAULT_DEPTH 32u
 #define JSONSCAN_DEFAULT_TOKENS ((uint32_t)1 << 22)
 

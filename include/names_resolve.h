@@ -25,8 +25,6 @@
 #ifndef PDFS_NAMES_RESOLVE_H
 #define PDFS_NAMES_RESOLVE_H
 
-#include <json-c/json.h>
-
 #include "api.h"
 #include "cache.h"
 #include "meta.h"
@@ -54,11 +52,12 @@ void names_pending_free(struct names_pending *p);
  * just not shown). */
 bool names_pending_take(struct names_pending *dst, struct names_pending *src);
 
-/* Make sure meta knows the organization and user names the persons of
- * `data` (a page's array) refer to, and the person names at hand; the other
- * person names are noted in pending.  Requests go through conn. */
+/* Make sure meta knows the organization and user names the persons of a
+ * page refer to, and the person names at hand (the page's own persons, the
+ * store); the other person names are noted in pending.  Requests go through
+ * conn. */
 void names_resolve_page(const struct names_resolver *r, struct api_conn *conn,
-			struct json_object *data, struct names_pending *pending);
+			const struct api_page *page, struct names_pending *pending);
 
 /* Builds person p again (names may have changed); a new reference, or NULL
  * to keep p. */

@@ -20,6 +20,10 @@ int pe_fail(struct person_edit_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* "out of memory", -ENOMEM. */
 int pe_oom(struct person_edit_error *err);
+
+/* A label or option id as the API sends it (an integer, or a string,
+ * numeric or not: vcard.h); false if v is neither. */
+bool pe_id_of(struct json_object *v, struct vcard_id *out);
 /* json_object_object_add taking value's reference; on failure value is put
  * and -ENOMEM returned.  value may be NULL (JSON null). */
 int pe_add(struct json_object *obj, const char *key, struct json_object *value,

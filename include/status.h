@@ -24,6 +24,7 @@ struct status_input {
 	struct cache_stats cache;
 	struct prettycache_stats pretty;
 	uint64_t interrupted; /* requests answered EINTR */
+	uint64_t readahead_files; /* files stored in the page cache ahead of a reader */
 	struct walker_stats walks;
 	struct walker_progress in_progress[WALKER_PROGRESS_MAX];
 	size_t in_progress_count;

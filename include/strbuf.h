@@ -13,6 +13,8 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 struct strbuf {
 	char *data;   /* NULL until the first append */
@@ -26,9 +28,38 @@ struct strbuf {
 void sb_init(struct strbuf *sb);
 /* Make sure at least `extra` more bytes fit. Returns false (and marks failed) on ENOMEM. */
 bool sb_reserve(struct strbuf *sb, size_t extra);
-void sb_append(struct strbuf *sb, const void *data, size_t len);
-void sb_puts(struct strbuf *sb, const char *s);
-void sb_putc(struct strbuf *sb, char c);
+/* sb_append's slow path (growing, failure); call sb_append. */
+void sb_append_grow(struct strbuf *sb, const void *data, size_t len);
+
+/* Append len bytes (inline: renderers append many small pieces). */
+static inline void sb_append(struct strbuf *sb, const void *data, size_t len)
+{
+	if (sb->data && !sb->failed && len < sb->cap - sb->len) {
+		if (len)
+			memcpy(sb->data + sb->len, data, len);
+		sb->len += len;
+		sb->data[sb->len] = '\0';
+		return;
+	}
+	sb_append_grow(sb, data, len);
+}
+
+static inline void sb_puts(struct strbuf *sb, const char *s)
+{
+	sb_append(sb, s, strlen(s));
+}
+
+static inline void sb_putc(struct strbuf *sb, char c)
+{
+	if (sb->data && !sb->failed && sb->cap - sb->len > 1) {
+		sb->data[sb->len++] = c;
+		sb->data[sb->len] = '\0';
+		return;
+	}
+	sb_append_grow(sb, &c, 1);
+}
+/* Append a decimal integer (no printf). */
+void sb_put_int(struct strbuf *sb, int64_t v);
 void sb_printf(struct strbuf *sb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void sb_vprintf(struct strbuf *sb, const char *fmt, va_list ap);

@@ -3,10 +3,11 @@
  *
  * Pure: no I/O, no globals, no locale; the same input always gives the same
  * bytes (st_size is computed from one rendering and read() serves another).
- * The person is the json-c object exactly as the API sent it; any field may be
- * missing, null or of the wrong type, strings may hold invalid UTF-8 or NULs:
- * the output is still one valid card (UTF-8, CRLF, folded at 75 octets, never
- * an empty FN).  The mapping follows shared/reference/vcard.md section 1.8.
+ * The person is an object token of a scanned document (jsonscan.h), read in
+ * place; any field may be missing, null or of the wrong type, strings may
+ * hold invalid UTF-8 or NULs: the output is still one valid card (UTF-8, CRLF,
+ * folded at 75 octets, never an empty FN).  The mapping follows
+ * shared/reference/vcard.md section 1.8.
  */
 #ifndef PDFS_VCARD_H
 #define PDFS_VCARD_H
@@ -15,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <json-c/json.h>
-
+#include "arena.h"
+#include "jsonscan.h"
 #include "strbuf.h"
 
 enum vcard_version {
@@ -38,8 +39,12 @@ struct vcard_id {
 	size_t len;
 };
 
-/* The id in v (an integer or a string), or false if v is neither. */
-bool vcard_id_of(struct json_object *v, struct vcard_id *out);
+/* The id in token v (an integer or a string, unescaped into scratch when it
+ * has escapes), or false if v is neither. */
+bool vcard_id_of(const struct jsonscan_doc *d, uint32_t v, struct arena *scratch,
+		 struct vcard_id *out);
+/* The id a string s[0..n) names (false if it is empty). */
+bool vcard_id_from_text(const char *s, size_t n, struct vcard_id *out);
 
 /* Returns the label's name for a label id, or NULL if unknown. */
 typedef const char *(*vcard_label_name_fn)(void *ctx, const struct vcard_id *label_id);
@@ -49,6 +54,12 @@ struct vcard_field {
 	const char *label;
 	const char *value;
 };
+
+/* Buffers a renderer reuses from card to card (one owner at a time). */
+struct vcard_buffers {
+	struct strbuf line, pool, entries[3], text[3];
+};
+void vcard_buffers_free(struct vcard_buffers *b);
 
 struct vcard_options {
 	enum vcard_version version;
@@ -68,11 +79,19 @@ struct vcard_options {
 	 * itemN.X-PIPEDRIVE-FIELD:<value> + itemN.X-ABLabel:<label>. */
 	const struct vcard_field *fields;
 	size_t field_count;
+	/* Room for the strings that have escapes, unescaped, and buffers to
+	 * reuse; NULL: the renderer uses its own. */
+	struct arena *scratch;
+	struct vcard_buffers *buffers;
+	/* Non-NULL: only count the card's bytes into *measure (out is not
+	 * written; the UID's digest is not computed, its length is fixed). */
+	size_t *measure;
 };
 
-/* Append the card for `person` to `out`.  Returns 0, or -ENOMEM (out failed),
- * or -EINVAL if person is not a JSON object or has no integer id. */
-int vcard_render(const struct json_object *person, const struct vcard_options *opt,
+/* Append the card for object `person` of d to `out`.  Returns 0, or -ENOMEM
+ * (out failed), or -EINVAL if person is not an object or has no integer id
+ * (one that fits int64_t). */
+int vcard_render(const struct jsonscan_doc *d, uint32_t person, const struct vcard_options *opt,
 		 struct strbuf *out);
 
 /* ---- Building blocks, exported for unit tests and the fuzzers ---- */
@@ -98,6 +117,8 @@ void vcard_escape_text(struct strbuf *out, const char *s, size_t n,
  * escape pair; ends with CRLF.
  */
 void vcard_fold_line(struct strbuf *out, const char *line, size_t len);
+/* The bytes vcard_fold_line would append. */
+size_t vcard_fold_line_len(const char *line, size_t len);
 
 /* Deterministic UUID version 5 (SHA-1, RFC 4122) of `name` in the fixed
  * pipedrivefs namespace, formatted lowercase 8-4-4-4-12 into buf[37]. */

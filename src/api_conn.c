@@ -44,6 +44,7 @@ struct api_client *api_client_new(const struct api_config *cfg)
 	rl_gate_set_limit(&c->search_gate, RL_SEARCH_LIMIT);
 	pthread_mutex_init(&c->search_sending, NULL);
 	pthread_mutex_init(&c->counters_lock, NULL);
+	pthread_mutex_init(&c->spares_lock, NULL);
 	c->counters.last_limit = c->counters.last_remaining = -1;
 	c->counters.last_reset = c->counters.last_daily_remaining = -1;
 	c->base_v2 = strdup(cfg->base_v2);
@@ -77,6 +78,8 @@ void api_client_free(struct api_client *c)
 	rl_gate_destroy(&c->search_gate);
 	pthread_mutex_destroy(&c->search_sending);
 	pthread_mutex_destroy(&c->counters_lock);
+	api_client_trim(c);
+	pthread_mutex_destroy(&c->spares_lock);
 	free(c);
 }
 
@@ -154,6 +157,8 @@ struct api_conn *api_conn_new(struct api_client *client)
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "pipedrivefs/" PDFS_VERSION);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* pages are hundreds of KB: fewer, bigger reads and write callbacks */
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L << 10);
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -130,7 +130,7 @@ void bytecache_put(struct bytecache *b, struct person *p, bool dirty)
 	bool flush = b->stats.dirty >= BYTECACHE_BATCH;
 	evict(b);
 	pthread_mutex_unlock(&b->lock);
-	if (!held && dirty) {
+	if (!held && dirty && person_storable(p)) {
 		/* No memory to keep it: write it now, or it would be lost. */
 		struct store_person_row row = person_store_row(p);
 		if (store_save(b->store, NULL, 0, &row, 1) != 0)
@@ -186,7 +186,7 @@ static void collect_dirty(struct idtable_entry *ie, void *ctx)
 {
 	struct dirty_scan *d = ctx;
 	struct entry *e = ie->value;
-	if (e->dirty && d->count < d->cap)
+	if (e->dirty && d->count < d->cap && person_storable(e->person))
 		d->persons[d->count++] = person_ref(e->person);
 }
 

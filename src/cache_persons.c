@@ -12,8 +12,7 @@
 
 uint64_t cache_person_bytes_held(const struct person *p)
 {
-	uint64_t bytes = p->base_len + sizeof(*p);
-	return person_is_light(p) ? bytes : bytes + p->compact_len + p->vcf_len;
+	return person_mem_bytes(p);
 }
 
 struct unused_persons {

@@ -41,7 +41,7 @@ static int label_id(void *ctx, const char *name, struct vcard_id *id)
 static const char *label_name(void *ctx, const struct vcard_id *id)
 {
 	struct edit_resolver *er = ctx;
-	return meta_label_name(er->meta, id);
+	return meta_label_name((void *)meta_fields_current(er->meta), id);
 }
 
 static void match_field(void *ctx, const char *key, const char *name, const char *type)

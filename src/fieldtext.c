@@ -35,21 +35,20 @@ bool fieldtext_is_reference(enum fieldtext_type type)
 	return type == FIELDTEXT_USER || type == FIELDTEXT_ORG || type == FIELDTEXT_PEOPLE;
 }
 
-static struct json_object *member(struct json_object *obj, const char *key)
+/* A string's unescaped bytes (no copy unless it has escapes), or NULL. */
+static const char *string_of(const struct jsonscan_doc *d, uint32_t v, struct arena *scratch,
+			     size_t *n)
 {
-	struct json_object *v = NULL;
-	if (!json_object_is_type(obj, json_type_object) || !json_object_object_get_ex(obj, key, &v))
-		return NULL;
-	return v;
+	*n = 0;
+	return jsonscan_str(d, v, scratch, n);
 }
 
 /* The bytes of a non-empty JSON string, or NULL. */
-static const char *text_of(struct json_object *v, size_t *n)
+static const char *text_of(const struct jsonscan_doc *d, uint32_t v, struct arena *scratch,
+			   size_t *n)
 {
-	if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0)
-		return NULL;
-	*n = (size_t)json_object_get_string_len(v);
-	return json_object_get_string(v);
+	const char *s = string_of(d, v, scratch, n);
+	return s && *n ? s : NULL;
 }
 
 void fieldtext_number(struct strbuf *out, double v)
@@ -82,35 +81,40 @@ static bool parse_number(const char *s, size_t n, double *v)
 
 /* The id a reference value names: an integer, a numeric string, or an
  * object's "id" / "value". */
-static bool reference_id(struct json_object *v, int64_t *id)
+static bool reference_id(const struct jsonscan_doc *d, uint32_t v, struct arena *scratch,
+			 int64_t *id)
 {
 	struct vcard_id vid;
-	if (json_object_is_type(v, json_type_object)) {
-		struct json_object *inner = member(v, "id");
-		if (!inner)
-			inner = member(v, "value");
-		v = inner;
+	if (jsonscan_type(d, v) == JSONSCAN_OBJECT) {
+		uint32_t inner = jsonscan_get(d, v, "id");
+		v = inner ? inner : jsonscan_get(d, v, "value");
 	}
-	if (!vcard_id_of(v, &vid) || !vid.numeric || vid.num <= 0)
+	if (!vcard_id_of(d, v, scratch, &vid) || !vid.numeric || vid.num <= 0)
 		return false;
 	*id = vid.num;
 	return true;
 }
 
-static void append_value(struct strbuf *out, struct json_object *v, enum fieldtext_type type,
-			 const struct fieldtext_lookup *lk);
+struct render {
+	struct strbuf *out;
+	const struct jsonscan_doc *d;
+	const struct fieldtext_lookup *lk;
+	struct arena *scratch;
+};
+
+static void append_value(const struct render *r, uint32_t v, enum fieldtext_type type);
 
 /* Elements joined by ", "; elements without text leave no separator. */
-static void append_list(struct strbuf *out, struct json_object *arr, enum fieldtext_type type,
-			const struct fieldtext_lookup *lk)
+static void append_list(const struct render *r, uint32_t arr, enum fieldtext_type type)
 {
-	size_t shown = 0, n = json_object_array_length(arr);
-	for (size_t i = 0; i < n; i++) {
+	struct strbuf *out = r->out;
+	size_t shown = 0;
+	JSONSCAN_FOREACH(r->d, arr, e) {
 		size_t mark = out->len;
 		if (shown)
 			sb_puts(out, LIST_SEPARATOR);
 		size_t before = out->len;
-		append_value(out, json_object_array_get_idx(arr, i), type, lk);
+		append_value(r, e, type);
 		if (out->len == before)
 			sb_truncate(out, mark);
 		else
@@ -120,36 +124,42 @@ static void append_list(struct strbuf *out, struct json_object *arr, enum fieldt
 
 /* An object as text: its label, name or formatted address, else its value
  * with the currency, the end of the range and the time zone beside it. */
-static void append_object(struct strbuf *out, struct json_object *obj, enum fieldtext_type type,
-			  const struct fieldtext_lookup *lk)
+static void append_object(const struct render *r, uint32_t obj, enum fieldtext_type type)
 {
-	static const char *const whole[] = { "label", "name", "formatted_address" };
+	static const struct jsonscan_key keys[] = {
+		JSONSCAN_KEY("label"), JSONSCAN_KEY("name"), JSONSCAN_KEY("formatted_address"),
+		JSONSCAN_KEY("value"), JSONSCAN_KEY("currency"), JSONSCAN_KEY("until"),
+		JSONSCAN_KEY("timezone_name"),
+	};
+	enum { LABEL, NAME, FORMATTED, VALUE, CURRENCY, UNTIL, TIMEZONE, NKEYS };
+	uint32_t m[NKEYS];
+	jsonscan_get_many(r->d, obj, keys, NKEYS, m);
+	struct strbuf *out = r->out;
 	size_t n;
 	const char *s;
-	for (size_t i = 0; i < sizeof(whole) / sizeof(whole[0]); i++) {
-		if ((s = text_of(member(obj, whole[i]), &n))) {
+	for (int i = LABEL; i <= FORMATTED; i++) {
+		if ((s = text_of(r->d, m[i], r->scratch, &n))) {
 			sb_append(out, s, n);
 			return;
 		}
 	}
 	size_t start = out->len;
-	append_value(out, member(obj, "value"), type, lk);
+	append_value(r, m[VALUE], type);
 	if (out->len == start)
 		return;
-	if ((s = text_of(member(obj, "currency"), &n))) {
+	if ((s = text_of(r->d, m[CURRENCY], r->scratch, &n))) {
 		sb_putc(out, ' ');
 		sb_append(out, s, n);
 	}
-	struct json_object *until = member(obj, "until");
-	if (until && !json_object_is_type(until, json_type_null)) {
+	if (m[UNTIL] && !jsonscan_is_null(r->d, m[UNTIL])) {
 		size_t mark = out->len;
 		sb_puts(out, RANGE_SEPARATOR);
 		size_t before = out->len;
-		append_value(out, until, type, lk);
+		append_value(r, m[UNTIL], type);
 		if (out->len == before)
 			sb_truncate(out, mark);
 	}
-	if ((s = text_of(member(obj, "timezone_name"), &n))) {
+	if ((s = text_of(r->d, m[TIMEZONE], r->scratch, &n))) {
 		sb_puts(out, " (");
 		sb_append(out, s, n);
 		sb_putc(out, ')');
@@ -157,140 +167,159 @@ static void append_object(struct strbuf *out, struct json_object *obj, enum fiel
 }
 
 /* A scalar as text: strings as they are, numbers without noise. */
-static void append_plain(struct strbuf *out, struct json_object *v, enum fieldtext_type type)
+static void append_plain(const struct render *r, uint32_t v, enum fieldtext_type type)
 {
 	size_t n;
 	const char *s;
-	double d;
-	switch (json_object_get_type(v)) {
-	case json_type_string:
-		s = json_object_get_string(v);
-		n = (size_t)json_object_get_string_len(v);
-		if ((type == FIELDTEXT_DOUBLE || type == FIELDTEXT_MONETARY) && parse_number(s, n, &d))
-			fieldtext_number(out, d);
+	double x;
+	int64_t i;
+	switch (jsonscan_type(r->d, v)) {
+	case JSONSCAN_STRING:
+		s = string_of(r->d, v, r->scratch, &n);
+		if (!s)
+			r->out->failed = true; /* could not unescape: out of memory */
+		else if ((type == FIELDTEXT_DOUBLE || type == FIELDTEXT_MONETARY) &&
+			 parse_number(s, n, &x))
+			fieldtext_number(r->out, x);
 		else
-			sb_append(out, s, n);
+			sb_append(r->out, s, n);
 		break;
-	case json_type_int:
-		sb_printf(out, "%" PRId64, json_object_get_int64(v));
+	case JSONSCAN_NUMBER:
+		if (jsonscan_int64(r->d, v, &i) == 0)
+			sb_put_int(r->out, i);
+		else if (jsonscan_double(r->d, v, &x) == 0)
+			fieldtext_number(r->out, x);
 		break;
-	case json_type_double:
-		fieldtext_number(out, json_object_get_double(v));
+	case JSONSCAN_TRUE:
+		sb_puts(r->out, "yes");
 		break;
-	case json_type_boolean:
-		sb_puts(out, json_object_get_boolean(v) ? "yes" : "no");
+	case JSONSCAN_FALSE:
+		sb_puts(r->out, "no");
 		break;
 	default:
 		break;
 	}
 }
 
-/* An enum option: its label; a string that is no option is shown as it is
- * (a label sent instead of an id), a number that is none is not shown. */
-static void append_option(struct strbuf *out, struct json_object *v,
-			  const struct fieldtext_lookup *lk)
+/* An enum option id: its label; a string that is no option is shown as it
+ * is (a label sent instead of an id), a number that is none is not shown. */
+static void append_option_id(const struct render *r, const struct vcard_id *id)
+{
+	const char *label = r->lk && r->lk->option ? r->lk->option(r->lk->ctx, id) : NULL;
+	if (label)
+		sb_puts(r->out, label);
+	else if (!id->numeric)
+		sb_append(r->out, id->text, id->len);
+}
+
+static void append_option(const struct render *r, uint32_t v)
 {
 	struct vcard_id id;
-	if (!vcard_id_of(v, &id))
-		return;
-	const char *label = lk && lk->option ? lk->option(lk->ctx, &id) : NULL;
-	if (label)
-		sb_puts(out, label);
-	else if (!id.numeric)
-		sb_append(out, id.text, id.len);
+	if (vcard_id_of(r->d, v, r->scratch, &id))
+		append_option_id(r, &id);
 }
 
-/* A set sent the v1 way, "21,22": each option. */
-static void append_option_string(struct strbuf *out, const char *s, size_t n,
-				 const struct fieldtext_lookup *lk)
+/* A set sent the v1 way, "21,22": each option, joined like a list. */
+static void append_option_string(const struct render *r, const char *s, size_t n)
 {
-	struct json_object *arr = json_object_new_array();
-	size_t start = 0;
-	for (size_t i = 0; arr && i <= n; i++) {
+	struct strbuf *out = r->out;
+	size_t shown = 0, start = 0;
+	for (size_t i = 0; i <= n; i++) {
 		if (i < n && s[i] != ',')
 			continue;
-		json_object_array_add(arr, json_object_new_string_len(s + start, (int)(i - start)));
+		size_t mark = out->len;
+		if (shown)
+			sb_puts(out, LIST_SEPARATOR);
+		size_t before = out->len;
+		struct vcard_id id;
+		if (vcard_id_from_text(s + start, i - start, &id))
+			append_option_id(r, &id);
+		if (out->len == before)
+			sb_truncate(out, mark);
+		else
+			shown++;
 		start = i + 1;
 	}
-	if (!arr) {
-		out->failed = true;
-		return;
-	}
-	append_list(out, arr, FIELDTEXT_ENUM, lk);
-	json_object_put(arr);
 }
 
-static void append_reference(struct strbuf *out, struct json_object *v, enum fieldtext_type type,
-			     const struct fieldtext_lookup *lk)
+static void append_reference(const struct render *r, uint32_t v, enum fieldtext_type type)
 {
+	const struct fieldtext_lookup *lk = r->lk;
 	size_t n;
-	const char *s = text_of(member(v, "name"), &n);
+	const char *s = text_of(r->d, jsonscan_get(r->d, v, "name"), r->scratch, &n);
 	int64_t id;
 	if (s)
-		sb_append(out, s, n);
-	else if (reference_id(v, &id) && lk && lk->name && (s = lk->name(lk->ctx, type, id)))
-		sb_puts(out, s);
+		sb_append(r->out, s, n);
+	else if (reference_id(r->d, v, r->scratch, &id) && lk && lk->name &&
+		 (s = lk->name(lk->ctx, type, id)))
+		sb_puts(r->out, s);
 }
 
-static void append_value(struct strbuf *out, struct json_object *v, enum fieldtext_type type,
-			 const struct fieldtext_lookup *lk)
+static void append_value(const struct render *r, uint32_t v, enum fieldtext_type type)
 {
-	if (!v || json_object_is_type(v, json_type_null))
+	enum jsonscan_type t = jsonscan_type(r->d, v);
+	if (t == JSONSCAN_NONE || t == JSONSCAN_NULL)
 		return;
-	if (json_object_is_type(v, json_type_array)) {
-		append_list(out, v, type == FIELDTEXT_SET ? FIELDTEXT_ENUM : type, lk);
+	if (t == JSONSCAN_ARRAY) {
+		append_list(r, v, type == FIELDTEXT_SET ? FIELDTEXT_ENUM : type);
 		return;
 	}
 	switch (type) {
 	case FIELDTEXT_ENUM:
 	case FIELDTEXT_SET:
-		if (json_object_is_type(v, json_type_object)) {
+		if (t == JSONSCAN_OBJECT) {
 			size_t n;
-			const char *label = text_of(member(v, "label"), &n);
+			const char *label = text_of(r->d, jsonscan_get(r->d, v, "label"), r->scratch, &n);
 			if (label)
-				sb_append(out, label, n);
+				sb_append(r->out, label, n);
 			else
-				append_option(out, member(v, "id"), lk);
-		} else if (type == FIELDTEXT_SET && json_object_is_type(v, json_type_string)) {
-			append_option_string(out, json_object_get_string(v),
-					     (size_t)json_object_get_string_len(v), lk);
+				append_option(r, jsonscan_get(r->d, v, "id"));
+		} else if (type == FIELDTEXT_SET && t == JSONSCAN_STRING) {
+			size_t n;
+			const char *s = string_of(r->d, v, r->scratch, &n);
+			if (s)
+				append_option_string(r, s, n);
+			else
+				r->out->failed = true;
 		} else {
-			append_option(out, v, lk);
+			append_option(r, v);
 		}
 		return;
 	case FIELDTEXT_USER:
 	case FIELDTEXT_ORG:
 	case FIELDTEXT_PEOPLE:
-		append_reference(out, v, type, lk);
+		append_reference(r, v, type);
 		return;
 	default:
 		break;
 	}
-	if (json_object_is_type(v, json_type_object))
-		append_object(out, v, type, lk);
+	if (t == JSONSCAN_OBJECT)
+		append_object(r, v, type);
 	else
-		append_plain(out, v, type);
+		append_plain(r, v, type);
 }
 
-void fieldtext_append(struct strbuf *out, struct json_object *value, enum fieldtext_type type,
-		      const struct fieldtext_lookup *lookup)
+void fieldtext_append(struct strbuf *out, const struct jsonscan_doc *d, uint32_t value,
+		      enum fieldtext_type type, const struct fieldtext_lookup *lookup,
+		      struct arena *scratch)
 {
-	append_value(out, value, type, lookup);
+	struct render r = { .out = out, .d = d, .lk = lookup, .scratch = scratch };
+	append_value(&r, value, type);
 }
 
-void fieldtext_each_reference(struct json_object *value, enum fieldtext_type type,
+void fieldtext_each_reference(const struct jsonscan_doc *d, uint32_t value,
+			      enum fieldtext_type type,
 			      void (*fn)(void *ctx, enum fieldtext_type type, int64_t id),
-			      void *ctx)
+			      void *ctx, struct arena *scratch)
 {
 	if (!fieldtext_is_reference(type) || !value)
 		return;
-	if (json_object_is_type(value, json_type_array)) {
-		size_t n = json_object_array_length(value);
-		for (size_t i = 0; i < n; i++)
-			fieldtext_each_reference(json_object_array_get_idx(value, i), type, fn, ctx);
+	if (jsonscan_type(d, value) == JSONSCAN_ARRAY) {
+		JSONSCAN_FOREACH(d, value, e)
+			fieldtext_each_reference(d, e, type, fn, ctx, scratch);
 		return;
 	}
 	int64_t id;
-	if (reference_id(value, &id))
+	if (reference_id(d, value, scratch, &id))
 		fn(ctx, type, id);
 }

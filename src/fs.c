@@ -43,6 +43,9 @@ void fs_status_refresh(struct fs *fs)
 	cache_get_stats(fs->cache, &in.cache);
 	prettycache_get_stats(fs->pretty, &in.pretty);
 	in.interrupted = atomic_load(&fs->interrupted);
+	pthread_mutex_lock(&fs->readahead.lock);
+	in.readahead_files = fs->readahead.pushed;
+	pthread_mutex_unlock(&fs->readahead.lock);
 	walker_get_stats(fs->walker, &in.walks);
 	in.in_progress_count = walker_progress(fs->walker, in.in_progress, WALKER_PROGRESS_MAX);
 	api_client_counters(fs->client, &in.api);
@@ -180,6 +183,7 @@ static void *invalidation_main(void *arg)
 			free(list);
 			list = next;
 		}
+		fs_readahead_run(fs); /* after the invalidations: never older bytes */
 	}
 	return NULL;
 }
@@ -502,6 +506,7 @@ struct fs *fs_new(const struct fs_config *cfg, struct api_client *client, struct
 	pthread_mutex_init(&fs->dirs_lock, NULL);
 	pthread_mutex_init(&fs->status_lock, NULL);
 	pthread_mutex_init(&fs->warn_lock, NULL);
+	fs_readahead_init(fs);
 	sb_init(&fs->status);
 	return fs;
 }
@@ -542,6 +547,7 @@ void fs_free(struct fs *fs)
 		fs->inval_head = next;
 	}
 	prettycache_free(fs->pretty); /* answers READs still waiting for a render */
+	fs_readahead_free(fs);
 	fs_free_open_dirs(fs);
 	fs_folder_indexes_free(fs->folder_indexes);
 	fs_write_free(fs);

@@ -57,6 +57,8 @@ void fs_reply_opendir(struct fs *fs, fuse_req_t req, fuse_ino_t dir, struct fuse
 		return;
 	}
 	od->listing = l;
+	if (l->persons)
+		fs_readahead_note(fs, l);
 	pthread_mutex_lock(&fs->dirs_lock);
 	dlist_push_front(&fs->dirs, &od->node);
 	pthread_mutex_unlock(&fs->dirs_lock);

@@ -44,21 +44,18 @@ struct folder_indexes {
 	unsigned next; /* the slot replaced next */
 };
 
-/*
- * A person's card as the folder file holds it: the one place that reads a
- * person's vCard bytes (switch to the person module's accessor when persons
- * may hold their bytes elsewhere).  False if the bytes are not the length
- * the listing said.
- */
-/* The full version of a card's person (its bytes may live in the disk
- * cache: cache_person_bytes); NULL if it cannot be had. */
-static struct person *card_bytes(struct fs *fs, const struct person *p, const char **data,
-				 size_t *len)
+/* Bytes [from, from + n) of a card's person's .vcf file appended to out
+ * (its bytes may live in the disk cache: cache_person_bytes; a card not kept
+ * is rendered: person_vcf_slice).  0, or an errno: EIO when the card cannot
+ * be had or is not the length the index says. */
+static int card_slice(struct fs *fs, const struct person *p, size_t expected_len, size_t from,
+		      size_t n, struct strbuf *out)
 {
 	struct person *full = cache_person_bytes(fs->cache, p);
-	*data = full ? full->vcf : NULL;
-	*len = full ? full->vcf_len : 0;
-	return full;
+	int rc = !full || full->vcf_len != expected_len ? -EIO
+			 : person_vcf_slice(full, from, n, out);
+	person_unref(full);
+	return rc == -ENOMEM ? ENOMEM : rc ? EIO : 0;
 }
 
 /* The person at position i of the folder file (the listing's order). */
@@ -230,23 +227,24 @@ static void reply_read(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct lis
 	}
 	size_t filled = 0;
 	int err = 0;
+	struct strbuf card = STRBUF_INIT;
 	for (size_t i = lo; filled < want && i < ix->count; i++) {
 		uint64_t start = i ? ix->ends[i - 1] : 0;
-		const char *data;
-		size_t len;
-		struct person *full = card_bytes(fs, card_person(l, i), &data, &len);
-		if (!full || len != ix->ends[i] - start) {
-			person_unref(full);
+		size_t len = (size_t)(ix->ends[i] - start);
+		size_t from = (size_t)(pos - start);
+		size_t n = len - from < want - filled ? len - from : want - filled;
+		sb_reset(&card);
+		if ((err = card_slice(fs, card_person(l, i), len, from, n, &card)) != 0)
+			break;
+		if (card.len != n) {
 			err = EIO;
 			break;
 		}
-		size_t from = (size_t)(pos - start);
-		size_t n = len - from < want - filled ? len - from : want - filled;
-		memcpy(buf + filled, data + from, n);
-		person_unref(full);
+		memcpy(buf + filled, card.data, n);
 		filled += n;
 		pos += n;
 	}
+	sb_free(&card);
 	index_unref(ix);
 	if (err) {
 		char where[64];

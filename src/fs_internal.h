@@ -54,6 +54,25 @@ struct invalidation {
 	char name[];
 };
 
+/* Reading ahead across files (fs_read.c): a reader that reads a directory's
+ * files in order (grep -r, find | xargs cat, cp -r) finds the next ones in
+ * the kernel's page cache, stored there by the invalidation thread
+ * (fuse_lowlevel_notify_store), instead of a FUSE round trip per file. */
+#define FS_READAHEAD_PERSONS 128 /* persons pushed ahead of a reader */
+#define FS_READAHEAD_LISTINGS 4  /* directories opened lately */
+
+struct fs_readahead {
+	pthread_mutex_t lock;
+	struct readahead_dir {
+		struct listing *listing; /* a person directory opened lately */
+		size_t frontier;         /* persons before it were pushed */
+	} recent[FS_READAHEAD_LISTINGS];
+	unsigned next; /* the slot the next directory takes */
+	struct person **queue; /* to push, for the invalidation thread */
+	size_t queued, cap;
+	uint64_t pushed; /* files stored into the page cache */
+};
+
 /* An open directory: its listing snapshot.  Kept on a list so that handles
  * the kernel never releases (a lazy unmount) are freed at exit. */
 struct open_dir {
@@ -95,6 +114,7 @@ struct fs {
 
 	struct folder_indexes *folder_indexes; /* fs_folderfile.c: where each card starts */
 	struct fs_write *w; /* the write layer; NULL in a read-only mount */
+	struct fs_readahead readahead;
 
 	/* Person ids whose too-big file was logged lately (one line each). */
 	pthread_mutex_t warn_lock;
@@ -237,6 +257,12 @@ void fs_read_person(struct fs *fs, fuse_req_t req, struct parked *pk, struct per
 		    enum node_kind kind, size_t size, off_t off);
 void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi);
+void fs_readahead_init(struct fs *fs);
+void fs_readahead_free(struct fs *fs);
+/* A person directory's listing was handed to an opened directory. */
+void fs_readahead_note(struct fs *fs, struct listing *l);
+/* On the invalidation thread: store the queued files in the page cache. */
+void fs_readahead_run(struct fs *fs);
 
 /* ---- the write layer (fs_write.c, fs_write_names.c, fs_conflicts.c) ----
  * In a read-only mount (fs->w NULL) the hooks do nothing and return false,

@@ -26,8 +26,8 @@ bool person_text(const struct person *p, enum person_file kind, struct strbuf *o
 {
 	if (kind == PERSON_FILE_JSON)
 		person_json(p, out);
-	else
-		sb_append(out, p->vcf, p->vcf_len);
+	else if (person_vcf(p, out) != 0)
+		return false;
 	return !sb_failed(out);
 }
 

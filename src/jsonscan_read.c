@@ -244,6 +244,12 @@ uint32_t jsonscan_get(const struct jsonscan_doc *d, uint32_t obj, const char *ke
 	return jsonscan_getn(d, obj, key, strlen(key));
 }
 
+/* A bucket for a key of n bytes starting with a and ending with b. */
+static inline unsigned key_bucket(size_t n, unsigned char a, unsigned char b)
+{
+	return (unsigned)(n * 7 + a * 3 + b) & 63;
+}
+
 void jsonscan_get_many(const struct jsonscan_doc *d, uint32_t obj, const struct jsonscan_key *keys,
 		       size_t n, uint32_t *values)
 {
@@ -252,10 +258,39 @@ void jsonscan_get_many(const struct jsonscan_doc *d, uint32_t obj, const struct 
 	if (jsonscan_type(d, obj) != JSONSCAN_OBJECT)
 		return;
 	uint32_t end = d->tokens[obj].next;
-	for (uint32_t k = obj + 1; k < end; k = d->tokens[k + 1].next)
-		for (size_t i = 0; i < n; i++)
-			if (key_equals(d, k, keys[i].name, keys[i].len))
+	if (n < 4 || n > 255) {
+		for (uint32_t k = obj + 1; k < end; k = d->tokens[k + 1].next)
+			for (size_t i = 0; i < n; i++)
+				if (key_equals(d, k, keys[i].name, keys[i].len))
+					values[i] = k + 1;
+		return;
+	}
+	/* The keys in 64 buckets (chains through chain[]), so a member is
+	 * compared with the few keys that could be it, not with all. */
+	uint8_t first[64], chain[255];
+	memset(first, 0xFF, sizeof(first));
+	for (size_t i = n; i-- > 0;) {
+		size_t len = keys[i].len;
+		const unsigned char *k = (const unsigned char *)keys[i].name;
+		unsigned b = key_bucket(len, len ? k[0] : 0, len ? k[len - 1] : 0);
+		chain[i] = first[b];
+		first[b] = (uint8_t)i;
+	}
+	for (uint32_t k = obj + 1; k < end; k = d->tokens[k + 1].next) {
+		const struct jsonscan_token *kt = &d->tokens[k];
+		if (kt->flags & JSONSCAN_ESCAPES) { /* compared as unescaped text */
+			for (size_t i = 0; i < n; i++)
+				if (body_equals(d, k, keys[i].name, keys[i].len))
+					values[i] = k + 1;
+			continue;
+		}
+		size_t len = kt->len - 2;
+		const unsigned char *s = (const unsigned char *)d->text + kt->start + 1;
+		for (unsigned i = first[key_bucket(len, len ? s[0] : 0, len ? s[len - 1] : 0)];
+		     i != 0xFF; i = chain[i])
+			if (keys[i].len == len && memcmp(keys[i].name, s, len) == 0)
 				values[i] = k + 1;
+	}
 }
 
 bool jsonscan_member_shadowed(const struct jsonscan_doc *d, uint32_t obj, uint32_t key)

@@ -114,13 +114,9 @@ static int load_person_fields(struct api_client *client, struct meta *meta, stru
 	struct api_error e = { 0 };
 	if (offline) {
 		char *text = startup_cache_person_fields(store);
-		struct json_object *items = text ? json_tokener_parse(text) : NULL;
-		rc = json_object_is_type(items, json_type_array) ? 0 : -ENOENT;
-		if (rc == 0)
-			meta_person_fields_store(meta, items);
-		else
+		rc = text ? meta_person_fields_store_text(meta, text, strlen(text)) : -ENOENT;
+		if (rc)
 			snprintf(e.message, sizeof(e.message), "the disk cache holds none");
-		json_object_put(items);
 		free(text);
 	} else {
 		struct api_conn *conn = api_conn_new(client);

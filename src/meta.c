@@ -1,157 +1,101 @@
-#include "meta.h"
+/*
+ * meta.c - names of organizations, users and persons with their age, and the
+ * installed person fields (meta.h; one set of fields is meta_fields.c).
+ */
+#include "meta_internal.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "idtable.h"
-#include "strbuf.h"
 
 #define KIND_COUNT 3
-#define MAX_FIELDS_PER_CARD 64
 
-struct name_entry {
-	char *name; /* NULL: asked, none */
+/* A name as stored at one moment; len 0 means "asked, none".  Shared with
+ * the persons that pin it, so the text never changes; `at` is only read and
+ * written under meta's lock. */
+struct meta_name {
+	atomic_uint refs;
+	uint32_t len;
 	double at;
-};
-
-/* Option (or label) ids -> labels; integer ids and numeric strings share the
- * numeric table, other string ids are kept in a short list. */
-struct text_option {
-	char *id;
-	size_t id_len;
-	char *label;
-};
-
-struct optmap {
-	struct idtable numeric; /* id -> char *label */
-	struct text_option *texts;
-	size_t text_count, text_cap;
-};
-
-struct custom_field {
-	char *key;
-	char *name;
-	char *type_name; /* field_type as sent, e.g. "varchar_auto" */
-	enum fieldtext_type type;
-	struct optmap options;
+	char text[];
 };
 
 struct meta {
 	pthread_mutex_t lock;
-	struct idtable names[KIND_COUNT]; /* id -> struct name_entry * */
+	struct idtable names[KIND_COUNT]; /* id -> struct meta_name * */
 	bool users_loaded;
 	double expired_at; /* names stored before this are too old */
-	struct optmap labels;
-	struct custom_field *fields;
-	size_t field_count;
+	struct meta_fields *fields; /* installed (older ones chained to it) */
 	bool fields_loaded;
 };
 
-/* ---- option maps ---- */
+/* ---- name objects ---- */
 
-static bool optmap_init(struct optmap *o)
+const char *meta_name_text(const struct meta_name *n)
 {
-	memset(o, 0, sizeof(*o));
-	return idtable_init(&o->numeric);
+	return n->text;
 }
 
-static void optmap_destroy(struct optmap *o)
+size_t meta_name_len(const struct meta_name *n)
 {
-	idtable_destroy(&o->numeric, free);
-	for (size_t i = 0; i < o->text_count; i++) {
-		free(o->texts[i].id);
-		free(o->texts[i].label);
-	}
-	free(o->texts);
-	memset(o, 0, sizeof(*o));
+	return n->len;
 }
 
-static const char *optmap_find(const struct optmap *o, const struct vcard_id *id)
+struct meta_name *meta_name_ref(struct meta_name *n)
 {
-	if (id->numeric) {
-		struct idtable_entry *e = idtable_find(&o->numeric, (uint64_t)id->num);
-		return e ? e->value : NULL;
-	}
-	for (size_t i = 0; i < o->text_count; i++)
-		if (o->texts[i].id_len == id->len && memcmp(o->texts[i].id, id->text, id->len) == 0)
-			return o->texts[i].label;
-	return NULL;
+	atomic_fetch_add(&n->refs, 1);
+	return n;
 }
 
-/* Add an option; the first label of an id wins.  Out of memory only loses
- * the option (its label is then not shown). */
-static void optmap_add(struct optmap *o, const struct vcard_id *id, const char *label)
+void meta_name_unref(struct meta_name *n)
 {
-	if (optmap_find(o, id))
-		return;
-	char *copy = strdup(label);
-	if (!copy)
-		return;
-	if (id->numeric) {
-		if (!idtable_insert(&o->numeric, (uint64_t)id->num, copy))
-			free(copy);
-		return;
-	}
-	if (o->text_count == o->text_cap) {
-		size_t cap = o->text_cap ? o->text_cap * 2 : 8;
-		struct text_option *texts = realloc(o->texts, cap * sizeof(*texts));
-		if (!texts) {
-			free(copy);
-			return;
-		}
-		o->texts = texts;
-		o->text_cap = cap;
-	}
-	struct text_option *t = &o->texts[o->text_count];
-	t->id = malloc(id->len);
-	if (!t->id) {
-		free(copy);
-		return;
-	}
-	memcpy(t->id, id->text, id->len);
-	t->id_len = id->len;
-	t->label = copy;
-	o->text_count++;
+	if (n && atomic_fetch_sub(&n->refs, 1) == 1)
+		free(n);
+}
+
+static void unref_value(void *v)
+{
+	meta_name_unref(v);
+}
+
+static struct meta_name *name_new(const char *text, size_t len, double at)
+{
+	if (len > UINT32_MAX - 1)
+		len = UINT32_MAX - 1;
+	struct meta_name *n = malloc(sizeof(*n) + len + 1);
+	if (!n)
+		return NULL;
+	atomic_init(&n->refs, 1);
+	n->len = (uint32_t)len;
+	n->at = at;
+	if (len)
+		memcpy(n->text, text, len);
+	n->text[len] = '\0';
+	return n;
 }
 
 /* ---- lifecycle ---- */
-
-static void free_name(void *v)
-{
-	struct name_entry *e = v;
-	free(e->name);
-	free(e);
-}
-
-static void free_fields(struct meta *m)
-{
-	for (size_t i = 0; i < m->field_count; i++) {
-		free(m->fields[i].key);
-		free(m->fields[i].name);
-		free(m->fields[i].type_name);
-		optmap_destroy(&m->fields[i].options);
-	}
-	free(m->fields);
-	m->fields = NULL;
-	m->field_count = 0;
-}
 
 struct meta *meta_new(void)
 {
 	struct meta *m = calloc(1, sizeof(*m));
 	if (!m)
 		return NULL;
-	bool ok = optmap_init(&m->labels);
+	bool ok = (m->fields = meta_fields_new()) != NULL;
 	for (int k = 0; k < KIND_COUNT; k++)
 		ok = idtable_init(&m->names[k]) && ok;
 	if (!ok) {
-		optmap_destroy(&m->labels);
+		meta_fields_free(m->fields);
 		for (int k = 0; k < KIND_COUNT; k++)
 			idtable_destroy(&m->names[k], NULL);
 		free(m);
 		return NULL;
 	}
+	meta_fields_seal(m->fields, NULL);
 	pthread_mutex_init(&m->lock, NULL);
 	return m;
 }
@@ -161,16 +105,15 @@ void meta_free(struct meta *m)
 	if (!m)
 		return;
 	for (int k = 0; k < KIND_COUNT; k++)
-		idtable_destroy(&m->names[k], free_name);
-	optmap_destroy(&m->labels);
-	free_fields(m);
+		idtable_destroy(&m->names[k], unref_value);
+	meta_fields_free(m->fields);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }
 
 /* ---- names ---- */
 
-static const struct name_entry *find_name(const struct meta *m, enum meta_kind kind, int64_t id)
+static struct meta_name *find_name(const struct meta *m, enum meta_kind kind, int64_t id)
 {
 	struct idtable_entry *e = idtable_find(&m->names[kind], (uint64_t)id);
 	return e ? e->value : NULL;
@@ -181,14 +124,12 @@ enum meta_name_state meta_name(struct meta *m, enum meta_kind kind, int64_t id,
 {
 	enum meta_name_state state = META_NAME_UNKNOWN;
 	pthread_mutex_lock(&m->lock);
-	const struct name_entry *e = find_name(m, kind, id);
+	const struct meta_name *e = find_name(m, kind, id);
 	if (e && (valid_after == META_ANY_AGE ||
 		  (e->at >= valid_after && e->at >= m->expired_at))) {
-		if (e->name && len > 0) {
-			size_t n = strlen(e->name);
-			if (n >= len)
-				n = len - 1;
-			memcpy(buf, e->name, n);
+		if (e->len && len > 0) {
+			size_t n = e->len < len ? e->len : len - 1;
+			memcpy(buf, e->text, n);
 			buf[n] = '\0';
 			state = META_NAME_KNOWN;
 		} else {
@@ -199,75 +140,87 @@ enum meta_name_state meta_name(struct meta *m, enum meta_kind kind, int64_t id,
 	return state;
 }
 
-/* Lock held. */
-static void store_name_locked(struct meta *m, enum meta_kind kind, int64_t id, char *name,
-			      double now)
+void meta_name_store_n(struct meta *m, enum meta_kind kind, int64_t id, const char *name,
+		       size_t len, double now)
 {
+	len = name ? strnlen(name, len) : 0; /* a C string's worth, as before */
+	pthread_mutex_lock(&m->lock);
 	struct idtable_entry *e = idtable_find(&m->names[kind], (uint64_t)id);
-	if (e) {
-		struct name_entry *n = e->value;
-		free(n->name);
-		n->name = name;
-		n->at = now;
+	struct meta_name *old = e ? e->value : NULL;
+	if (old && old->len == len && memcmp(old->text, name ? name : "", len) == 0) {
+		old->at = now; /* the same name: only younger */
+		pthread_mutex_unlock(&m->lock);
 		return;
 	}
-	struct name_entry *n = malloc(sizeof(*n));
-	if (n) {
-		n->name = name;
-		n->at = now;
-		if (idtable_insert(&m->names[kind], (uint64_t)id, n))
-			return;
-		free(n);
+	struct meta_name *n = name_new(name, len, now);
+	if (n && e) {
+		e->value = n;
+		meta_name_unref(old);
+	} else if (n && !idtable_insert(&m->names[kind], (uint64_t)id, n)) {
+		meta_name_unref(n); /* out of memory: stays unknown, asked again */
 	}
-	free(name);
+	pthread_mutex_unlock(&m->lock);
 }
 
 void meta_name_store(struct meta *m, enum meta_kind kind, int64_t id, const char *name,
 		     double now)
 {
-	char *copy = name && *name ? strdup(name) : NULL;
-	if (name && *name && !copy)
-		return; /* out of memory: stays unknown, asked again */
+	meta_name_store_n(m, kind, id, name, name ? strlen(name) : 0, now);
+}
+
+void meta_names_pin(struct meta *m, const struct meta_ref *refs, size_t n,
+		    struct meta_name **out)
+{
 	pthread_mutex_lock(&m->lock);
-	store_name_locked(m, kind, id, copy, now);
+	for (size_t i = 0; i < n; i++) {
+		struct meta_name *e = find_name(m, refs[i].kind, refs[i].id);
+		out[i] = e && e->len ? meta_name_ref(e) : NULL;
+	}
 	pthread_mutex_unlock(&m->lock);
 }
 
-static const char *string_of(struct json_object *obj, const char *key)
+/* An {id, name} object's positive integer id, or 0. */
+static int64_t id_of(const struct jsonscan_doc *d, uint32_t obj)
 {
-	struct json_object *v;
-	if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
+	int64_t id;
+	return jsonscan_int64(d, jsonscan_get(d, obj, "id"), &id) == 0 && id > 0 ? id : 0;
 }
 
-/* An {id, name} object's id, or 0. */
-static int64_t id_of(struct json_object *obj)
+/* Store obj's "name" (a string, else none) for (kind, id). */
+static void store_object_name(struct meta *m, enum meta_kind kind, int64_t id,
+			      const struct jsonscan_doc *d, uint32_t obj, double now)
 {
-	struct json_object *id;
-	if (!json_object_object_get_ex(obj, "id", &id) || !json_object_is_type(id, json_type_int) ||
-	    json_object_get_int64(id) <= 0)
-		return 0;
-	return json_object_get_int64(id);
+	uint32_t v = jsonscan_get(d, obj, "name");
+	size_t n = 0;
+	const char *name = NULL;
+	char small[256], *heap = NULL;
+	if (jsonscan_type(d, v) == JSONSCAN_STRING) {
+		size_t raw;
+		jsonscan_raw(d, v, &raw);
+		if (raw > sizeof(small) && !(heap = malloc(raw)))
+			return; /* out of memory: stays unknown */
+		n = jsonscan_unescape(d, v, heap ? heap : small);
+		name = heap ? heap : small;
+	}
+	meta_name_store_n(m, kind, id, name, n, now);
+	free(heap);
 }
 
-void meta_org_store(struct meta *m, struct json_object *org, double now)
+void meta_org_store(struct meta *m, const struct jsonscan_doc *d, uint32_t org, double now)
 {
-	int64_t id = id_of(org);
+	int64_t id = id_of(d, org);
 	if (id)
-		meta_name_store(m, META_ORG, id, string_of(org, "name"), now);
+		store_object_name(m, META_ORG, id, d, org, now);
 }
 
-void meta_users_store(struct meta *m, struct json_object *users, double now)
+void meta_users_store(struct meta *m, const struct jsonscan_doc *d, uint32_t users, double now)
 {
-	if (!json_object_is_type(users, json_type_array))
+	if (jsonscan_type(d, users) != JSONSCAN_ARRAY)
 		return;
-	size_t n = json_object_array_length(users);
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *u = json_object_array_get_idx(users, i);
-		int64_t id = id_of(u);
+	JSONSCAN_FOREACH(d, users, u) {
+		int64_t id = id_of(d, u);
 		if (id)
-			meta_name_store(m, META_USER, id, string_of(u, "name"), now);
+			store_object_name(m, META_USER, id, d, u, now);
 	}
 	pthread_mutex_lock(&m->lock);
 	m->users_loaded = true;
@@ -291,74 +244,32 @@ void meta_names_expire(struct meta *m, double now)
 
 /* ---- person fields ---- */
 
-/* Fill an option map from a field's "options" array (ids integer or string). */
-static void load_options(struct optmap *o, struct json_object *field)
+void meta_person_fields_install(struct meta *m, struct meta_fields *f)
 {
-	struct json_object *options;
-	if (!json_object_object_get_ex(field, "options", &options) ||
-	    !json_object_is_type(options, json_type_array))
-		return;
-	size_t n = json_object_array_length(options);
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *opt = json_object_array_get_idx(options, i), *idv;
-		const char *label = string_of(opt, "label");
-		struct vcard_id id;
-		if (label && json_object_object_get_ex(opt, "id", &idv) && vcard_id_of(idv, &id))
-			optmap_add(o, &id, label);
-	}
-}
-
-static bool is_custom(struct json_object *field)
-{
-	struct json_object *v;
-	return json_object_object_get_ex(field, "is_custom_field", &v) && json_object_get_boolean(v);
-}
-
-void meta_person_fields_store(struct meta *m, struct json_object *items)
-{
-	if (!json_object_is_type(items, json_type_array))
-		return;
-	size_t n = json_object_array_length(items);
-	struct optmap labels;
-	struct custom_field *fields = calloc(n ? n : 1, sizeof(*fields));
-	if (!fields || !optmap_init(&labels)) {
-		free(fields);
-		return;
-	}
-	size_t count = 0;
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *f = json_object_array_get_idx(items, i);
-		const char *code = string_of(f, "field_code");
-		if (!code)
-			continue;
-		if (strcmp(code, "label_ids") == 0 || strcmp(code, "label") == 0) {
-			load_options(&labels, f);
-		} else if (is_custom(f)) {
-			const char *name = string_of(f, "field_name");
-			struct custom_field *cf = &fields[count];
-			cf->key = strdup(code);
-			cf->name = strdup(name ? name : code);
-			const char *type = string_of(f, "field_type");
-			cf->type = fieldtext_type_of(type);
-			cf->type_name = strdup(type ? type : "");
-			if (!cf->key || !cf->name || !cf->type_name || !optmap_init(&cf->options)) {
-				free(cf->key);
-				free(cf->name);
-				free(cf->type_name);
-				continue;
-			}
-			load_options(&cf->options, f);
-			count++;
-		}
-	}
 	pthread_mutex_lock(&m->lock);
-	optmap_destroy(&m->labels);
-	m->labels = labels;
-	free_fields(m);
-	m->fields = fields;
-	m->field_count = count;
+	meta_fields_seal(f, m->fields);
+	m->fields = f;
 	m->fields_loaded = true;
 	pthread_mutex_unlock(&m->lock);
+}
+
+int meta_person_fields_store_text(struct meta *m, const char *json, size_t len)
+{
+	struct arena arena;
+	arena_init(&arena, len + 4096);
+	struct jsonscan_doc d;
+	struct meta_fields *f = NULL;
+	int rc = jsonscan_parse(&d, json, len, &arena, NULL) == JSONSCAN_OK ? 0 : -EINVAL;
+	if (rc == 0 && d.status == JSONSCAN_OK && !(f = meta_fields_new()))
+		rc = -ENOMEM;
+	if (rc == 0 && !meta_fields_add(f, &d, jsonscan_root(&d)))
+		rc = -ENOMEM;
+	if (rc == 0)
+		meta_person_fields_install(m, f);
+	else
+		meta_fields_free(f);
+	arena_free(&arena);
+	return rc;
 }
 
 bool meta_person_fields_loaded(struct meta *m)
@@ -369,142 +280,22 @@ bool meta_person_fields_loaded(struct meta *m)
 	return loaded;
 }
 
-static struct custom_field *find_field(struct meta *m, const char *key)
+const struct meta_fields *meta_fields_current(struct meta *m)
 {
-	for (size_t i = 0; i < m->field_count; i++)
-		if (strcmp(m->fields[i].key, key) == 0)
-			return &m->fields[i];
-	return NULL;
+	pthread_mutex_lock(&m->lock);
+	const struct meta_fields *f = m->fields;
+	pthread_mutex_unlock(&m->lock);
+	return f;
 }
 
 bool meta_custom_field_known(struct meta *m, const char *key)
 {
-	pthread_mutex_lock(&m->lock);
-	bool known = find_field(m, key) != NULL;
-	pthread_mutex_unlock(&m->lock);
-	return known;
+	return meta_fields_knows(meta_fields_current(m), key);
 }
 
 bool meta_has_field_type(struct meta *m, enum fieldtext_type type)
 {
-	bool found = false;
-	pthread_mutex_lock(&m->lock);
-	for (size_t i = 0; i < m->field_count && !found; i++)
-		found = m->fields[i].type == type;
-	pthread_mutex_unlock(&m->lock);
-	return found;
-}
-
-/* Label names are loaded once per mount and never freed before meta_free,
- * so the pointer stays valid for the renderer. */
-const char *meta_label_name(void *ctx, const struct vcard_id *label_id)
-{
-	struct meta *m = ctx;
-	pthread_mutex_lock(&m->lock);
-	const char *name = optmap_find(&m->labels, label_id);
-	pthread_mutex_unlock(&m->lock);
-	return name;
-}
-
-static enum meta_kind kind_of(enum fieldtext_type type)
-{
-	return type == FIELDTEXT_USER ? META_USER : type == FIELDTEXT_ORG ? META_ORG : META_PERSON;
-}
-
-struct reference_walk {
-	void (*fn)(void *ctx, enum meta_kind kind, int64_t id);
-	void *ctx;
-};
-
-static void pass_reference(void *ctx, enum fieldtext_type type, int64_t id)
-{
-	struct reference_walk *rw = ctx;
-	rw->fn(rw->ctx, kind_of(type), id);
-}
-
-void meta_each_reference(struct meta *m, struct json_object *custom_fields,
-			 void (*fn)(void *ctx, enum meta_kind kind, int64_t id), void *ctx)
-{
-	if (!json_object_is_type(custom_fields, json_type_object))
-		return;
-	struct reference_walk rw = { .fn = fn, .ctx = ctx };
-	pthread_mutex_lock(&m->lock);
-	json_object_object_foreach(custom_fields, key, value)
-	{
-		const struct custom_field *cf = find_field(m, key);
-		if (cf)
-			fieldtext_each_reference(value, cf->type, pass_reference, &rw);
-	}
-	pthread_mutex_unlock(&m->lock);
-}
-
-/* ---- rendering custom fields (lock held) ---- */
-
-struct field_lookup {
-	struct meta *m;
-	const struct custom_field *cf;
-};
-
-static const char *lookup_option(void *ctx, const struct vcard_id *id)
-{
-	const struct field_lookup *fl = ctx;
-	return fl->cf ? optmap_find(&fl->cf->options, id) : NULL;
-}
-
-/* Any stored name, however old: the walker refreshes names before it builds
- * persons, and an old name beats none when that failed. */
-static const char *lookup_name(void *ctx, enum fieldtext_type type, int64_t id)
-{
-	const struct field_lookup *fl = ctx;
-	const struct name_entry *e = find_name(fl->m, kind_of(type), id);
-	return e ? e->name : NULL;
-}
-
-size_t meta_custom_fields(struct meta *m, struct json_object *custom_fields,
-			  struct vcard_field *out, size_t max, char **storage)
-{
-	*storage = NULL;
-	if (!custom_fields || !json_object_is_type(custom_fields, json_type_object) || max == 0)
-		return 0;
-	struct strbuf sb = STRBUF_INIT;
-	size_t offsets[2 * MAX_FIELDS_PER_CARD];
-	if (max > MAX_FIELDS_PER_CARD)
-		max = MAX_FIELDS_PER_CARD;
-	size_t count = 0;
-	pthread_mutex_lock(&m->lock);
-	json_object_object_foreach(custom_fields, key, value)
-	{
-		if (count == max)
-			break;
-		if (!value || json_object_is_type(value, json_type_null))
-			continue;
-		struct field_lookup fl = { .m = m, .cf = find_field(m, key) };
-		struct fieldtext_lookup lookup = { .ctx = &fl, .option = lookup_option,
-						   .name = lookup_name };
-		size_t label_at = sb.len;
-		sb_puts(&sb, fl.cf ? fl.cf->name : key);
-		sb_putc(&sb, '\0');
-		size_t value_at = sb.len;
-		fieldtext_append(&sb, value, fl.cf ? fl.cf->type : FIELDTEXT_OTHER, &lookup);
-		if (sb.len == value_at) { /* nothing to show */
-			sb_truncate(&sb, label_at);
-			continue;
-		}
-		sb_putc(&sb, '\0');
-		offsets[2 * count] = label_at;
-		offsets[2 * count + 1] = value_at;
-		count++;
-	}
-	pthread_mutex_unlock(&m->lock);
-	char *data = sb_detach(&sb, NULL);
-	if (!data)
-		return 0;
-	for (size_t i = 0; i < count; i++) {
-		out[i].label = data + offsets[2 * i];
-		out[i].value = data + offsets[2 * i + 1];
-	}
-	*storage = data;
-	return count;
+	return meta_fields_has_type(meta_fields_current(m), type);
 }
 
 /* ---- walking what is known (names back to ids, for the write path) ---- */
@@ -517,9 +308,9 @@ struct each_name {
 static void pass_name(struct idtable_entry *e, void *ctx)
 {
 	const struct each_name *en = ctx;
-	const struct name_entry *n = e->value;
-	if (n->name)
-		en->fn(en->ctx, (int64_t)e->key, n->name);
+	const struct meta_name *n = e->value;
+	if (n->len) /* 0: asked, none */
+		en->fn(en->ctx, (int64_t)e->key, n->text);
 }
 
 void meta_each_name(struct meta *m, enum meta_kind kind,
@@ -531,38 +322,12 @@ void meta_each_name(struct meta *m, enum meta_kind kind,
 	pthread_mutex_unlock(&m->lock);
 }
 
-struct each_option {
-	void (*fn)(void *ctx, const struct vcard_id *id, const char *label);
-	void *ctx;
-};
-
-static void pass_option(struct idtable_entry *e, void *ctx)
-{
-	const struct each_option *eo = ctx;
-	struct vcard_id id = { .numeric = true, .num = (int64_t)e->key };
-	eo->fn(eo->ctx, &id, e->value);
-}
-
-static void each_option(const struct optmap *o, const struct each_option *eo)
-{
-	idtable_each(&o->numeric, pass_option, (void *)eo);
-	for (size_t i = 0; i < o->text_count; i++) {
-		struct vcard_id id = { .text = o->texts[i].id, .len = o->texts[i].id_len };
-		eo->fn(eo->ctx, &id, o->texts[i].label);
-	}
-}
-
+/* The installed fields are immutable and live as long as meta: walked
+ * without the lock. */
 void meta_each_option(struct meta *m, const char *key,
 		      void (*fn)(void *ctx, const struct vcard_id *id, const char *label), void *ctx)
 {
-	struct each_option eo = { fn, ctx };
-	pthread_mutex_lock(&m->lock);
-	const struct custom_field *cf = key ? find_field(m, key) : NULL;
-	if (!key)
-		each_option(&m->labels, &eo);
-	else if (cf)
-		each_option(&cf->options, &eo);
-	pthread_mutex_unlock(&m->lock);
+	meta_fields_each_option(meta_fields_current(m), key, fn, ctx);
 }
 
 void meta_each_custom_field(struct meta *m,
@@ -570,8 +335,5 @@ void meta_each_custom_field(struct meta *m,
 				       const char *type),
 			    void *ctx)
 {
-	pthread_mutex_lock(&m->lock);
-	for (size_t i = 0; i < m->field_count; i++)
-		fn(ctx, m->fields[i].key, m->fields[i].name, m->fields[i].type_name);
-	pthread_mutex_unlock(&m->lock);
+	meta_fields_each_custom_field(meta_fields_current(m), fn, ctx);
 }

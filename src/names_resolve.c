@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "names.h"
 #include "person.h"
 #include "strbuf.h"
 
@@ -102,29 +103,29 @@ static void mark_seen(struct batch *b, int64_t id)
 			b->seen[k] = true;
 }
 
-static void store_person_name(struct meta *meta, int64_t id, struct json_object *person,
-			      double now)
+static void store_person_name(struct meta *meta, int64_t id, const struct jsonscan_doc *d,
+			      uint32_t person, double now)
 {
 	struct strbuf name = STRBUF_INIT;
-	bool named = person_json_name(person, &name);
+	bool named = person_scan_name(d, person, &name);
 	if (!sb_failed(&name))
-		meta_name_store(meta, META_PERSON, id, named ? name.data : NULL, now);
+		meta_name_store_n(meta, META_PERSON, id, named ? name.data : NULL, name.len, now);
 	sb_free(&name);
 }
 
 static int store_answer(void *ctx, struct api_page *page)
 {
 	struct batch_answer *a = ctx;
-	size_t n = json_object_array_length(page->data);
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *item = json_object_array_get_idx(page->data, i);
-		int64_t id = person_json_id(item);
+	const struct jsonscan_doc *d = &page->scan.doc;
+	for (size_t i = 0; i < page->scan.count; i++) {
+		uint32_t item = page->scan.elements[i].token;
+		int64_t id = person_scan_id(d, item);
 		if (!id)
 			continue;
 		if (a->batch->kind == META_ORG)
-			meta_org_store(a->meta, item, a->now);
+			meta_org_store(a->meta, d, item, a->now);
 		else
-			store_person_name(a->meta, id, item, a->now);
+			store_person_name(a->meta, id, d, item, a->now);
 		mark_seen(a->batch, id);
 	}
 	return 0;
@@ -177,11 +178,11 @@ static void want(const struct names_resolver *r, struct api_conn *conn, struct b
 
 int names_load_users(struct meta *meta, struct api_conn *conn, struct api_error *err)
 {
-	struct json_object *resp = NULL, *data;
-	int rc = api_get(conn, API_V1, "/users", &resp, err);
-	if (rc == 0 && json_object_object_get_ex(resp, "data", &data))
-		meta_users_store(meta, data, now_monotonic());
-	json_object_put(resp);
+	struct api_page page;
+	int rc = api_get_page(conn, API_V1, "/users", &page, err);
+	if (rc == 0)
+		meta_users_store(meta, &page.scan.doc, page.scan.data, now_monotonic());
+	api_page_release(&page);
 	return rc;
 }
 
@@ -215,18 +216,35 @@ static bool stored_person_name(const struct names_resolver *r, int64_t id)
 	bool named = person_name(p, &name);
 	person_unref(p);
 	if (!sb_failed(&name))
-		meta_name_store(r->meta, META_PERSON, id, named ? name.data : NULL,
-				now_monotonic());
+		meta_name_store_n(r->meta, META_PERSON, id, named ? name.data : NULL, name.len,
+				  now_monotonic());
 	sb_free(&name);
 	return true;
 }
 
 /* ---- one page ---- */
 
+/* A page's persons by id, to find the ones people fields name. */
+struct page_person {
+	int64_t id;
+	uint32_t token;
+};
+
+/* What one element of the page refers to (members read once). */
+struct element {
+	int64_t id;       /* 0: no valid id */
+	uint32_t org_id;  /* the member tokens */
+	uint32_t custom_fields;
+	bool deleted;
+};
+
 struct page_refs {
 	const struct names_resolver *r;
 	struct api_conn *conn;
-	struct json_object *data;
+	const struct api_page *page;
+	struct page_person *by_id; /* the page's live persons, sorted by id */
+	size_t persons;
+	struct element *elements; /* the page's elements, in order */
 	struct names_pending *pending;
 	struct batch orgs;
 	bool users_wanted;
@@ -256,18 +274,59 @@ static void add_reference(void *ctx, enum meta_kind kind, int64_t id)
 	pr->refs[pr->ref_count++] = (struct reference){ kind, id };
 }
 
+static int cmp_page_person(const void *a, const void *b)
+{
+	const struct page_person *x = a, *y = b;
+	if (x->id != y->id)
+		return (x->id > y->id) - (x->id < y->id);
+	return (x->token > y->token) - (x->token < y->token);
+}
+
+/* The page's persons that are not deleted, by id (the first of an id wins,
+ * as a search from the start of the page finds it). */
+static bool index_page(struct page_refs *pr)
+{
+	static const struct jsonscan_key keys[] = {
+		JSONSCAN_KEY("id"), JSONSCAN_KEY("org_id"), JSONSCAN_KEY("custom_fields"),
+		JSONSCAN_KEY("is_deleted"),
+	};
+	const struct jsonscan_doc *d = &pr->page->scan.doc;
+	size_t n = pr->page->scan.count;
+	pr->by_id = malloc((n ? n : 1) * sizeof(*pr->by_id));
+	pr->elements = malloc((n ? n : 1) * sizeof(*pr->elements));
+	if (!pr->by_id || !pr->elements)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t item = pr->page->scan.elements[i].token, v[4];
+		jsonscan_get_many(d, item, keys, 4, v);
+		int64_t id;
+		if (jsonscan_int64(d, v[0], &id) != 0 || id <= 0 || id > NAMES_MAX_ID)
+			id = 0;
+		pr->elements[i] = (struct element){ .id = id, .org_id = v[1], .custom_fields = v[2],
+						    .deleted = jsonscan_is_true(d, v[3]) };
+		if (id && !pr->elements[i].deleted)
+			pr->by_id[pr->persons++] = (struct page_person){ id, item };
+	}
+	qsort(pr->by_id, pr->persons, sizeof(*pr->by_id), cmp_page_person);
+	return true;
+}
+
 /* The name of person id from the page itself; false if it is not there. */
 static bool page_person_name(struct page_refs *pr, int64_t id)
 {
-	size_t n = json_object_array_length(pr->data);
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *item = json_object_array_get_idx(pr->data, i);
-		if (person_json_id(item) == id && !person_json_is_deleted(item)) {
-			store_person_name(pr->r->meta, id, item, now_monotonic());
-			return true;
-		}
+	size_t lo = 0, hi = pr->persons;
+	while (lo < hi) { /* the first entry of id */
+		size_t mid = lo + (hi - lo) / 2;
+		if (pr->by_id[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return false;
+	if (lo == pr->persons || pr->by_id[lo].id != id)
+		return false;
+	store_person_name(pr->r->meta, id, &pr->page->scan.doc, pr->by_id[lo].token,
+			  now_monotonic());
+	return true;
 }
 
 static void resolve_reference(struct page_refs *pr, const struct reference *ref)
@@ -293,26 +352,32 @@ static void resolve_reference(struct page_refs *pr, const struct reference *ref)
 }
 
 void names_resolve_page(const struct names_resolver *r, struct api_conn *conn,
-			struct json_object *data, struct names_pending *pending)
+			const struct api_page *page, struct names_pending *pending)
 {
-	struct page_refs pr = { .r = r, .conn = conn, .data = data, .pending = pending };
+	struct page_refs pr = { .r = r, .conn = conn, .page = page, .pending = pending };
 	pr.orgs.kind = META_ORG;
-	size_t n = json_object_array_length(data);
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *item = json_object_array_get_idx(data, i), *v;
-		if (person_json_is_deleted(item))
+	const struct jsonscan_doc *d = &page->scan.doc;
+	const struct meta_fields *fields = meta_fields_current(r->meta);
+	struct arena scratch;
+	arena_init(&scratch, 4096);
+	if (!index_page(&pr))
+		pr.out_of_memory = true;
+	for (size_t i = 0; i < page->scan.count && pr.elements; i++) {
+		const struct element *el = &pr.elements[i];
+		if (el->deleted)
 			continue; /* never shown */
 		pr.ref_count = 0;
 		pr.person_waits = false;
-		if (json_object_object_get_ex(item, "org_id", &v) &&
-		    json_object_is_type(v, json_type_int) && json_object_get_int64(v) > 0)
-			add_reference(&pr, META_ORG, json_object_get_int64(v));
-		if (json_object_object_get_ex(item, "custom_fields", &v))
-			meta_each_reference(r->meta, v, add_reference, &pr);
+		int64_t org;
+		if (jsonscan_int64(d, el->org_id, &org) == 0 && org > 0)
+			add_reference(&pr, META_ORG, org);
+		if (!meta_each_reference(fields, d, el->custom_fields, add_reference, &pr, &scratch))
+			pr.out_of_memory = true;
+		arena_reset(&scratch);
 		for (size_t k = 0; k < pr.ref_count; k++)
 			resolve_reference(&pr, &pr.refs[k]);
 		if (pr.person_waits && !push_id(&pending->waiting, &pending->waiting_count,
-						&pending->waiting_cap, person_json_id(item)))
+						&pending->waiting_cap, el->id))
 			pr.out_of_memory = true;
 	}
 	if (pr.out_of_memory)
@@ -320,7 +385,10 @@ void names_resolve_page(const struct names_resolver *r, struct api_conn *conn,
 	fetch_batch(r, conn, &pr.orgs);
 	if (pr.users_wanted && !meta_users_loaded(r->meta))
 		load_users(r->meta, conn);
+	arena_free(&scratch);
 	free(pr.refs);
+	free(pr.by_id);
+	free(pr.elements);
 }
 
 /* ---- the end of a walk ---- */

@@ -221,7 +221,7 @@ int persist_commit(struct store *s, struct persist_batch *b)
 			/* Light persons are written by the cache's bytecache. */
 			size_t n = 0;
 			for (size_t i = 0; i < b->person_count; i++)
-				if (!person_is_light(b->persons[i]))
+				if (person_storable(b->persons[i]))
 					rows[n++] = person_store_row(b->persons[i]);
 			rc = store_save(s, b->rows, b->row_count, rows, n);
 			free(rows);

@@ -263,7 +263,7 @@ static int check_field(const char *key, struct json_object *v, struct person_edi
 		bool ok = json_object_is_type(v, json_type_array);
 		for (size_t i = 0; ok && i < json_object_array_length(v); i++) {
 			struct vcard_id id; /* integers, or strings as the API may send them */
-			ok = vcard_id_of(json_object_array_get_idx(v, i), &id) &&
+			ok = pe_id_of(json_object_array_get_idx(v, i), &id) &&
 			     (!id.numeric || id.num > 0);
 		}
 		return ok ? 0 : pe_fail(err, "label_ids must be a list of label ids");

@@ -39,6 +39,24 @@ char *pe_shown_text(struct json_object *v)
 	return s;
 }
 
+
+bool pe_id_of(struct json_object *v, struct vcard_id *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (json_object_is_type(v, json_type_int)) {
+		int64_t i = json_object_get_int64(v);
+		if (i == INT64_MAX && json_object_get_uint64(v) != (uint64_t)INT64_MAX)
+			return false; /* a uint64 beyond int64: json-c clamped it */
+		out->numeric = true;
+		out->num = i;
+		return true;
+	}
+	if (!json_object_is_type(v, json_type_string))
+		return false;
+	return vcard_id_from_text(json_object_get_string(v),
+				  (size_t)json_object_get_string_len(v), out);
+}
+
 /* ------------------------------------------------------------------------ */
 /* emails, phones, im                                                       */
 /* ------------------------------------------------------------------------ */
@@ -261,7 +279,7 @@ static bool has_id(struct json_object *ids, const struct vcard_id *id)
 {
 	for (size_t i = 0; i < json_object_array_length(ids); i++) {
 		struct vcard_id have;
-		if (vcard_id_of(json_object_array_get_idx(ids, i), &have) && same_id(&have, id))
+		if (pe_id_of(json_object_array_get_idx(ids, i), &have) && same_id(&have, id))
 			return true;
 	}
 	return false;
@@ -287,7 +305,7 @@ static int push_id(struct person_edit_error *err, struct json_object *ids,
 static const char *label_of(const struct person_edit_resolver *r, struct json_object *v,
 			    struct vcard_id *id)
 {
-	if (!vcard_id_of(v, id))
+	if (!pe_id_of(v, id))
 		return NULL;
 	return r->label_name ? r->label_name(r->ctx, id) : NULL;
 }
@@ -326,7 +344,7 @@ static int keep_unshown_labels(const struct person_edit_resolver *r, struct json
 		struct json_object *v = json_object_array_get_idx(orig, i);
 		struct vcard_id id;
 		const char *label = label_of(r, v, &id);
-		if (!vcard_id_of(v, &id) || (label && label[strspn(label, " \t\r\n")]))
+		if (!pe_id_of(v, &id) || (label && label[strspn(label, " \t\r\n")]))
 			continue;
 		int rc = push_id(err, ids, &id, v);
 		if (rc)
@@ -354,7 +372,7 @@ int pe_map_categories(const struct card_model *old, const struct card_model *now
 		if (rc)
 			break;
 		if (shown) {
-			vcard_id_of(shown, &id);
+			pe_id_of(shown, &id);
 		} else {
 			int found = r->label_id ? r->label_id(r->ctx, name, &id) : -ENOENT;
 			if (found == -EEXIST)

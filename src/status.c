@@ -54,6 +54,7 @@ void status_render(struct strbuf *out, const struct status_input *in)
 	put_u64(out, "json_renders", in->pretty.renders);
 	put_u64(out, "json_render_bytes", in->pretty.bytes);
 	put_u64(out, "requests_interrupted", in->interrupted);
+	put_u64(out, "readahead_files", in->readahead_files);
 
 	if (in->disk_cache) {
 		sb_printf(out, "disk_cache_path: %s\n", in->disk_cache_path ? in->disk_cache_path : "");

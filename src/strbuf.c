@@ -37,7 +37,7 @@ bool sb_reserve(struct strbuf *sb, size_t extra)
 	return true;
 }
 
-void sb_append(struct strbuf *sb, const void *data, size_t len)
+void sb_append_grow(struct strbuf *sb, const void *data, size_t len)
 {
 	if (!sb_reserve(sb, len))
 		return;
@@ -47,14 +47,18 @@ void sb_append(struct strbuf *sb, const void *data, size_t len)
 	sb->data[sb->len] = '\0';
 }
 
-void sb_puts(struct strbuf *sb, const char *s)
+void sb_put_int(struct strbuf *sb, int64_t v)
 {
-	sb_append(sb, s, strlen(s));
-}
-
-void sb_putc(struct strbuf *sb, char c)
-{
-	sb_append(sb, &c, 1);
+	char buf[24];
+	size_t i = sizeof(buf);
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	do {
+		buf[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		buf[--i] = '-';
+	sb_append(sb, buf + i, sizeof(buf) - i);
 }
 
 void sb_vprintf(struct strbuf *sb, const char *fmt, va_list ap)

@@ -1,5 +1,7 @@
 #include "utf8.h"
 
+#include <string.h>
+
 size_t utf8_decode(const char *str, size_t n, uint32_t *cp)
 {
 	const unsigned char *s = (const unsigned char *)str;
@@ -80,6 +82,14 @@ size_t utf8_valid_prefix(const char *s, size_t n)
 		uint32_t cp;
 		if ((unsigned char)s[i] < 0x80) {
 			i++;
+			/* a run of ASCII, eight bytes at a time */
+			while (n - i >= 8) {
+				uint64_t x;
+				memcpy(&x, s + i, 8);
+				if (x & 0x8080808080808080ull)
+					break;
+				i += 8;
+			}
 			continue;
 		}
 		size_t k = utf8_decode(s + i, n - i, &cp);

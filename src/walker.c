@@ -18,7 +18,6 @@
 #include <time.h>
 
 #include "log.h"
-#include "jsonfmt.h"
 #include "names.h"
 #include "names_resolve.h"
 #include "growing.h"
@@ -66,6 +65,7 @@ enum filter_bounds {
 
 struct walker {
 	struct walker_config cfg;
+	struct person_style *style; /* cfg.render, shared with the persons built */
 	char *custom_fields;
 	char *include_fields;
 	struct api_client *client;
@@ -287,44 +287,27 @@ static void forget_deleted(struct walker *w, const struct person_set *ps)
 		log_info("persons deleted on the server left %zu cached listing(s)", changed);
 }
 
-/* Turn a page's elements into persons (organization names already known).
- * Each person keeps its element's text exactly as the API sent it when the
- * body can be split into the same elements json-c parsed. */
+/* Turn a page's elements into persons (the names they show already known to
+ * meta, see names_resolve.h); each keeps its element's text exactly as sent. */
 static int build_page(struct person_set *ps, const struct api_page *page)
 {
 	struct walker *w = ps->w;
 	size_t first_new = ps->count;
-	struct json_object *data = page->data;
-	size_t n = json_object_array_length(data);
-	struct jsonfmt_span *spans = NULL;
-	if (page->body && n > 0 && (spans = malloc(n * sizeof(*spans))) &&
-	    jsonfmt_array_elements(page->body, page->body_len, "data", spans, n) != n) {
-		free(spans);
-		spans = NULL; /* unexpected shape: re-serialise instead */
-	}
+	const struct jsonscan_doc *d = &page->scan.doc;
+	struct person_scratch scratch;
+	person_scratch_init(&scratch);
 	int rc = 0;
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *item = json_object_array_get_idx(data, i), *org;
-		if (person_json_is_deleted(item)) {
-			int64_t id = person_json_id(item);
-			if (id && !person_set_note_deleted(ps, id)) {
+	for (size_t i = 0; i < page->scan.count; i++) {
+		uint32_t item = page->scan.elements[i].token;
+		int err;
+		struct person *p = person_build(d, item, w->style, &scratch, &err);
+		if (!p && err == -ENOENT) { /* marked deleted */
+			if (!person_set_note_deleted(ps, person_scan_id(d, item))) {
 				rc = -ENOMEM;
 				break;
 			}
 			continue;
 		}
-		char org_name[512];
-		const char *org_arg = NULL;
-		if (json_object_object_get_ex(item, "org_id", &org) &&
-		    json_object_is_type(org, json_type_int) &&
-		    meta_name(w->meta, META_ORG, json_object_get_int64(org), META_ANY_AGE, org_name,
-			      sizeof(org_name)) == META_NAME_KNOWN)
-			org_arg = org_name;
-		int err;
-		struct person *p = spans ? person_from_json_text(item, page->body + spans[i].start,
-								 spans[i].len, &w->cfg.render,
-								 org_arg, &err)
-					 : person_from_json(item, &w->cfg.render, org_arg, &err);
 		if (!p) {
 			if (err == -ENOMEM) {
 				rc = -ENOMEM;
@@ -342,7 +325,7 @@ static int build_page(struct person_set *ps, const struct api_page *page)
 			break;
 		}
 	}
-	free(spans);
+	person_scratch_free(&scratch);
 	if (ps->progress) {
 		atomic_fetch_add(&ps->progress->pages, 1);
 		atomic_fetch_add(&ps->progress->persons, ps->count - first_new);
@@ -363,10 +346,10 @@ static struct names_resolver resolver_of(const struct person_set *ps)
 					.include_fields = ps->w->include_fields };
 }
 
-static void resolve_names(struct person_set *ps, struct json_object *data)
+static void resolve_names(struct person_set *ps, const struct api_page *page)
 {
 	struct names_resolver r = resolver_of(ps);
-	names_resolve_page(&r, ps->conn, data, &ps->names);
+	names_resolve_page(&r, ps->conn, page, &ps->names);
 }
 
 /* A stored person built again from its JSON (the names it refers to may be
@@ -377,20 +360,9 @@ static struct person *rebuild_person(void *ctx, struct person *light_or_full)
 	struct person *p = cache_person_bytes(w->cache, light_or_full);
 	if (!p)
 		return NULL; /* keep it as it is */
-	struct json_tokener *tok = json_tokener_new();
-	struct json_object *obj = tok ? json_tokener_parse_ex(tok, p->compact, (int)p->compact_len)
-				      : NULL;
-	json_tokener_free(tok);
-	struct person *fresh = NULL;
-	if (obj) {
-		char org_name[512];
-		int err;
-		bool named = p->org_id && meta_name(w->meta, META_ORG, p->org_id, META_ANY_AGE,
-						    org_name, sizeof(org_name)) == META_NAME_KNOWN;
-		fresh = person_from_json_text(obj, p->compact, p->compact_len, &w->cfg.render,
-					      named ? org_name : NULL, &err);
-		json_object_put(obj);
-	}
+	/* with the walker's style: a person read back from the disk has none */
+	int err;
+	struct person *fresh = person_from_text(p->compact, p->compact_len, w->style, &err);
 	person_unref(p);
 	return fresh ? cache_person_put(w->cache, fresh) : NULL;
 }
@@ -408,7 +380,7 @@ static int add_page(void *ctx, struct api_page *page)
 	struct person_set *ps = ctx;
 	if (!ps->first_page_time[0]) /* before any other request on conn */
 		sync_point(ps->conn, 0, ps->first_page_time);
-	resolve_names(ps, page->data);
+	resolve_names(ps, page);
 	return build_page(ps, page);
 }
 
@@ -469,7 +441,7 @@ static void pipeline_start(struct page_pipeline *pp, struct person_set *set)
 static int pipeline_push(void *ctx, struct api_page *page)
 {
 	struct page_pipeline *pp = ctx;
-	resolve_names(pp->set, page->data); /* names: only this thread */
+	resolve_names(pp->set, page); /* names: only this thread */
 	if (!pp->started)
 		return build_page(pp->set, page); /* no thread: build here */
 	pthread_mutex_lock(&pp->lock);
@@ -1385,40 +1357,42 @@ struct group_set {
 static int add_group_items(void *ctx, struct api_page *page)
 {
 	struct group_set *gs = ctx;
-	struct json_object *data = page->data;
+	const struct jsonscan_doc *d = &page->scan.doc;
 	double now = now_monotonic();
-	size_t n = json_object_array_length(data);
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *item = json_object_array_get_idx(data, i), *id, *name;
-		if (!json_object_object_get_ex(item, "id", &id) || !json_object_is_type(id, json_type_int))
-			continue;
-		int64_t v = json_object_get_int64(id);
-		if (v <= 0 || v > NAMES_MAX_ID)
+	struct arena scratch;
+	arena_init(&scratch, 4096);
+	for (size_t i = 0; i < page->scan.count; i++) {
+		uint32_t item = page->scan.elements[i].token;
+		int64_t v;
+		if (jsonscan_int64(d, jsonscan_get(d, item, "id"), &v) != 0 || v <= 0 ||
+		    v > NAMES_MAX_ID)
 			continue;
 		if (gs->store_org_names)
-			meta_org_store(gs->w->meta, item, now);
+			meta_org_store(gs->w->meta, d, item, now);
 		if (gs->count == gs->cap) {
 			size_t cap = gs->cap ? gs->cap * 2 : 256;
 			int64_t *ids = realloc(gs->ids, cap * sizeof(*ids));
-			if (!ids)
+			char **names = ids ? realloc(gs->names, cap * sizeof(*names)) : NULL;
+			if (ids)
+				gs->ids = ids;
+			if (!names) {
+				arena_free(&scratch);
 				return -ENOMEM;
-			gs->ids = ids;
-			char **names = realloc(gs->names, cap * sizeof(*names));
-			if (!names)
-				return -ENOMEM;
+			}
 			gs->names = names;
 			gs->cap = cap;
 		}
 		struct strbuf link = STRBUF_INIT;
-		bool named = json_object_object_get_ex(item, "name", &name) &&
-			     json_object_is_type(name, json_type_string) &&
-			     names_group_link(&link, json_object_get_string(name),
-					      (size_t)json_object_get_string_len(name));
+		size_t n;
+		const char *name = jsonscan_str(d, jsonscan_get(d, item, "name"), &scratch, &n);
+		bool named = name && names_group_link(&link, name, n);
 		gs->ids[gs->count] = v;
 		gs->names[gs->count] = named ? sb_detach(&link, NULL) : NULL;
 		sb_free(&link);
 		gs->count++;
+		arena_reset(&scratch);
 	}
+	arena_free(&scratch);
 	return 0;
 }
 
@@ -1457,22 +1431,21 @@ static int walk_group(struct walker *w, struct api_conn *conn, uint64_t key, str
 		      struct api_error *err)
 {
 	struct group_set gs = { .w = w, .store_org_names = key == INO_BY_ORG };
-	struct json_object *resp = NULL, *data = NULL;
 	int rc;
 	if (key == INO_BY_ORG) {
 		struct list_query q = { .limit = w->cfg.page_limit };
 		rc = api_walk(conn, "/organizations", &q, add_group_items, &gs, err);
 	} else {
-		rc = api_get(conn, API_V1, key == INO_BY_OWNER ? "/users" : "/filters?type=people",
-			     &resp, err);
-		if (rc == 0 && json_object_object_get_ex(resp, "data", &data) &&
-		    json_object_is_type(data, json_type_array)) {
-			struct api_page page = { .data = data }; /* borrowed from resp */
+		struct api_page page;
+		rc = api_get_page(conn, API_V1,
+				  key == INO_BY_OWNER ? "/users" : "/filters?type=people", &page, err);
+		if (rc == 0 && jsonscan_type(&page.scan.doc, page.scan.data) == JSONSCAN_ARRAY) {
 			rc = add_group_items(&gs, &page);
 			if (key == INO_BY_OWNER) /* the names of user fields, for free */
-				meta_users_store(w->meta, data, now_monotonic());
+				meta_users_store(w->meta, &page.scan.doc, page.scan.data,
+						 now_monotonic());
 		}
-		json_object_put(resp);
+		api_page_release(&page);
 	}
 	if (rc == 0) {
 		struct listing *l = listing_new_ids(gs.count, true);
@@ -1660,33 +1633,49 @@ int walker_persons_by_ids(struct walker *w, struct api_conn *conn, const int64_t
 /* ------------------------------------------------------------------ */
 /* Person fields                                                        */
 
-static int store_person_fields(void *ctx, struct api_page *page)
+struct person_fields_load {
+	struct meta_fields *fields;
+	struct strbuf *text; /* "[" and every element's text, or NULL */
+};
+
+static int add_person_fields(void *ctx, struct api_page *page)
 {
-	struct json_object **all = ctx;
-	struct json_object *data = page->data;
-	size_t n = json_object_array_length(data);
-	for (size_t i = 0; i < n; i++)
-		json_object_array_add(*all, json_object_get(json_object_array_get_idx(data, i)));
+	struct person_fields_load *load = ctx;
+	if (!meta_fields_add(load->fields, &page->scan.doc, page->scan.data))
+		return -ENOMEM;
+	for (size_t i = 0; load->text && i < page->scan.count; i++) {
+		if (load->text->len > 1)
+			sb_putc(load->text, ',');
+		sb_append(load->text, page->body + page->scan.elements[i].start,
+			  page->scan.elements[i].len);
+	}
 	return 0;
 }
 
 int walker_load_person_fields(struct api_conn *conn, struct meta *meta, char **text,
 			      struct api_error *err)
 {
-	struct json_object *all = json_object_new_array();
-	if (text)
+	struct strbuf all = STRBUF_INIT;
+	struct person_fields_load load = { .fields = meta_fields_new(), .text = text ? &all : NULL };
+	if (text) {
 		*text = NULL;
-	if (!all)
-		return -ENOMEM;
-	struct list_query q = { .limit = 500 };
-	int rc = api_walk(conn, "/personFields", &q, store_person_fields, &all, err);
-	if (rc == 0)
-		meta_person_fields_store(meta, all);
-	if (rc == 0 && text) {
-		const char *json = json_object_to_json_string_ext(all, JSON_C_TO_STRING_PLAIN);
-		*text = json ? strdup(json) : NULL;
+		sb_putc(&all, '[');
 	}
-	json_object_put(all);
+	if (!load.fields) {
+		sb_free(&all);
+		return -ENOMEM;
+	}
+	struct list_query q = { .limit = 500 };
+	int rc = api_walk(conn, "/personFields", &q, add_person_fields, &load, err);
+	if (rc == 0)
+		meta_person_fields_install(meta, load.fields);
+	else
+		meta_fields_free(load.fields);
+	if (rc == 0 && text) {
+		sb_putc(&all, ']');
+		*text = sb_failed(&all) ? NULL : sb_detach(&all, NULL);
+	}
+	sb_free(&all);
 	/* User fields show user names: load them once, now. */
 	struct api_error users_err = { 0 };
 	int users_rc = rc == 0 && meta_has_field_type(meta, FIELDTEXT_USER)
@@ -1747,8 +1736,10 @@ static void run_job(struct walker *w, struct api_conn *conn, uint64_t key)
 		persist_batch_free(&js.batch);
 	/* A big walk parsed megabytes of pages that are free now: give them
 	 * back to the system instead of keeping them as heap. */
-	if (big)
+	if (big) {
+		api_client_trim(w->client);
 		malloc_trim(0);
+	}
 }
 
 static void *worker_main(void *arg)
@@ -1806,11 +1797,19 @@ struct walker *walker_new(const struct walker_config *cfg, struct api_client *cl
 	if (!w)
 		return NULL;
 	w->cfg = *cfg;
+	/* The disk cache stores every card's text: render it once, when built. */
+	if (cfg->store)
+		w->cfg.render.keep_vcf = true;
+	if (!(w->style = person_style_new(&w->cfg.render))) {
+		free(w);
+		return NULL;
+	}
 	w->custom_fields = cfg->custom_fields ? strdup(cfg->custom_fields) : NULL;
 	w->include_fields = cfg->include_fields ? strdup(cfg->include_fields) : NULL;
 	if ((cfg->custom_fields && !w->custom_fields) || (cfg->include_fields && !w->include_fields)) {
 		free(w->custom_fields);
 		free(w->include_fields);
+		person_style_unref(w->style);
 		free(w);
 		return NULL;
 	}
@@ -1881,5 +1880,6 @@ void walker_free(struct walker *w)
 	free(w->include_fields);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->queue_changed);
+	person_style_unref(w->style);
 	free(w);
 }

@@ -121,8 +121,12 @@ static int edit_body(struct writeback *wb, struct wb_change *c, const struct per
 							     c->text_len, body, &err);
 		sb_free(&original);
 	} else {
-		rc = person_edit_vcard(v->vcf, v->vcf_len, c->text, c->text_len, base,
-				       &wb->resolver.r, body, &err);
+		struct strbuf card = STRBUF_INIT;
+		rc = person_vcf(v, &card);
+		if (rc == 0)
+			rc = person_edit_vcard(card.data ? card.data : "", card.len, c->text,
+					       c->text_len, base, &wb->resolver.r, body, &err);
+		sb_free(&card);
 	}
 	if (rc == -EINVAL)
 		snprintf(msg, msg_len, "%s", err.message);
@@ -313,13 +317,13 @@ struct wb_entry *wb_entry_from_record(const struct store_journal_entry *j, char 
 struct person *wb_person_build(struct writeback *wb, struct json_object *obj, const char *raw,
 			       size_t raw_len)
 {
-	char org_name[512];
-	int64_t org = int_member(obj, "org_id");
-	bool named = org > 0 && meta_name(wb->meta, META_ORG, org, META_ANY_AGE, org_name,
-					  sizeof(org_name)) == META_NAME_KNOWN;
+	/* the answer's text as sent; an object made here (wb_person_with) is
+	 * written out plainly */
+	const char *text = raw ? raw : json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
+	if (!text || !wb->style)
+		return NULL;
 	int err;
-	return person_from_json_text(obj, raw, raw ? raw_len : 0, &wb->cfg.render,
-				     named ? org_name : NULL, &err);
+	return person_from_text(text, raw ? raw_len : strlen(text), wb->style, &err);
 }
 
 struct person *wb_person_with(struct writeback *wb, struct json_object *base,

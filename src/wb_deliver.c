@@ -67,8 +67,7 @@ static void install(struct writeback *wb, struct api_person *fresh, struct json_
 	uint64_t in[3], out[3];
 	size_t nin = wb_folder_keys(p, in), nout = 0;
 	if (before) {
-		int err;
-		struct person *old = person_from_json(before, &wb->cfg.render, NULL, &err);
+		struct person *old = wb_person_build(wb, before, NULL, 0);
 		uint64_t keys[3];
 		size_t n = old ? wb_folder_keys(old, keys) : 0;
 		for (size_t i = 0; i < n; i++) {
@@ -229,11 +228,19 @@ static int find_created(struct writeback *wb, const struct wb_entry *e, int64_t 
 	int rc = api_list_page(wb->conn, "/persons", &q, NULL, &page, &next, ae);
 	free(next);
 	*found = 0;
-	for (size_t i = 0; rc == 0 && i < json_object_array_length(page.data) && !*found; i++) {
-		struct json_object *p = json_object_array_get_idx(page.data, i);
-		if (!is_deleted(p) && same_member(e->body, p, "name") &&
-		    same_member(e->body, p, "emails") && same_member(e->body, p, "phones"))
+	for (size_t i = 0; rc == 0 && i < page.scan.count && !*found; i++) {
+		struct json_tokener *tok = json_tokener_new();
+		struct json_object *p = tok ? json_tokener_parse_ex(tok, page.body +
+							page.scan.elements[i].start,
+							(int)page.scan.elements[i].len)
+					    : NULL;
+		json_tokener_free(tok);
+		if (!tok)
+			rc = -ENOMEM;
+		else if (p && !is_deleted(p) && same_member(e->body, p, "name") &&
+			 same_member(e->body, p, "emails") && same_member(e->body, p, "phones"))
 			*found = id_of(p);
+		json_object_put(p);
 	}
 	if (rc == 0)
 		api_page_release(&page);

@@ -371,6 +371,13 @@ struct writeback *writeback_new(const struct writeback_config *cfg, struct api_c
 	wb->client = client;
 	wb->cache = cache;
 	wb->meta = meta;
+	/* with a disk cache every card's text is kept (person_store.h) */
+	struct person_render render = cfg->render;
+	render.keep_vcf = render.keep_vcf || cfg->store != NULL;
+	if (!(wb->style = person_style_new(&render))) {
+		free(wb);
+		return NULL;
+	}
 	wb->query = (struct api_person_query){ .custom_fields = cfg->custom_fields,
 					       .include_fields = cfg->include_fields };
 	edit_resolver_init(&wb->resolver, meta);
@@ -433,6 +440,7 @@ void writeback_free(struct writeback *wb)
 		free(c);
 	}
 	api_conn_free(wb->conn);
+	person_style_unref(wb->style);
 	pthread_cond_destroy(&wb->wake);
 	pthread_mutex_destroy(&wb->lock);
 	free(wb);

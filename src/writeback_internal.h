@@ -66,6 +66,7 @@ struct writeback {
 	struct api_conn *conn;
 	struct cache *cache;
 	struct meta *meta;
+	struct person_style *style; /* cfg.render, for the persons built here */
 	struct edit_resolver resolver;
 	struct api_person_query query;
 	wb_changed_fn on_changed;

@@ -17,7 +17,7 @@ CFLAGS=(-g -O1 -std=gnu17 -fno-omit-frame-pointer
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
         -D_GNU_SOURCE "-DPDFS_VERSION=\"fuzz\"" -I"$REPO/include" "${JSON_CFLAGS[@]}")
 # The pure modules; every harness gets the same set (unused code is harmless).
-CORE=(vcard sha1 strbuf utf8 person jsonfmt names meta fieldtext idtable ratelimit arena jsonscan jsonscan_read jsonscan_page walkguard store_codec
+CORE=(vcard vcard_text vcard_date vcard_lists sha1 strbuf utf8 person person_scan jsonfmt names meta meta_fields fieldtext idtable ratelimit arena jsonscan jsonscan_read jsonscan_page walkguard store_codec
       vcard_parse vcard_prop card_model card_entry field_text
       person_edit_json person_edit_vcard person_edit_lists)
 SRCS=()

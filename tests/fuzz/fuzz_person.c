@@ -1,33 +1,37 @@
 /*
- * fuzz_person.c - bytes as a persons page -> person_from_json for every
- * element of "data" (or the top-level value itself) -> the person's files.
+ * fuzz_person.c - bytes as a persons page, scanned as api.c scans pages
+ * (jsonscan_page_parse) -> person_build for every element of "data" (or the
+ * top-level value itself) -> the person's files.  json-c (strict) parses the
+ * same bytes independently and is the model of what each element is.
  *
- * Pages are also split like walker.c does (jsonfmt_array_elements on the
- * raw text) and, when the split agrees with json-c, each element is built
- * from its own text (person_from_json_text): its .json file must still parse
- * back to the element json-c parsed.
- *
- * Checks: person_from_json accepts exactly the objects with an integer id in
- * 1..2^53-1; base is "<name> (<id>)"; compact is json-c's compact text of
- * the element; person_json (the .json file) is json_len bytes every time,
- * ends in "\n" and parses back to an equal value; the .vcf (vcf, vcf_len) is
- * a valid card; a second person built from the element, and one built from
- * the .json file re-parsed (what the next listing gives), carry the same
- * bytes (person_same); refcounting frees everything.
+ * Checks, for pages both parsers accept: the page's elements are the
+ * elements json-c sees, each with the exact text jsonfmt_array_elements (a
+ * third scanner) splits off; person_build accepts exactly the objects with
+ * an integer id in 1..2^53-1 (one marked "is_deleted": true is no person,
+ * -ENOENT); base is "<name> (<id>)"; the kept JSON is the
+ * element's text as sent; json_len is both what person_json writes and
+ * jsonfmt_pretty_len of the text, and the .json file parses back (json-c)
+ * to the element; the .vcf (person_vcf) is vcf_len bytes, a valid card,
+ * the same on every read, and the same as the text a keep_vcf person keeps
+ * (measured size = rendered bytes); when meta's names change afterwards the
+ * card read again is still the same (pins), while a person built again
+ * (person_rebuild) equals one built fresh; a second person from the element,
+ * and one built from its own .json file (what the next listing gives),
+ * carry the same bytes (person_same); refcounting frees everything.
  *
  * The render settings alternate (input length odd/even) between a bare 3.0
- * and a 4.0 with an organization name and a struct meta loaded with the fake
- * server's /personFields (labels with integer and string option ids, a
- * custom field of every type) and the names of users, organizations and
- * persons 1..40 (user, org and people fields).  A page
- * object may carry "x_fuzz_person_fields" (an array of /personFields items)
- * to load into the meta instead.
+ * and a 4.0 with a struct meta loaded with the fake server's /personFields
+ * (labels with integer and string option ids, a custom field of every type)
+ * and the names of users, organizations and persons 1..40 (org_id, user,
+ * org and people fields).  A page object may carry "x_fuzz_person_fields"
+ * (an array of /personFields items) to load into a meta of its own instead.
  */
 #include <errno.h>
 #include <inttypes.h>
 
 #include "fuzz_common.h"
 #include "jsonfmt.h"
+#include "jsonscan.h"
 #include "meta.h"
 #include "names.h"
 #include "person.h"
@@ -77,10 +81,6 @@ static const char *const known_names[] = {
 	"Doe, John; \"JD\" \\ Jr.: CEO", "\xFF bad \xC3", "",
 };
 
-static const char *org_names[] = {
-	NULL, "Acme, Inc.; \\ R&D", " \r\n ", "\xC3\xA9" "cole \xFF", "",
-};
-
 static bool expect_valid(struct json_object *obj)
 {
 	struct json_object *idv;
@@ -89,15 +89,6 @@ static bool expect_valid(struct json_object *obj)
 		return false;
 	int64_t id = json_object_get_int64(idv);
 	return id > 0 && id <= NAMES_MAX_ID;
-}
-
-/* raw: the element's text as sent (person_from_json_text, as the walker
- * does when jsonfmt_array_elements splits the page), or NULL. */
-static struct person *build(struct json_object *obj, const char *raw, size_t raw_len,
-			    const struct person_render *r, const char *org, int *err)
-{
-	return raw ? person_from_json_text(obj, raw, raw_len, r, org, err)
-		   : person_from_json(obj, r, org, err);
 }
 
 /* A deep copy with every string and key's ill-formed UTF-8 as U+FFFD. */
@@ -131,13 +122,51 @@ static struct json_object *repaired(struct json_object *v)
 	return out;
 }
 
-static void check_one(struct json_object *obj, const char *raw, size_t raw_len,
-		      const struct person_render *r, const char *org)
+static char *vcf_of(const struct person *p, size_t *len)
 {
+	struct strbuf sb = STRBUF_INIT;
+	int rc = person_vcf(p, &sb);
+	FUZZ_CHECK(rc == 0, "person_vcf: %d", rc);
+	FUZZ_CHECK(sb.len == p->vcf_len, "vcf_len %zu but the card has %zu bytes", p->vcf_len,
+		   sb.len);
+	return sb_detach(&sb, len);
+}
+
+static struct meta *fake_meta;
+
+/* The names meta knows for id 1..40 (or, renamed, others). */
+static void store_names(struct meta *m, bool renamed)
+{
+	size_t n = sizeof(known_names) / sizeof(known_names[0]);
+	for (int64_t id = 1; id <= 40; id++) {
+		char other[64];
+		snprintf(other, sizeof other, "Renamed %" PRId64 ", Ltd", id);
+		meta_name_store(m, META_USER, id, renamed ? other : known_names[(size_t)id % n], 1.0);
+		meta_name_store(m, META_ORG, id, renamed ? other : known_names[(size_t)(id + 1) % n],
+				1.0);
+		meta_name_store(m, META_PERSON, id,
+				renamed ? other : known_names[(size_t)(id + 2) % n], 1.0);
+	}
+}
+
+static void check_one(const struct jsonscan_doc *d, uint32_t token, struct json_object *obj,
+		      struct person_style *style)
+{
+	const struct person_render *r = person_style_render(style);
 	int err = 12345;
-	struct person *p = build(obj, raw, raw_len, r, org, &err);
+	struct person_scratch scratch;
+	person_scratch_init(&scratch);
+	struct person *p = person_build(d, token, style, &scratch, &err);
 	if (!expect_valid(obj)) {
 		FUZZ_CHECK(!p && err == -EINVAL, "invalid person: p=%p err=%d", (void *)p, err);
+		person_scratch_free(&scratch);
+		return;
+	}
+	struct json_object *deleted;
+	if (json_object_object_get_ex(obj, "is_deleted", &deleted) &&
+	    json_object_is_type(deleted, json_type_boolean) && json_object_get_boolean(deleted)) {
+		FUZZ_CHECK(!p && err == -ENOENT, "deleted person: p=%p err=%d", (void *)p, err);
+		person_scratch_free(&scratch);
 		return;
 	}
 	FUZZ_CHECK(p && err == 0, "valid person refused: err=%d", err);
@@ -162,14 +191,13 @@ static void check_one(struct json_object *obj, const char *raw, size_t raw_len,
 	FUZZ_CHECK(strlen(p->base) == p->base_len, "NUL inside the base");
 	sb_free(&want);
 
-	/* compact: the text as sent, or json-c's own compact text */
-	size_t compact_len = raw_len;
-	const char *compact = raw;
-	if (!raw)
-		compact = json_object_to_json_string_length(
-			obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &compact_len);
-	FUZZ_CHECK(p->compact_len == compact_len && !memcmp(p->compact, compact, compact_len),
-		   "compact differs from %s", raw ? "the element's text" : "json-c's serialization");
+	/* the JSON: the element's text exactly as sent */
+	size_t raw_len, compact_len;
+	const char *raw = jsonscan_raw(d, token, &raw_len);
+	const char *compact = person_compact(p, &compact_len);
+	FUZZ_CHECK(compact_len == raw_len && !memcmp(compact, raw, raw_len) &&
+			   compact[compact_len] == '\0',
+		   "compact differs from the element's text");
 
 	/* The .json file: json_len bytes on every read, parses back. */
 	struct strbuf j1 = STRBUF_INIT, j2 = STRBUF_INIT;
@@ -177,12 +205,11 @@ static void check_one(struct json_object *obj, const char *raw, size_t raw_len,
 	sb_puts(&j2, "prefix");
 	person_json(p, &j2);
 	FUZZ_CHECK(!sb_failed(&j1) && !sb_failed(&j2), "json buffer failed");
-	FUZZ_CHECK(j1.len == p->json_len, "json_len %zu but person_json gives %zu",
-		   p->json_len, j1.len);
+	FUZZ_CHECK(j1.len == p->json_len && jsonfmt_pretty_len(compact, compact_len) == p->json_len,
+		   "json_len %zu but person_json gives %zu", p->json_len, j1.len);
 	FUZZ_CHECK(j2.len == j1.len + 6 && !memcmp(j2.data + 6, j1.data, j1.len),
 		   "second person_json differs");
 	FUZZ_CHECK(j1.len > 0 && j1.data[j1.len - 1] == '\n', "json file does not end in a newline");
-
 	FUZZ_CHECK(utf8_valid_prefix(j1.data, j1.len) == j1.len, "json file is not valid UTF-8");
 	struct json_tokener *tok = json_tokener_new();
 	struct json_object *back = json_tokener_parse_ex(tok, j1.data, (int)j1.len);
@@ -198,57 +225,84 @@ static void check_one(struct json_object *obj, const char *raw, size_t raw_len,
 		FUZZ_CHECK(0, "pretty JSON does not parse back to the element");
 	}
 
-	/* The .vcf file. */
-	FUZZ_CHECK(p->vcf && p->vcf[p->vcf_len] == '\0', "vcf not NUL-terminated");
-	fuzz_check_vcard(p->vcf, p->vcf_len, r->version);
+	/* The .vcf file: measured, then rendered on read; the same as the
+	 * text a keep_vcf person keeps, and the same on every read. */
+	size_t vcf_len, again_len;
+	char *vcf = vcf_of(p, &vcf_len);
+	fuzz_check_vcard(vcf, vcf_len, r->version);
+	char *again = vcf_of(p, &again_len);
+	FUZZ_CHECK(again_len == vcf_len && !memcmp(again, vcf, vcf_len), "second read differs");
+	free(again);
+	struct person_render keep = *r;
+	keep.keep_vcf = true;
+	struct person_style *keep_style = person_style_new(&keep);
+	struct person *k = person_build(d, token, keep_style, &scratch, &err);
+	person_style_unref(keep_style);
+	FUZZ_CHECK(k && k->vcf && k->vcf_len == vcf_len && !memcmp(k->vcf, vcf, vcf_len),
+		   "the kept card differs from the card rendered on read");
+	person_unref(k);
 
 	/* The same element again, and the element as re-read from the .json
 	 * file: same bytes, same sizes. */
-	struct person *q = build(obj, raw, raw_len, r, org, &err);
+	struct person *q = person_build(d, token, style, &scratch, &err);
 	FUZZ_CHECK(q && err == 0 && person_same(p, q) && q->json_len == p->json_len,
-		   "second person_from_json differs");
+		   "second person_build differs");
 	person_unref(q);
-	q = person_from_json(back, r, org, &err);
+	q = person_from_text(j1.data, j1.len, style, &err);
 	FUZZ_CHECK(q && err == 0, "re-read person refused: %d", err);
-	/* (with raw text the JSON bytes differ - json-c re-serialises.  The
-	 * re-read JSON holds U+FFFD where the element had ill-formed UTF-8, so
-	 * keys that differed only there are one key now: not compared then) */
-	bool valid_compact = utf8_valid_prefix(p->compact, p->compact_len) == p->compact_len;
-	bool same_vcf = q->vcf_len == p->vcf_len && !memcmp(q->vcf, p->vcf, p->vcf_len);
-	bool same_json = raw || (person_same(p, q) && q->json_len == p->json_len);
-	if (valid_compact && (!same_vcf || !same_json || strcmp(q->base, p->base))) {
-		fuzz_dump("vcf", p->vcf, p->vcf_len);
-		fuzz_dump("re-read vcf", q->vcf, q->vcf_len);
+	/* The re-read JSON holds U+FFFD where the element had ill-formed UTF-8,
+	 * so keys that differed only there are one key now: not compared then. */
+	bool valid_compact = utf8_valid_prefix(compact, compact_len) == compact_len;
+	size_t qlen;
+	char *qvcf = vcf_of(q, &qlen);
+	if (valid_compact && (qlen != vcf_len || memcmp(qvcf, vcf, vcf_len) || strcmp(q->base, p->base))) {
+		fuzz_dump("vcf", vcf, vcf_len);
+		fuzz_dump("re-read vcf", qvcf, qlen);
 		FUZZ_CHECK(0, "person built from its own .json file differs");
 	}
+	free(qvcf);
 	person_unref(q);
+
+	/* meta learns other names: the card read again is the card it was
+	 * (pins); the person built again shows the new names, as a fresh one. */
+	if (r->meta) {
+		store_names(r->meta, true);
+		again = vcf_of(p, &again_len);
+		FUZZ_CHECK(again_len == vcf_len && !memcmp(again, vcf, vcf_len),
+			   "the card changed with meta's names");
+		free(again);
+		q = person_rebuild(p, &err);
+		k = person_build(d, token, style, &scratch, &err);
+		FUZZ_CHECK(q && k && person_same(q, k), "rebuilt person differs from a fresh one");
+		size_t a_len, b_len;
+		char *a = vcf_of(q, &a_len), *b = vcf_of(k, &b_len);
+		FUZZ_CHECK(a_len == b_len && !memcmp(a, b, a_len), "rebuilt card differs");
+		free(a);
+		free(b);
+		person_unref(q);
+		person_unref(k);
+		store_names(r->meta, false);
+	}
+	free(vcf);
 	json_object_put(back);
 	sb_free(&j1);
 	sb_free(&j2);
+	person_scratch_free(&scratch);
 
 	q = person_ref(p);
 	person_unref(p);
 	person_unref(q);
 }
 
-static struct meta *fake_meta;
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	struct json_object *items = json_tokener_parse(person_fields);
 	fake_meta = meta_new();
-	if (!items || !fake_meta)
+	if (!fake_meta || meta_person_fields_store_text(fake_meta, person_fields,
+							sizeof(person_fields) - 1) != 0)
 		abort();
-	meta_person_fields_store(fake_meta, items);
-	size_t n = sizeof(known_names) / sizeof(known_names[0]);
-	for (int64_t id = 1; id <= 40; id++) {
-		meta_name_store(fake_meta, META_USER, id, known_names[(size_t)id % n], 1.0);
-		meta_name_store(fake_meta, META_ORG, id, known_names[(size_t)(id + 1) % n], 1.0);
-		meta_name_store(fake_meta, META_PERSON, id, known_names[(size_t)(id + 2) % n], 1.0);
-	}
-	json_object_put(items);
+	store_names(fake_meta, false);
 	return 0;
 }
 
@@ -256,67 +310,75 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > (size_t)INT32_MAX)
 		return 0;
+	/* the model: json-c, strict, as api.c parsed pages before */
 	struct json_tokener *tok = json_tokener_new();
 	if (!tok)
 		return 0;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT); /* as api.c parses pages */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	struct json_object *page = json_tokener_parse_ex(tok, (const char *)data, (int)size);
 	json_tokener_free(tok);
-	if (!page)
+	/* what api.c does now: one strict scan */
+	struct arena arena;
+	arena_init(&arena, 0);
+	struct jsonscan_page sp;
+	enum jsonscan_status st = jsonscan_page_parse(&sp, (const char *)data, size, &arena, NULL);
+	bool scanned = st == JSONSCAN_OK || st == JSONSCAN_E_NOT_OBJECT;
+	/* both must read it (fuzz_jsonscan compares the two parsers) */
+	if (!page || !scanned) {
+		json_object_put(page);
+		arena_free(&arena);
 		return 0;
+	}
+	const struct jsonscan_doc *d = &sp.doc;
 
 	struct meta *meta = fake_meta, *own = NULL;
-	struct json_object *fields;
-	if (json_object_is_type(page, json_type_object) &&
-	    json_object_object_get_ex(page, "x_fuzz_person_fields", &fields)) {
-		own = meta_new();
-		if (own) {
-			meta_person_fields_store(own, fields);
+	uint32_t fields = jsonscan_get(d, jsonscan_root(d), "x_fuzz_person_fields");
+	if (fields && (own = meta_new())) {
+		size_t n;
+		const char *text = jsonscan_raw(d, fields, &n);
+		if (meta_person_fields_store_text(own, text, n) == 0)
 			meta = own;
-		}
+		store_names(own, false);
 	}
 	struct person_render renders[2] = {
 		{ .version = VCARD_V30, .company = "acme" },
 		{ .version = VCARD_V40, .company = "\xC3\xA1" "cme co", .app_url = "https://x.example/a b/",
 		  .meta = meta },
 	};
-	const struct person_render *r = &renders[size % 2];
-	const char *org = size % 2 ? org_names[size % 5] : NULL;
+	struct person_style *style = person_style_new(&renders[size % 2]);
+	if (!style)
+		abort();
 
-	/* The walker's split of the page text into elements (any bytes). */
+	/* A third scanner's split of the page text into elements (any bytes). */
 	const char *text = (const char *)data;
 	struct jsonfmt_span spans[64];
 	size_t count = jsonfmt_array_elements(text, size, "data", spans, 64);
-	if (count != SIZE_MAX) {
-		size_t prev_end = 0;
-		for (size_t i = 0; i < count && i < 64; i++) {
-			FUZZ_CHECK(spans[i].start >= prev_end && spans[i].len > 0 &&
-					   spans[i].start + spans[i].len <= size,
-				   "span %zu [%zu,+%zu) out of order/bounds (size %zu)", i,
-				   spans[i].start, spans[i].len, size);
-			prev_end = spans[i].start + spans[i].len;
-		}
-	}
 
 	struct json_object *items;
 	if (json_object_is_type(page, json_type_object) &&
 	    json_object_object_get_ex(page, "data", &items)) {
 		if (json_object_is_type(items, json_type_array)) {
 			size_t n = json_object_array_length(items);
-			/* as build_page() in walker.c: raw text only if the split
-			 * finds the same number of elements */
-			bool use_raw = n > 0 && n <= 64 && count == n;
-			for (size_t i = 0; i < n; i++)
-				check_one(json_object_array_get_idx(items, i),
-					  use_raw ? text + spans[i].start : NULL,
-					  use_raw ? spans[i].len : 0, r, org);
+			FUZZ_CHECK(sp.count == n, "%zu elements scanned, json-c has %zu", sp.count, n);
+			for (size_t i = 0; i < n && i < sp.count; i++) {
+				if (count == n && i < 64)
+					FUZZ_CHECK(sp.elements[i].start == spans[i].start &&
+							   sp.elements[i].len == spans[i].len,
+						   "element %zu at [%u,+%u), jsonfmt splits [%zu,+%zu)",
+						   i, sp.elements[i].start, sp.elements[i].len,
+						   spans[i].start, spans[i].len);
+				check_one(d, sp.elements[i].token, json_object_array_get_idx(items, i), style);
+			}
 		} else {
-			check_one(items, NULL, 0, r, org);
+			FUZZ_CHECK(sp.count == 0, "elements of a data that is no array");
+			check_one(d, sp.data, items, style);
 		}
 	} else {
-		check_one(page, NULL, 0, r, org);
+		check_one(d, jsonscan_root(d), page, style);
 	}
 	json_object_put(page);
+	person_style_unref(style);
 	meta_free(own);
+	arena_free(&arena);
 	return 0;
 }

@@ -22,6 +22,7 @@
 
 #include "card_model.h"
 #include "fuzz_common.h"
+#include "jsonscan.h"
 #include "person_edit.h"
 #include "strbuf.h"
 #include "vcard.h"
@@ -142,7 +143,13 @@ static struct seed *seed(void)
 			.label_name = label_name, .fields = shown_fields, .field_count = 3,
 		};
 		struct strbuf sb = STRBUF_INIT;
-		FUZZ_CHECK(vcard_render(s.person, &opt, &sb) == 0, "render failed");
+		struct arena arena;
+		arena_init(&arena, 0);
+		struct jsonscan_doc d;
+		FUZZ_CHECK(jsonscan_parse(&d, person_json, strlen(person_json), &arena, NULL) ==
+				   JSONSCAN_OK && vcard_render(&d, jsonscan_root(&d), &opt, &sb) == 0,
+			   "render failed");
+		arena_free(&arena);
 		s.card[v] = sb_detach(&sb, &s.len[v]);
 		FUZZ_CHECK(vcard_parse(s.card[v], s.len[v], &s.parsed[v], NULL) == 0,
 			   "our own card does not parse");

@@ -9,17 +9,15 @@
 #include "check.h"
 
 static const struct person_render render = { .version = VCARD_V30, .company = "acme" };
+static struct person_style *style; /* made from render in main */
 
 static struct person *make_person(int64_t id, const char *name, const char *updated)
 {
 	char json[256];
 	snprintf(json, sizeof(json), "{\"id\":%lld,\"name\":\"%s\",\"update_time\":\"%s\"}",
 		 (long long)id, name, updated);
-	struct json_object *obj = json_tokener_parse(json);
 	int err;
-	struct person *p = person_from_json(obj, &render, NULL, &err);
-	json_object_put(obj);
-	return p;
+	return person_from_text(json, strlen(json), style, &err);
 }
 
 struct recorder {
@@ -193,7 +191,7 @@ static void test_size_bound_evicts_least_recently_used(void)
 {
 	/* Each person here costs a few hundred bytes; allow about two listings. */
 	struct person *probe = make_person(1, "P", "2024-01-01T00:00:00Z");
-	uint64_t one = probe->compact_len + probe->vcf_len + probe->base_len + sizeof(*probe);
+	uint64_t one = person_mem_bytes(probe);
 	person_unref(probe);
 	struct cache *c = cache_new(60, one * 2 + one / 2);
 	struct listing *l = NULL;
@@ -551,6 +549,7 @@ static void test_person_replace_after_a_write(void)
 
 int main(void)
 {
+	style = person_style_new(&render);
 	test_person_replace_after_a_write();
 	test_listing_count_is_bounded();
 	test_one_batch_per_overflow();
@@ -567,5 +566,6 @@ int main(void)
 	test_expire_on_demand_and_generations();
 	test_person_sharing();
 	test_listing_sort_dedupes();
+	person_style_unref(style);
 	return check_finish("cache");
 }

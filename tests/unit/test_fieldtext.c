@@ -1,5 +1,6 @@
 /* Custom field values as the Pipedrive UI shows them (fieldtext.c), and
  * meta's option maps and names behind them (ids as integers or strings). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,14 +35,29 @@ static const char *name(void *ctx, enum fieldtext_type type, int64_t id)
 
 static const struct fieldtext_lookup lookup = { .option = option, .name = name };
 
+/* One JSON text scanned, as the daemon scans pages. */
+struct scanned {
+	struct arena arena;
+	struct jsonscan_doc d;
+	uint32_t root;
+};
+
+static void scan(struct scanned *sc, const char *json)
+{
+	arena_init(&sc->arena, 0);
+	CHECK(jsonscan_parse(&sc->d, json, strlen(json), &sc->arena, NULL) == JSONSCAN_OK);
+	sc->root = jsonscan_root(&sc->d);
+}
+
 static void check_text(const char *json, enum fieldtext_type type, const char *want)
 {
-	struct json_object *v = json_tokener_parse(json);
+	struct scanned v;
+	scan(&v, json);
 	struct strbuf sb = STRBUF_INIT;
-	fieldtext_append(&sb, v, type, &lookup);
+	fieldtext_append(&sb, &v.d, v.root, type, &lookup, &v.arena);
 	CHECK_BYTES(sb.data ? sb.data : "", sb.len, want);
 	sb_free(&sb);
-	json_object_put(v);
+	arena_free(&v.arena);
 }
 
 static void test_types(void)
@@ -110,6 +126,12 @@ static void test_types(void)
 	check_text("{\"id\":5,\"name\":\"Deal X\"}", FIELDTEXT_OTHER, "Deal X");
 	check_text("[\"a\",null,\"b\"]", FIELDTEXT_OTHER, "a, b");
 	check_text("null", FIELDTEXT_TEXT, "");
+	/* escapes are read as their text */
+	check_text("\"B\\u00f6b \\\"B\\\"\"", FIELDTEXT_TEXT, "B\xC3\xB6" "b \"B\"");
+	check_text("\"\\u0032\\u0039\"", FIELDTEXT_PEOPLE, "John Smith");
+	check_text("\"11,12,x\"", FIELDTEXT_SET, "Inbound, Outbound, x");
+	check_text("{\"value\":9,\"until\":10,\"timezone_name\":\"UTC\"}", FIELDTEXT_TIMERANGE,
+		   "9 \xE2\x80\x93 10 (UTC)");
 }
 
 static void collect(void *ctx, enum fieldtext_type type, int64_t id)
@@ -120,18 +142,28 @@ static void collect(void *ctx, enum fieldtext_type type, int64_t id)
 
 static void test_references(void)
 {
-	struct json_object *v = json_tokener_parse("[29,\"31\",{\"value\":3},{\"id\":4},\"x\",0]");
+	struct scanned v;
+	scan(&v, "[29,\"31\",{\"value\":3},{\"id\":4},\"x\",0]");
 	int64_t seen[8] = { 0 };
-	fieldtext_each_reference(v, FIELDTEXT_PEOPLE, collect, seen);
+	fieldtext_each_reference(&v.d, v.root, FIELDTEXT_PEOPLE, collect, seen, &v.arena);
 	CHECK(seen[0] == 4 && seen[1] == 29 && seen[2] == 31 && seen[3] == 3 && seen[4] == 4);
 	seen[0] = 0;
-	fieldtext_each_reference(v, FIELDTEXT_SET, collect, seen);
+	fieldtext_each_reference(&v.d, v.root, FIELDTEXT_SET, collect, seen, &v.arena);
 	CHECK(seen[0] == 0);
-	json_object_put(v);
-	v = json_tokener_parse("7");
-	fieldtext_each_reference(v, FIELDTEXT_ORG, collect, seen);
+	arena_free(&v.arena);
+	scan(&v, "7");
+	fieldtext_each_reference(&v.d, v.root, FIELDTEXT_ORG, collect, seen, &v.arena);
 	CHECK(seen[0] == 1 && seen[1] == -7);
-	json_object_put(v);
+	arena_free(&v.arena);
+}
+
+/* Names as the daemon's cards see them: whatever meta stores, however old. */
+static const char *meta_names(void *ctx, enum meta_kind kind, int64_t id)
+{
+	static char buf[4][128];
+	static int next;
+	char *b = buf[next++ % 4];
+	return meta_name(ctx, kind, id, META_ANY_AGE, b, 128) == META_NAME_KNOWN ? b : NULL;
 }
 
 static void collect_meta(void *ctx, enum meta_kind kind, int64_t id)
@@ -144,7 +176,7 @@ static void collect_meta(void *ctx, enum meta_kind kind, int64_t id)
 static void test_meta(void)
 {
 	struct meta *m = meta_new();
-	struct json_object *fields = json_tokener_parse(
+	const char *fields = (
 		"[{\"field_code\":\"label_ids\",\"field_type\":\"set\",\"is_custom_field\":false,"
 		"\"options\":[{\"id\":\"1\",\"label\":\"Customer\"},{\"id\":\"vip\",\"label\":\"VIP\"},"
 		"{\"id\":3,\"label\":\"Three\"}]},"
@@ -155,14 +187,19 @@ static void test_meta(void)
 		"\"is_custom_field\":true,\"options\":null},"
 		"{\"field_code\":\"k_user\",\"field_name\":\"Manager\",\"field_type\":\"user\","
 		"\"is_custom_field\":true}]");
-	meta_person_fields_store(m, fields);
-	json_object_put(fields);
+	CHECK(!meta_person_fields_loaded(m));
+	CHECK(meta_person_fields_store_text(m, fields, strlen(fields)) == 0);
+	CHECK(meta_person_fields_loaded(m));
+	CHECK(meta_person_fields_store_text(m, "[{,]", 4) == -EINVAL);
+	const struct meta_fields *f = meta_fields_current(m);
+	void *lf = (void *)f;
 	struct vcard_id one = { .numeric = true, .num = 1 }, three = { .numeric = true, .num = 3 };
 	struct vcard_id vip = { .text = "vip", .len = 3 }, other = { .text = "vi", .len = 2 };
-	CHECK(meta_label_name(m, &one) && strcmp(meta_label_name(m, &one), "Customer") == 0);
-	CHECK(meta_label_name(m, &three) && strcmp(meta_label_name(m, &three), "Three") == 0);
-	CHECK(meta_label_name(m, &vip) && strcmp(meta_label_name(m, &vip), "VIP") == 0);
-	CHECK(meta_label_name(m, &other) == NULL);
+	CHECK(meta_label_name(lf, &one) && strcmp(meta_label_name(lf, &one), "Customer") == 0);
+	CHECK(meta_label_name(lf, &three) && strcmp(meta_label_name(lf, &three), "Three") == 0);
+	CHECK(meta_label_name(lf, &vip) && strcmp(meta_label_name(lf, &vip), "VIP") == 0);
+	CHECK(meta_label_name(lf, &other) == NULL);
+	CHECK(meta_custom_field_known(m, "k_enum") && !meta_custom_field_known(m, "k_en"));
 	CHECK(meta_has_field_type(m, FIELDTEXT_USER) && !meta_has_field_type(m, FIELDTEXT_ORG));
 
 	char buf[64];
@@ -177,28 +214,69 @@ static void test_meta(void)
 	CHECK(meta_name(m, META_PERSON, 29, 50.0, buf, sizeof(buf)) == META_NAME_UNKNOWN);
 	CHECK(meta_name(m, META_PERSON, 29, META_ANY_AGE, buf, sizeof(buf)) == META_NAME_KNOWN);
 
-	struct json_object *users = json_tokener_parse("[{\"id\":2,\"name\":\"Bob\"}]");
+	struct scanned users;
+	scan(&users, "[{\"id\":2,\"name\":\"Bob\"},{\"id\":3,\"name\":\"\\u0041l\"}]");
 	CHECK(!meta_users_loaded(m));
-	meta_users_store(m, users, 130.0);
+	meta_users_store(m, &users.d, users.root, 130.0);
 	CHECK(meta_users_loaded(m));
-	json_object_put(users);
+	CHECK(meta_name(m, META_USER, 3, 0, buf, sizeof(buf)) == META_NAME_KNOWN &&
+	      strcmp(buf, "Al") == 0);
+	arena_free(&users.arena);
 
-	struct json_object *custom = json_tokener_parse(
-		"{\"k_enum\":\"x12\",\"k_people\":29,\"k_user\":2,\"k_unknown\":{\"id\":4},"
-		"\"k_gone\":null}");
+	struct scanned custom;
+	scan(&custom, "{\"k_enum\":\"x12\",\"k_people\":29,\"k_user\":2,\"k_unknown\":{\"id\":4},"
+		      "\"k_gone\":null}");
 	struct vcard_field out[8];
-	char *storage;
-	size_t n = meta_custom_fields(m, custom, out, 8, &storage);
+	struct strbuf storage = STRBUF_INIT;
+	size_t n = meta_custom_fields(f, &custom.d, custom.root, meta_names, m, &custom.arena, out,
+				      8, &storage);
 	CHECK(n == 3);
 	CHECK(n == 3 && strcmp(out[0].label, "Source") == 0 && strcmp(out[0].value, "Outbound") == 0);
 	CHECK(n == 3 && strcmp(out[1].value, "John Smith") == 0); /* any age */
 	CHECK(n == 3 && strcmp(out[2].label, "Manager") == 0 && strcmp(out[2].value, "Bob") == 0);
-	free(storage);
 	int64_t seen[8] = { 0 };
-	meta_each_reference(m, custom, collect_meta, seen);
+	CHECK(meta_each_reference(f, &custom.d, custom.root, collect_meta, seen, &custom.arena));
 	CHECK(seen[0] == 2 && seen[1] == 29 && seen[2] == -2); /* person 29, user 2 */
-	json_object_put(custom);
+	arena_free(&custom.arena);
+
+	/* A key given twice shows once, at its first place, with its last value
+	 * (as a json-c object showed it); null as the last value hides it. */
+	scan(&custom, "{\"k_user\":3,\"k_enum\":11,\"k_user\":2,\"k_people\":29,\"k_people\":null}");
+	n = meta_custom_fields(f, &custom.d, custom.root, meta_names, m, &custom.arena, out, 8,
+			       &storage);
+	CHECK(n == 2 && strcmp(out[0].value, "Bob") == 0 && strcmp(out[1].value, "Inbound") == 0);
+	seen[0] = 0;
+	CHECK(meta_each_reference(f, &custom.d, custom.root, collect_meta, seen, &custom.arena));
+	CHECK(seen[0] == 1 && seen[1] == -2);
+	arena_free(&custom.arena);
+	sb_free(&storage);
+
+	/* A set installed later replaces the current one; the older one stays
+	 * readable (persons built with it render their cards with it). */
+	CHECK(meta_person_fields_store_text(m, "[]", 2) == 0);
+	CHECK(meta_fields_current(m) != f && !meta_custom_field_known(m, "k_enum"));
+	CHECK(meta_label_name(lf, &one) && strcmp(meta_label_name(lf, &one), "Customer") == 0);
 	meta_free(m);
+}
+
+/* A pinned name stays what it was when pinned: a card rendered again later
+ * shows the same name, whatever meta learnt meanwhile. */
+static void test_pins(void)
+{
+	struct meta *m = meta_new();
+	meta_name_store(m, META_ORG, 7, "Acme", 1.0);
+	meta_name_store(m, META_USER, 8, NULL, 1.0); /* asked: none */
+	struct meta_ref refs[] = { { META_ORG, 7 }, { META_USER, 8 }, { META_PERSON, 9 } };
+	struct meta_name *names[3];
+	meta_names_pin(m, refs, 3, names);
+	CHECK(names[0] && strcmp(meta_name_text(names[0]), "Acme") == 0 &&
+	      meta_name_len(names[0]) == 4);
+	CHECK(!names[1] && !names[2]);
+	meta_name_store(m, META_ORG, 7, "Acme Renamed", 2.0);
+	CHECK(strcmp(meta_name_text(names[0]), "Acme") == 0);
+	meta_free(m); /* the pinned name outlives meta */
+	CHECK(strcmp(meta_name_text(names[0]), "Acme") == 0);
+	meta_name_unref(names[0]);
 }
 
 int main(void)
@@ -206,5 +284,6 @@ int main(void)
 	test_types();
 	test_references();
 	test_meta();
+	test_pins();
 	return check_finish("fieldtext");
 }

@@ -181,7 +181,16 @@ static bool render(struct rendered *r, enum vcard_version version, const char *p
 		.field_count = sizeof shown_fields / sizeof shown_fields[0],
 	};
 	struct strbuf sb = STRBUF_INIT;
-	if (vcard_render(r->person, &opt, &sb))
+	/* the renderer reads the person as the daemon does: scanned text */
+	const char *text = json_object_to_json_string_ext(r->person, JSON_C_TO_STRING_PLAIN);
+	struct arena arena;
+	arena_init(&arena, 0);
+	struct jsonscan_doc d;
+	int rc = jsonscan_parse(&d, text, strlen(text), &arena, NULL) == JSONSCAN_OK
+			 ? vcard_render(&d, jsonscan_root(&d), &opt, &sb)
+			 : -EINVAL;
+	arena_free(&arena);
+	if (rc)
 		return false;
 	r->card = sb_detach(&sb, NULL);
 	return r->card != NULL;

@@ -405,6 +405,12 @@ static void readdir_growing(struct fs *fs, fuse_req_t req, fuse_ino_t ino, size_
 		readdir_answer(req, pk, NULL, 0, err);
 		return;
 	}
+	if (done && !err && first >= count) { /* the end: files are read next */
+		struct listing *l = cache_listing_peek(fs->cache, ino);
+		if (l)
+			fs_readahead_note(fs, l);
+		listing_unref(l);
+	}
 	struct person *persons[GROWING_BATCH];
 	size_t n = growing_slice(g, first, GROWING_BATCH, persons);
 	char *buf = malloc(size);

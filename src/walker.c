@@ -1806,7 +1806,10 @@ struct walker *walker_new(const struct walker_config *cfg, struct api_client *cl
 	}
 	w->custom_fields = cfg->custom_fields ? strdup(cfg->custom_fields) : NULL;
 	w->include_fields = cfg->include_fields ? strdup(cfg->include_fields) : NULL;
-	if ((cfg->custom_fields && !w->custom_fields) || (cfg->include_fields && !w->include_fields)) {
+	w->terms = search_terms_new(0);
+	if ((cfg->custom_fields && !w->custom_fields) ||
+	    (cfg->include_fields && !w->include_fields) || !w->terms) {
+		search_terms_free(w->terms);
 		free(w->custom_fields);
 		free(w->include_fields);
 		person_style_unref(w->style);
@@ -1818,13 +1821,6 @@ struct walker *walker_new(const struct walker_config *cfg, struct api_client *cl
 	w->client = client;
 	w->cache = cache;
 	w->meta = meta;
-	w->terms = search_terms_new(0);
-	if (!w->terms) {
-		free(w->custom_fields);
-		free(w->include_fields);
-		free(w);
-		return NULL;
-	}
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->queue_changed, NULL);
 	return w;

@@ -6,6 +6,7 @@ and how -o rw reaches the daemon (mount(8) passes rw to every mount).
 
 import json
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -164,6 +165,28 @@ def test_journal_is_delivered_after_a_restart(server, mount_fs, tmp_path):
                                {"notes": "written while Pipedrive was away"})]
     wait_for(lambda: status(m2)["pending_writes"] == "0", what="an empty journal")
     assert "from an earlier mount" in m2.log()
+
+
+def test_journal_survives_kill_9(server, mount_fs, tmp_path):
+    """SIGKILL right after close() returned: the change is in the journal
+    (written before close() succeeded) and the next mount delivers it."""
+    cache = "cache_dir=%s" % (tmp_path / "cache")
+    m = mount_fs(server, "rw", cache, env=FAST_RETRY)
+    pid = 49
+    path = person_file(owner_folder(m, server, pid), pid, ".json")
+    server.faults(DOWN)
+    assert save(path, json_of(path, job_title="kept through a kill")) == 0
+    os.kill(m.pid, signal.SIGKILL)
+    m.proc.wait(10)
+    m.check_on_teardown = False
+    m.unmount()
+    server.faults()
+    server.reset()
+    mount_fs(server, "rw", cache, env=FAST_RETRY)
+    wait_for(lambda: person(server, pid).get("job_title") == "kept through a kill",
+             what="delivery after SIGKILL")
+    assert writes(server) == [("PATCH", "/api/v2/persons/%d" % pid,
+                               {"job_title": "kept through a kill"})]
 
 
 def test_read_only_mount_keeps_the_journal_for_later(server, mount_fs, tmp_path):

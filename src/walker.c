@@ -299,6 +299,7 @@ struct walker *walker_new(const struct walker_config *cfg, struct api_client *cl
 	if (!w->terms) {
 		free(w->custom_fields);
 		free(w->include_fields);
+		person_style_unref(w->style);
 		free(w);
 		return NULL;
 	}

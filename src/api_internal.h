@@ -26,7 +26,7 @@
 #define RESPONSE_CAP_TEXT "128 MiB"
 
 /* Page memory kept for the next page (api.c). */
-#define PAGE_SPARES 8 /* a walk has up to 6 pages alive (walker.c's pipeline) */
+#define PAGE_SPARES 8 /* a walk has up to 6 pages alive (walker_pages.c's pipeline) */
 #define PAGE_SPARE_MAX ((size_t)8 << 20) /* bigger bodies are not kept */
 
 struct page_spare {

@@ -364,7 +364,7 @@ static int run(struct options *opts, struct fuse_args *args)
 		goto out;
 	}
 	/* Names of organizations, users and persons live until the next full
-	 * refresh (walker.c), whatever cache_ttl says. */
+	 * refresh (walker_pages.c), whatever cache_ttl says. */
 	meta = meta_new();
 	if (!meta) {
 		snprintf(err, sizeof(err), "out of memory");

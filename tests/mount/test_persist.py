@@ -93,9 +93,12 @@ def test_restart_refreshes_three_directories_with_one_request(fake_server, mount
     renamed, moved = mine[3], mine[4]
     server.update_person(renamed["id"], name="Renamed While Down")
     server.update_person(moved["id"], owner_id=2)
-    time.sleep(2.2)      # the copies on disk are older than the next mount's TTL
+    # The copies on disk are older than the next mount's TTL; a TTL of 5 s so
+    # that the refreshed listings stay fresh while the test reads all three,
+    # even on a loaded machine.
+    time.sleep(5.2)
     server.reset()
-    m2 = mount_cached(mount_fs, server, cache_dir, "cache_ttl=2")
+    m2 = mount_cached(mount_fs, server, cache_dir, "cache_ttl=5")
     for rel, want in (("by-owner/1", server.persons(owner_id=1)),
                       ("by-owner/2", server.persons(owner_id=2)),
                       ("by-org/3", server.persons(org_id=3))):

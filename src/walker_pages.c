@@ -109,9 +109,40 @@ void walker_forget_deleted(struct walker *w, const struct person_set *ps)
 		log_info("persons deleted on the server left %zu cached listing(s)", changed);
 }
 
+static bool id_among(int64_t id, const int64_t *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+/* Readers of a first walk see a page's persons as soon as they are built,
+ * except those whose card waits for a person's name (held): they come with
+ * the final listing (growing_finish), built with the name, so no reader
+ * sees a card that changes when the walk ends. */
+static void show_to_readers(struct growing *g, struct person *const *persons, size_t n,
+			    const int64_t *held, size_t nheld)
+{
+	struct person **ready = nheld ? malloc(n * sizeof(*ready)) : NULL;
+	if (!ready) { /* nothing held, or out of memory: show them all now */
+		growing_append(g, persons, n);
+		return;
+	}
+	size_t count = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!id_among(persons[i]->id, held, nheld))
+			ready[count++] = persons[i];
+	if (count)
+		growing_append(g, ready, count);
+	free(ready);
+}
+
 /* Turn a page's elements into persons (the names they show already known to
- * meta, see names_resolve.h); each keeps its element's text exactly as sent. */
-static int build_page(struct person_set *ps, const struct api_page *page)
+ * meta, see names_resolve.h); each keeps its element's text exactly as sent.
+ * held: the ids of the page's persons whose card waits for a person's name. */
+static int build_page(struct person_set *ps, const struct api_page *page, const int64_t *held,
+		      size_t nheld)
 {
 	struct walker *w = ps->w;
 	size_t first_new = ps->count;
@@ -152,9 +183,9 @@ static int build_page(struct person_set *ps, const struct api_page *page)
 		atomic_fetch_add(&ps->progress->pages, 1);
 		atomic_fetch_add(&ps->progress->persons, ps->count - first_new);
 	}
-	/* Readers of a first walk see this page's persons now. */
 	if (ps->growing && ps->count > first_new)
-		growing_append(ps->growing, ps->items + first_new, ps->count - first_new);
+		show_to_readers(ps->growing, ps->items + first_new, ps->count - first_new, held,
+				nheld);
 	return rc;
 }
 
@@ -200,8 +231,10 @@ int person_set_add_page(void *ctx, struct api_page *page)
 	struct person_set *ps = ctx;
 	if (!ps->first_page_time[0]) /* before any other request on conn */
 		walker_sync_point(ps->conn, 0, ps->first_page_time);
+	size_t waiting_before = ps->names.waiting_count;
 	resolve_names(ps, page);
-	return build_page(ps, page);
+	return build_page(ps, page, ps->names.waiting + waiting_before,
+			  ps->names.waiting_count - waiting_before);
 }
 
 /* ------------------------------------------------------------------ */
@@ -219,6 +252,8 @@ struct page_pipeline {
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
 	struct api_page pages[PIPELINE_DEPTH];
+	int64_t *held[PIPELINE_DEPTH]; /* each page's persons waiting for names */
+	size_t nheld[PIPELINE_DEPTH];
 	size_t head, count;
 	bool closing;
 	int rc;
@@ -236,13 +271,16 @@ static void *pipeline_builder(void *arg)
 		if (pp->count == 0)
 			break;
 		struct api_page page = pp->pages[pp->head];
+		int64_t *held = pp->held[pp->head];
+		size_t nheld = pp->nheld[pp->head];
 		pp->head = (pp->head + 1) % PIPELINE_DEPTH;
 		pp->count--;
 		pthread_cond_broadcast(&pp->changed);
 		bool failed = pp->rc != 0;
 		pthread_mutex_unlock(&pp->lock);
-		int rc = failed ? 0 : build_page(pp->set, &page);
+		int rc = failed ? 0 : build_page(pp->set, &page, held, nheld);
 		api_page_release(&page);
+		free(held);
 		pthread_mutex_lock(&pp->lock);
 		if (rc && !pp->rc)
 			pp->rc = rc;
@@ -264,20 +302,33 @@ static void pipeline_start(struct page_pipeline *pp, struct person_set *set)
 static int pipeline_push(void *ctx, struct api_page *page)
 {
 	struct page_pipeline *pp = ctx;
-	resolve_names(pp->set, page); /* names: only this thread */
-	if (!pp->started)
-		return build_page(pp->set, page); /* no thread: build here */
+	struct names_pending *names = &pp->set->names; /* names: only this thread */
+	size_t waiting_before = names->waiting_count;
+	resolve_names(pp->set, page);
+	size_t nheld = names->waiting_count - waiting_before;
+	if (!pp->started) /* no thread: build here */
+		return build_page(pp->set, page, names->waiting + waiting_before, nheld);
+	int64_t *held = nheld ? malloc(nheld * sizeof(*held)) : NULL;
+	if (held)
+		memcpy(held, names->waiting + waiting_before, nheld * sizeof(*held));
+	else
+		nheld = 0; /* out of memory: those cards are shown before their names */
 	pthread_mutex_lock(&pp->lock);
 	while (pp->count == PIPELINE_DEPTH && !pp->rc)
 		pthread_cond_wait(&pp->changed, &pp->lock);
 	int rc = pp->rc;
 	if (!rc) {
-		pp->pages[(pp->head + pp->count) % PIPELINE_DEPTH] = *page;
+		size_t slot = (pp->head + pp->count) % PIPELINE_DEPTH;
+		pp->pages[slot] = *page;
 		memset(page, 0, sizeof(*page)); /* the builder owns it now */
+		pp->held[slot] = held;
+		pp->nheld[slot] = nheld;
+		held = NULL;
 		pp->count++;
 		pthread_cond_broadcast(&pp->changed);
 	}
 	pthread_mutex_unlock(&pp->lock);
+	free(held);
 	return rc;
 }
 

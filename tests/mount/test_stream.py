@@ -114,6 +114,27 @@ def test_files_are_read_while_the_walk_goes_on(fake_server, mount_fs):
     assert pages_at_first_read < 6, "no file was read before the walk ended"
 
 
+def test_cards_read_during_the_walk_are_final(fake_server, mount_fs):
+    """A card that names a person ("Referred by") the walk has not brought
+    yet is shown only at the end of the walk, built with that name: a
+    reader never sees a card that changes when the walk ends.  Update-time
+    windows bring referred persons out of id order."""
+    server = slow_company(fake_server, persons=3000, latency_ms=200)
+    m = mount_fs(server, "walk_windows=4", "disk_cache=no")
+    server.reset()
+    d = m.path / "by-owner" / "1"
+    during = {}
+    with os.scandir(d) as it:
+        for entry in it:
+            if entry.name.endswith(".vcf"):
+                during[entry.name] = (d / entry.name).read_bytes()
+    assert len(during) == 3000
+    referring = [n for n, card in during.items() if b"Referred by" in card]
+    assert len(referring) > 100, "the company names too few referrers to test this"
+    changed = [n for n, card in during.items() if (d / n).read_bytes() != card]
+    assert not changed, "%d cards changed after the walk, e.g. %s" % (len(changed), changed[:3])
+
+
 def test_one_file_one_request(fake_server, mount_fs):
     server = fake_server(persons=3000, owners=2, orgs=10, rate_limit=0, quiet=True)
     m = mount_fs(server, "walk_windows=1")

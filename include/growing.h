@@ -7,7 +7,8 @@
  * persons are only ever appended, each id once, so an open handle's offsets
  * stay valid.  When the walk ends, growing_finish appends the persons of the
  * final listing that did not arrive through pages (a person changed during
- * the walk) and marks it complete - or failed, and then a reader past the
+ * the walk, or one the walker held back until the names its card shows were
+ * known) and marks it complete - or failed, and then a reader past the
  * persons it has is told the error (never a silent end of the listing).
  *
  * Knows persons and listings, not FUSE or HTTP.  Reference counted and

@@ -1,6 +1,7 @@
 /*
- * store_internal.h - what store.c and store_journal.c share: the store's
- * state and the error and statement helpers.  Not for other modules.
+ * store_internal.h - what the store's files share (store.c, store_files.c,
+ * store_rows.c, store_journal.c): the store's state, the error and statement
+ * helpers, and the file checks store_open uses.  Not for other modules.
  */
 #ifndef PDFS_STORE_INTERNAL_H
 #define PDFS_STORE_INTERNAL_H
@@ -9,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <sqlite3.h>
@@ -31,5 +33,21 @@ bool store_is_fatal(int sqlite_rc);
 int store_error(struct store *s, sqlite3 *db, int sqlite_rc, const char *what);
 int store_exec(struct store *s, sqlite3 *db, const char *sql, const char *what);
 int store_prepare(struct store *s, sqlite3 *db, const char *sql, sqlite3_stmt **st);
+
+/* Files (store_files.c).  Each returns 0 or -errno with a message in err
+ * that says what to do. */
+struct store_open_report;
+/* mkdir -p with 0700 for what it creates; the last folder must be private. */
+int store_make_private_dir(const char *dir, char *err, size_t errlen);
+/* The database file: checked if it exists, else created 0600. */
+int store_make_private_file(const char *path, char *err, size_t errlen);
+/* SQLite's -wal and -shm files, if present, must be as private as the database. */
+int store_check_companions(const char *db_path, char *err, size_t errlen);
+/* Take "<db_path>.lock" (private, flock'ed) into *fd_out; -EBUSY if another
+ * mount holds it. */
+int store_lock_instance(const char *db_path, int *fd_out, char *err, size_t errlen);
+/* Rename a broken database and its companions to "<path>.broken-<time>"
+ * (removed if that fails); rep->moved_aside names the new path. */
+void store_move_aside(const char *path, struct store_open_report *rep);
 
 #endif

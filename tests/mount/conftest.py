@@ -48,8 +48,23 @@ SANITIZER_MARKERS = (
 )
 
 
+_SESSION_CACHE = None
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: test takes more than ~10 s")
+    # No daemon started by a test may use the runner's ~/.cache/pipedrivefs
+    # (a database there would outlive the run and feed a later mount of a
+    # different fake company): a cache home of the session's own, for every
+    # process the tests start, whatever environment a test gives them.
+    global _SESSION_CACHE
+    _SESSION_CACHE = tempfile.mkdtemp(prefix="pdfs-test-cache.")
+    os.environ["XDG_CACHE_HOME"] = _SESSION_CACHE
+
+
+def pytest_unconfigure(config):
+    if _SESSION_CACHE:
+        shutil.rmtree(_SESSION_CACHE, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------

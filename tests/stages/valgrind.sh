@@ -80,7 +80,7 @@ fi
 echo "valgrind: pytest ${TEST_FILES[*]} with PIPEDRIVEFS_BIN=$WRAPPER"
 XML="$WORK/junit.xml"
 rc=0
-PIPEDRIVEFS_BIN="$WRAPPER" "$PY" -m pytest "${TEST_FILES[@]}" -q -m "not slow" ${xdist[@]+"${xdist[@]}"} \
+PDFS_UNMOUNT_TIMEOUT=60 PIPEDRIVEFS_BIN="$WRAPPER" "$PY" -m pytest "${TEST_FILES[@]}" -q -m "not slow" ${xdist[@]+"${xdist[@]}"} \
     -p no:cacheprovider ${deselect:+-k "not ($deselect)"} --junitxml="$XML" || rc=$?
 
 read -r p f s < <("$PY" - "$XML" <<'EOF'

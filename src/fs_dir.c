@@ -263,6 +263,23 @@ void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
+/* Entry `index` of a person folder is person p's .json (even) or .vcf (odd):
+ * its name into name, its attributes (of p's current version) into st. */
+static bool person_entry(struct fs *fs, fuse_ino_t dir, const struct person *p, size_t index,
+			 struct strbuf *name, struct stat *st)
+{
+	enum person_file kind = index % 2 ? PERSON_FILE_VCF : PERSON_FILE_JSON;
+	if (dir == INO_BY_ID)
+		sb_printf(name, "%" PRId64, p->id);
+	else
+		sb_append(name, p->base, p->base_len);
+	sb_puts(name, names_extension(kind));
+	struct person *current = fs_current_version(fs, p);
+	fs_person_attr(fs, current, kind == PERSON_FILE_JSON ? NODE_PERSON_JSON : NODE_PERSON_VCF, st);
+	person_unref(current);
+	return true;
+}
+
 /* The entry at directory position `index` (after "." and ".."); false past
  * the end.  Group roots list the id directories, then the name links, then
  * the folder files; person directories list each person's .json and .vcf,
@@ -314,16 +331,7 @@ static bool dir_entry_at(struct fs *fs, fuse_ino_t dir, const struct listing *l,
 		return false;
 	size_t i = l->order ? l->order[index / 2] : index / 2;
 	const struct person *p = l->persons[i];
-	enum person_file kind = index % 2 ? PERSON_FILE_VCF : PERSON_FILE_JSON;
-	if (dir == INO_BY_ID)
-		sb_printf(name, "%" PRId64, p->id);
-	else
-		sb_append(name, p->base, p->base_len);
-	sb_puts(name, names_extension(kind));
-	struct person *current = fs_current_version(fs, p);
-	fs_person_attr(fs, current, kind == PERSON_FILE_JSON ? NODE_PERSON_JSON : NODE_PERSON_VCF, st);
-	person_unref(current);
-	return true;
+	return person_entry(fs, dir, p, index, name, st);
 }
 
 /* The name and attributes of entry `index` (after "." and "..") of a folder
@@ -336,16 +344,7 @@ static bool growing_entry_at(struct fs *fs, fuse_ino_t dir, struct person *const
 	if (index / 2 < first || index / 2 - first >= n)
 		return false;
 	const struct person *p = persons[index / 2 - first];
-	enum person_file kind = index % 2 ? PERSON_FILE_VCF : PERSON_FILE_JSON;
-	if (dir == INO_BY_ID)
-		sb_printf(name, "%" PRId64, p->id);
-	else
-		sb_append(name, p->base, p->base_len);
-	sb_puts(name, names_extension(kind));
-	struct person *current = fs_current_version(fs, p);
-	fs_person_attr(fs, current, kind == PERSON_FILE_JSON ? NODE_PERSON_JSON : NODE_PERSON_VCF, st);
-	person_unref(current);
-	return true;
+	return person_entry(fs, dir, p, index, name, st);
 }
 
 #define GROWING_BATCH 512 /* persons looked at per READDIR */

@@ -66,7 +66,6 @@ struct person_pin; /* a name the card shows (person.c) */
 
 struct person {
 	atomic_uint refs;
-	uint32_t pin_count;
 	int64_t id;
 	int64_t owner_id;    /* 0 if none */
 	int64_t org_id;      /* 0 if none */
@@ -76,16 +75,24 @@ struct person {
 	char *compact;       /* the object as received: read it with person_compact() */
 	size_t compact_len;
 	size_t json_len;     /* bytes of the .json file (pretty, see person_json) */
-	char *vcf;           /* the card when kept, else NULL: read it with person_vcf() */
 	size_t vcf_len;      /* bytes of the .vcf file, exact either way */
-	struct person_style *style;       /* what the card is rendered with */
-	const struct meta_fields *fields; /* the custom fields it was rendered with */
-	struct person_pin *pins;
 	/* A hash of the person's bytes (person_set_digest); 0 until set.  A
 	 * "light" person (person_light) keeps it while compact and vcf are
 	 * NULL: its bytes live elsewhere (bytecache.h). */
 	uint64_t digest;
+	/* What renders the card.  A light person is allocated without these
+	 * (PERSON_LIGHT_SIZE): only person.c reads them, and only after
+	 * person_is_light() said no. */
+	char *vcf;           /* the card when kept, else NULL: read it with person_vcf() */
+	struct person_style *style;       /* what the card is rendered with */
+	const struct meta_fields *fields; /* the custom fields it was rendered with */
+	struct person_pin *pins;
+	uint32_t pin_count;
 };
+
+/* The bytes a light person's fields take: a million listed persons cost a
+ * third less than whole structs would. */
+#define PERSON_LIGHT_SIZE offsetof(struct person, vcf)
 
 /* Memory reused from person to person by one thread (NULL: each build
  * makes its own). */

@@ -351,6 +351,10 @@ struct person *person_from_text(const char *json, size_t len, struct person_styl
 
 struct person *person_rebuild(const struct person *p, int *err)
 {
+	if (person_is_light(p)) {
+		*err = -EINVAL; /* no JSON to build from: a bug in the caller */
+		return NULL;
+	}
 	return person_from_text(p->compact, p->compact_len, p->style, err);
 }
 
@@ -373,6 +377,8 @@ int person_vcf_slice(const struct person *p, size_t off, size_t len, struct strb
 		return 0;
 	if (len > p->vcf_len - off)
 		len = p->vcf_len - off;
+	if (person_is_light(p))
+		return -EIO; /* its bytes are the bytecache's (cache_person_bytes) */
 	if (p->vcf) {
 		sb_append(out, p->vcf + off, len);
 		return sb_failed(out) ? -ENOMEM : 0;
@@ -389,12 +395,14 @@ int person_vcf_slice(const struct person *p, size_t off, size_t len, struct strb
 
 int person_vcf(const struct person *p, struct strbuf *out)
 {
+	if (person_is_light(p))
+		return -EIO; /* its bytes are the bytecache's (cache_person_bytes) */
 	if (p->vcf) {
 		sb_append(out, p->vcf, p->vcf_len);
 		return sb_failed(out) ? -ENOMEM : 0;
 	}
-	if (person_is_light(p) || !p->style)
-		return -EIO; /* its bytes are the bytecache's (cache_person_bytes) */
+	if (!p->style)
+		return -EIO;
 	struct person_scratch s;
 	person_scratch_init(&s);
 	struct jsonscan_doc d;
@@ -458,7 +466,7 @@ bool person_same(const struct person *a, const struct person *b)
 size_t person_mem_bytes(const struct person *p)
 {
 	if (person_is_light(p))
-		return sizeof(*p) + p->base_len + 1;
+		return PERSON_LIGHT_SIZE + p->base_len + 1;
 	return sizeof(*p) + p->pin_count * sizeof(struct person_pin) + p->base_len + 1 +
 	       p->compact_len + 1 + (p->vcf ? p->vcf_len + 1 : 0);
 }
@@ -473,6 +481,10 @@ void person_unref(struct person *p)
 {
 	if (!p || atomic_fetch_sub(&p->refs, 1) != 1)
 		return;
+	if (person_is_light(p)) {
+		free(p);
+		return;
+	}
 	for (uint32_t i = 0; i < p->pin_count; i++)
 		meta_name_unref(p->pins[i].name);
 	person_style_unref(p->style);
@@ -509,16 +521,16 @@ void person_set_digest(struct person *p)
 
 struct person *person_light(const struct person *p)
 {
-	struct person *l = malloc(sizeof(*l) + p->base_len + 1);
+	struct person *l = malloc(PERSON_LIGHT_SIZE + p->base_len + 1);
 	if (!l)
 		return NULL;
-	memset(l, 0, sizeof(*l));
+	memset(l, 0, PERSON_LIGHT_SIZE);
 	atomic_init(&l->refs, 1);
 	l->id = p->id;
 	l->owner_id = p->owner_id;
 	l->org_id = p->org_id;
 	l->update_time = p->update_time;
-	l->base = (char *)(l + 1);
+	l->base = (char *)l + PERSON_LIGHT_SIZE;
 	memcpy(l->base, p->base, p->base_len);
 	l->base[p->base_len] = '\0';
 	l->base_len = p->base_len;

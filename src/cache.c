@@ -21,8 +21,8 @@ struct cache *cache_new(double ttl, uint64_t max_bytes)
 	struct cache *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
-	if (!idtable_init(&c->persons) || !idtable_init(&c->slots)) {
-		idtable_destroy(&c->persons, NULL);
+	if (!personmap_init(&c->persons) || !idtable_init(&c->slots)) {
+		personmap_destroy(&c->persons, NULL);
 		idtable_destroy(&c->slots, NULL);
 		free(c);
 		return NULL;
@@ -36,7 +36,6 @@ struct cache *cache_new(double ttl, uint64_t max_bytes)
 	return c;
 }
 
-static void free_person_value(void *v) { person_unref(v); }
 
 static void free_slot_value(void *v)
 {
@@ -53,7 +52,7 @@ void cache_free(struct cache *c)
 	if (!c)
 		return;
 	idtable_destroy(&c->slots, free_slot_value);
-	idtable_destroy(&c->persons, free_person_value);
+	personmap_destroy(&c->persons, person_unref);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -199,9 +198,9 @@ static void release_listing(struct cache *c, struct listing *l)
 	if (l && l->persons && atomic_load(&l->refs) == 1) {
 		for (size_t i = 0; i < l->count; i++) {
 			struct person *p = l->persons[i];
-			struct idtable_entry *e = idtable_find(&c->persons, (uint64_t)p->id);
+			struct person **held = personmap_find(&c->persons, p->id);
 			/* held by this listing and the store, nobody else */
-			if (e && e->value == p && atomic_load(&p->refs) == 2)
+			if (held && *held == p && atomic_load(&p->refs) == 2)
 				cache_forget_person(c, p->id);
 		}
 	}

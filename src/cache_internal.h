@@ -13,6 +13,7 @@
 #include "bytecache.h"
 #include "growing.h"
 #include "idtable.h"
+#include "personmap.h"
 
 struct slot {
 	struct dlist_node lru; /* on cache.lru, most recently used first */
@@ -36,7 +37,7 @@ struct cache {
 	pthread_mutex_t lock;
 	double ttl;
 	uint64_t max_bytes;
-	struct idtable persons; /* id -> struct person * */
+	struct personmap persons;
 	struct idtable slots;   /* key -> struct slot * */
 	struct dlist lru;       /* every slot, in order of use */
 	size_t max_listings;

@@ -20,10 +20,9 @@ struct unused_persons {
 	size_t count, cap;
 };
 
-static void collect_unused(struct idtable_entry *e, void *ctx)
+static void collect_unused(struct person *p, void *ctx)
 {
 	struct unused_persons *u = ctx;
-	struct person *p = e->value;
 	if (atomic_load(&p->refs) != 1 || u->count == u->cap)
 		return;
 	u->ids[u->count++] = p->id;
@@ -31,7 +30,7 @@ static void collect_unused(struct idtable_entry *e, void *ctx)
 
 void cache_forget_person(struct cache *c, int64_t id)
 {
-	struct person *p = idtable_remove(&c->persons, (uint64_t)id);
+	struct person *p = personmap_remove(&c->persons, id);
 	if (p) {
 		c->stats.persons--;
 		c->stats.person_bytes -= cache_person_bytes_held(p);
@@ -46,7 +45,7 @@ void cache_purge_unused_persons(struct cache *c)
 	u.ids = malloc((u.cap ? u.cap : 1) * sizeof(*u.ids));
 	if (!u.ids)
 		return;
-	idtable_each(&c->persons, collect_unused, &u);
+	personmap_each(&c->persons, collect_unused, &u);
 	for (size_t i = 0; i < u.count; i++)
 		cache_forget_person(c, u.ids[i]);
 	free(u.ids);
@@ -129,7 +128,7 @@ size_t cache_persons_remove(struct cache *c, const int64_t *ids, size_t n)
 	struct removal_scan rs = { .c = c, .gone = gone };
 	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < n; i++)
-		if (idtable_find(&c->persons, (uint64_t)ids[i]))
+		if (personmap_find(&c->persons, ids[i]))
 			gone[rs.ngone++] = ids[i];
 	qsort(gone, rs.ngone, sizeof(*gone), cmp_int64);
 	size_t unique = 0;
@@ -140,7 +139,7 @@ size_t cache_persons_remove(struct cache *c, const int64_t *ids, size_t n)
 	if (rs.ngone)
 		idtable_each(&c->slots, remove_from_slot, &rs);
 	for (size_t i = 0; i < rs.ngone; i++) {
-		struct person *p = idtable_remove(&c->persons, (uint64_t)gone[i]);
+		struct person *p = personmap_remove(&c->persons, gone[i]);
 		if (p) {
 			c->stats.persons--;
 			c->stats.person_bytes -= cache_person_bytes_held(p);
@@ -200,20 +199,20 @@ static struct person *put_person(struct cache *c, struct person *p, bool on_disk
 	struct person *result = p;
 	bool replaced = false;
 	pthread_mutex_lock(&c->lock);
-	struct idtable_entry *e = idtable_find(&c->persons, (uint64_t)p->id);
-	if (e) {
-		struct person *old = e->value;
+	struct person **held = personmap_find(&c->persons, p->id);
+	if (held) {
+		struct person *old = *held;
 		if (person_same(old, p)) {
 			result = person_ref(old);
 			person_unref(p);
 		} else {
 			c->stats.person_bytes -= cache_person_bytes_held(old);
 			c->stats.person_bytes += cache_person_bytes_held(p);
-			e->value = person_ref(p);
+			*held = person_ref(p);
 			person_unref(old);
 			replaced = true;
 		}
-	} else if (idtable_insert(&c->persons, (uint64_t)p->id, p)) {
+	} else if (personmap_insert(&c->persons, p)) {
 		person_ref(p);
 		c->stats.persons++;
 		c->stats.person_bytes += cache_person_bytes_held(p);
@@ -260,9 +259,9 @@ struct person *cache_person_get(struct cache *c, int64_t id)
 {
 	struct person *p = NULL;
 	pthread_mutex_lock(&c->lock);
-	struct idtable_entry *e = idtable_find(&c->persons, (uint64_t)id);
-	if (e)
-		p = person_ref(e->value);
+	struct person **held = personmap_find(&c->persons, id);
+	if (held)
+		p = person_ref(*held);
 	pthread_mutex_unlock(&c->lock);
 	return p;
 }
@@ -320,13 +319,13 @@ size_t cache_person_replace(struct cache *c, struct person *p, const uint64_t *i
 	struct replacement r = { .rs = { .c = c }, .p = p, .in = in, .nin = nin, .out = out,
 				 .nout = nout };
 	pthread_mutex_lock(&c->lock);
-	struct idtable_entry *e = idtable_find(&c->persons, (uint64_t)p->id);
-	if (e) {
-		struct person *old = e->value;
+	struct person **held = personmap_find(&c->persons, p->id);
+	if (held) {
+		struct person *old = *held;
 		c->stats.person_bytes += cache_person_bytes_held(p) - cache_person_bytes_held(old);
-		e->value = person_ref(p);
+		*held = person_ref(p);
 		person_unref(old);
-	} else if (idtable_insert(&c->persons, (uint64_t)p->id, p)) {
+	} else if (personmap_insert(&c->persons, p)) {
 		person_ref(p);
 		c->stats.persons++;
 		c->stats.person_bytes += cache_person_bytes_held(p);

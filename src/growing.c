@@ -8,14 +8,14 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "idtable.h"
+#include "personmap.h"
 
 struct growing {
 	atomic_uint refs;
 	pthread_mutex_t lock;
 	struct person **persons;
 	size_t count, cap;
-	struct idtable ids; /* id -> position + 1 */
+	struct personmap ids; /* the persons above, by id */
 	bool done;
 	int err;
 	struct growing_waiter *waiters;
@@ -26,7 +26,7 @@ struct growing *growing_new(void)
 	struct growing *g = calloc(1, sizeof(*g));
 	if (!g)
 		return NULL;
-	if (!idtable_init(&g->ids)) {
+	if (!personmap_init(&g->ids)) {
 		free(g);
 		return NULL;
 	}
@@ -48,7 +48,7 @@ void growing_unref(struct growing *g)
 	for (size_t i = 0; i < g->count; i++)
 		person_unref(g->persons[i]);
 	free(g->persons);
-	idtable_destroy(&g->ids, NULL);
+	personmap_destroy(&g->ids, NULL);
 	pthread_mutex_destroy(&g->lock);
 	free(g);
 }
@@ -57,7 +57,7 @@ void growing_unref(struct growing *g)
  * the final listing, which the handle does not use: an honest EIO below). */
 static bool append_one(struct growing *g, struct person *p)
 {
-	if (idtable_find(&g->ids, (uint64_t)p->id))
+	if (personmap_find(&g->ids, p->id))
 		return true;
 	if (g->count == g->cap) {
 		size_t cap = g->cap ? g->cap * 2 : 512;
@@ -67,7 +67,7 @@ static bool append_one(struct growing *g, struct person *p)
 		g->persons = grown;
 		g->cap = cap;
 	}
-	if (!idtable_insert(&g->ids, (uint64_t)p->id, (void *)(uintptr_t)(g->count + 1)))
+	if (!personmap_insert(&g->ids, p))
 		return false;
 	g->persons[g->count++] = person_ref(p);
 	return true;
@@ -141,8 +141,8 @@ size_t growing_slice(struct growing *g, size_t from, size_t max, struct person *
 struct person *growing_find(struct growing *g, int64_t id)
 {
 	pthread_mutex_lock(&g->lock);
-	struct idtable_entry *e = idtable_find(&g->ids, (uint64_t)id);
-	struct person *p = e ? person_ref(g->persons[(uintptr_t)e->value - 1]) : NULL;
+	struct person **at = personmap_find(&g->ids, id);
+	struct person *p = at ? person_ref(*at) : NULL;
 	pthread_mutex_unlock(&g->lock);
 	return p;
 }

@@ -37,6 +37,10 @@ struct listing {
 };
 
 struct listing *listing_new_persons(size_t count);
+/* A listing of persons[0..count) that takes over the array (malloc'd, not
+ * empty) and the references in it; NULL (the array still the caller's) when
+ * out of memory. */
+struct listing *listing_adopt_persons(struct person **persons, size_t count);
 /* with_names: allocate the names array (entries start NULL). */
 struct listing *listing_new_ids(size_t count, bool with_names);
 struct listing *listing_ref(struct listing *l);

@@ -24,6 +24,14 @@ struct listing *listing_new_persons(size_t count)
 	return l;
 }
 
+struct listing *listing_adopt_persons(struct person **persons, size_t count)
+{
+	struct listing *l = listing_alloc(count);
+	if (l)
+		l->persons = persons;
+	return l;
+}
+
 struct listing *listing_new_ids(size_t count, bool with_names)
 {
 	struct listing *l = listing_alloc(count);
@@ -85,8 +93,11 @@ static int cmp_id_slot(const void *a, const void *b)
 bool listing_sort(struct listing *l)
 {
 	size_t n = l->count;
-	if (n < 2)
-		return true;
+	size_t ascending = 1;
+	while (ascending < n && listing_id_at(l, ascending - 1) < listing_id_at(l, ascending))
+		ascending++;
+	if (ascending >= n)
+		return true; /* a walk by id: nothing to sort, nothing to allocate */
 	struct id_slot *perm = malloc(n * sizeof(*perm));
 	struct person **persons = l->persons ? malloc(n * sizeof(*persons)) : NULL;
 	int64_t *ids = l->ids ? malloc(n * sizeof(*ids)) : NULL;

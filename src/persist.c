@@ -182,7 +182,8 @@ void persist_add_listing(struct persist_batch *b, uint64_t key, const struct lis
 	}
 	for (size_t i = 0; i < l->count; i++) {
 		row.ids[i] = l->persons ? l->persons[i]->id : l->ids[i];
-		if (persons_too && l->persons)
+		/* Light persons are written by the cache's bytecache. */
+		if (persons_too && l->persons && person_storable(l->persons[i]))
 			persist_add_person(b, l->persons[i]);
 	}
 	if (l->names) {

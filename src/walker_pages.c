@@ -365,11 +365,17 @@ int person_set_walk_pipelined(struct person_set *set, struct api_conn *conn,
 /* Move the set into a new listing sorted by id. */
 struct listing *person_set_to_listing(struct person_set *ps)
 {
-	struct listing *l = listing_new_persons(ps->count);
-	if (!l)
+	struct listing *l;
+	if (ps->count) {
+		/* The set's array becomes the listing's: a million persons are
+		 * not copied. */
+		if (!(l = listing_adopt_persons(ps->items, ps->count)))
+			return NULL;
+		ps->items = NULL;
+		ps->cap = 0;
+	} else if (!(l = listing_new_persons(0))) {
 		return NULL;
-	if (ps->count)
-		memcpy(l->persons, ps->items, ps->count * sizeof(*ps->items));
+	}
 	ps->count = 0;
 	if (!listing_sort(l)) {
 		listing_unref(l);

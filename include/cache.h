@@ -60,6 +60,7 @@ struct cache_stats {
 	uint64_t misses;
 	uint64_t stale_served;
 	uint64_t walks;
+	uint64_t purge_passes;   /* passes over the person store for unused persons */
 };
 
 struct cache;

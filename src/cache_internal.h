@@ -50,6 +50,7 @@ struct cache {
 	uint64_t expire_all_count;
 	struct bytecache *bytes; /* with a disk cache and a bound: persons are light */
 	double expire_all_at; /* monotonic time of the last cache_expire_all, or -inf */
+	uint64_t bytes_after_purge; /* person_bytes when the last purge pass ended */
 };
 
 /* Bytes a person holds (what cache_max_mb bounds). */

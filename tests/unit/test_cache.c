@@ -217,6 +217,36 @@ static void test_size_bound_evicts_least_recently_used(void)
 	cache_free(c);
 }
 
+/* A listing in use whose persons alone exceed the bound: each other listing
+ * that finishes must not pay a pass over the whole person store. */
+static void test_purge_passes_are_amortized(void)
+{
+	struct person *probe = make_person(1, "P", "2024-01-01T00:00:00Z");
+	uint64_t one = person_mem_bytes(probe);
+	person_unref(probe);
+	enum { BIG = 2000, SMALL = 400 };
+	struct cache *c = cache_new(60, one * 100);
+	struct listing *big = listing_new_persons(BIG);
+	for (size_t i = 0; i < BIG; i++)
+		big->persons[i] = cache_person_put(c, make_person((int64_t)i + 1, "P",
+								  "2024-01-01T00:00:00Z"));
+	cache_listing_finish(c, 1, listing_ref(big), 0, 1.0); /* big stays held here */
+	for (uint64_t key = 2; key < 2 + SMALL; key++) {
+		struct listing *small = listing_new_persons(1);
+		small->persons[0] = cache_person_put(c, make_person(100000 + (int64_t)key, "Q",
+								    "2024-01-01T00:00:00Z"));
+		cache_listing_finish(c, key, small, 0, (double)key);
+	}
+	struct cache_stats st;
+	cache_get_stats(c, &st);
+	/* One pass per eighth of the bound grown (12.5 persons here), not one per finish. */
+	CHECK(st.purge_passes >= 1 && st.purge_passes <= SMALL / 12 + 2);
+	CHECK(st.evictions >= SMALL - 1); /* the bound is still kept by eviction */
+	CHECK(st.person_bytes <= (BIG + 1 + 13) * (one + 8)); /* longer ids, longer names */
+	listing_unref(big);
+	cache_free(c);
+}
+
 static void test_expire_all_forces_full_walk(void)
 {
 	struct cache *c = cache_new(60, 0);
@@ -557,6 +587,7 @@ int main(void)
 	test_persons_remove_from_every_listing();
 	test_replace_hook();
 	test_size_bound_evicts_least_recently_used();
+	test_purge_passes_are_amortized();
 	test_expire_all_forces_full_walk();
 	test_peek_fresh();
 	test_expiry_during_a_walk_keeps_it_expired();

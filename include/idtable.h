@@ -10,6 +10,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The mix of an id's bits that tables of ids index by (its low bits pick a
+ * bucket or a slot; personmap.h uses it too). */
+static inline uint64_t idtable_mix(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= UINT64_C(0xff51afd7ed558ccd);
+	k ^= k >> 33;
+	return k;
+}
+
 struct idtable_entry {
 	struct idtable_entry *next;
 	uint64_t key;

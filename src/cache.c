@@ -36,7 +36,6 @@ struct cache *cache_new(double ttl, uint64_t max_bytes)
 	return c;
 }
 
-
 static void free_slot_value(void *v)
 {
 	struct slot *s = v;
@@ -268,15 +267,15 @@ static void enforce_bounds(struct cache *c, const struct slot *keep)
 	 * eviction (which takes along the persons only the evicted listing
 	 * held) keeps the bound, and unused persons overshoot it by at most
 	 * that eighth. */
-	if (!c->stats.purge_passes ||
-	    c->stats.person_bytes >= c->bytes_after_purge + c->max_bytes / 8) {
+	bool purge = !c->stats.purge_passes ||
+		     c->stats.person_bytes >= c->bytes_after_purge + c->max_bytes / 8;
+	if (purge) {
 		cache_purge_unused_persons(c);
 		c->stats.purge_passes++;
-		evict_from_tail(c, keep, over_bytes, 0);
-		c->bytes_after_purge = c->stats.person_bytes;
-		return;
 	}
 	evict_from_tail(c, keep, over_bytes, 0);
+	if (purge)
+		c->bytes_after_purge = c->stats.person_bytes;
 }
 
 void cache_listing_finish(struct cache *c, uint64_t key, struct listing *fresh, int err,

@@ -4,10 +4,7 @@
 
 static size_t bucket_of(uint64_t k, size_t nbuckets)
 {
-	k ^= k >> 33;
-	k *= UINT64_C(0xff51afd7ed558ccd);
-	k ^= k >> 33;
-	return (size_t)k & (nbuckets - 1);
+	return (size_t)idtable_mix(k) & (nbuckets - 1);
 }
 
 #define INITIAL_BUCKETS 256

@@ -542,7 +542,7 @@ int main(int argc, char **argv)
 	/* With a memory bound, one malloc arena instead of one per thread:
 	 * persons read back from disk on one thread and dropped on another
 	 * would otherwise leave freed memory in every thread's arena (measured:
-	 * 18 MiB over the bound during a grep of 100,000 persons). */
+	 * 13-26 MiB over the bound during a grep of 100,000 persons). */
 	if (opts.cache_max_mb > 0 && !mallopt(M_ARENA_MAX, 1))
 		log_warn("could not limit malloc's arenas; memory may exceed cache_max_mb by more");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {

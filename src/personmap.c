@@ -7,17 +7,14 @@
 
 #include <stdlib.h>
 
+#include "idtable.h"
 #include "person.h"
 
 #define INITIAL_SLOTS 256
 
 static size_t home_of(int64_t id, size_t nslots)
 {
-	uint64_t k = (uint64_t)id;
-	k ^= k >> 33;
-	k *= UINT64_C(0xff51afd7ed558ccd);
-	k ^= k >> 33;
-	return (size_t)k & (nslots - 1);
+	return (size_t)idtable_mix((uint64_t)id) & (nslots - 1);
 }
 
 bool personmap_init(struct personmap *m)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "idtable.h"
 #include "person.h"
 #include "personmap.h"
 
@@ -100,11 +101,7 @@ static void test_runs_that_wrap(void)
 	size_t n = 0;
 	/* Collect ids whose home is one of the last two slots of 256. */
 	for (int64_t id = 1; n < 40 && id < 10000000; id++) {
-		uint64_t k = (uint64_t)id;
-		k ^= k >> 33;
-		k *= UINT64_C(0xff51afd7ed558ccd);
-		k ^= k >> 33;
-		if ((k & 255) >= 254)
+		if ((idtable_mix((uint64_t)id) & 255) >= 254)
 			ps[n++] = fake_person(id);
 	}
 	CHECK(n == 40);

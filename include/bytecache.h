@@ -44,6 +44,9 @@ void bytecache_put(struct bytecache *b, struct person *p, bool dirty);
 /* The full person of id whose digest is `digest` (a new reference), from
  * memory or the store; NULL if neither has that version. */
 struct person *bytecache_get(struct bytecache *b, int64_t id, uint64_t digest);
+/* The newest version of id this cache has (memory, else the store), a new
+ * reference; NULL if neither has one.  What a listing by ids shows. */
+struct person *bytecache_get_current(struct bytecache *b, int64_t id);
 /* Write every dirty person now: 0 or -errno (the store logged why). */
 int bytecache_flush(struct bytecache *b);
 void bytecache_get_stats(struct bytecache *b, struct bytecache_stats *out);

@@ -8,6 +8,10 @@
  * JSON is byte-identical to the stored one reuses the stored object, so one
  * object is shared by every directory it appears in.
  *
+ * With a bytecache (a disk cache and cache_max_mb) listings of persons are
+ * kept by ids (listing.person_ids) and the store holds persons only while
+ * they are used or the bound allows; cache_listing_person reads one back.
+ *
  * Listings: one slot per directory key.  A listing younger than the TTL is
  * served as it is (no request).  Otherwise the first caller is told to fetch
  * it (CACHE_START_FETCH) and later callers join as waiters (CACHE_JOINED):
@@ -70,6 +74,8 @@ struct cache;
  * bound): past it, the least recently used listings are dropped, and with
  * them the persons no listing uses any more. */
 struct cache *cache_new(double ttl, uint64_t max_bytes);
+/* True when listings of persons are kept by ids (cache_use_bytecache). */
+bool cache_lists_by_ids(struct cache *c);
 /* 10,000 listings: every directory of a big company's daily use, and each
  * about 300 bytes when empty. */
 #define CACHE_DEFAULT_MAX_LISTINGS 10000u
@@ -174,6 +180,13 @@ int cache_flush_bytes(struct cache *c);
 bool cache_bytes_stats(struct cache *c, struct bytecache_stats *out);
 /* A new reference, or NULL if the id is unknown. */
 struct person *cache_person_get(struct cache *c, int64_t id);
+/* The same, but a person the store let go is read back from the bytecache
+ * or the disk (light, stored again): NULL only if neither has it. */
+struct person *cache_person_load(struct cache *c, int64_t id);
+/* Person i of listing l (of persons), a new reference: the one it holds,
+ * or, for a listing by ids, the stored version of its id (cache_person_load).
+ * NULL (logged) if that person can be had nowhere: answer EIO. */
+struct person *cache_listing_person(struct cache *c, const struct listing *l, size_t i);
 
 /*
  * After a write to Pipedrive: p (its reference is taken) becomes the stored

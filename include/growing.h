@@ -33,6 +33,12 @@ struct growing_waiter {
 };
 
 struct growing *growing_new(void);
+/* A growing listing that keeps ids, not persons (a cache that lists by ids):
+ * growing_slice and growing_find get each person from resolve (a new
+ * reference, or NULL when it can be had nowhere: an entry the reader must
+ * answer with EIO). */
+typedef struct person *(*growing_resolve_fn)(void *ctx, int64_t id);
+struct growing *growing_new_by_ids(growing_resolve_fn resolve, void *ctx);
 struct growing *growing_ref(struct growing *g);
 void growing_unref(struct growing *g);
 
@@ -44,8 +50,8 @@ void growing_finish(struct growing *g, const struct listing *l, int err);
 
 /* How many persons there are; *done when the walk ended, *err its error. */
 size_t growing_count(struct growing *g, bool *done, int *err);
-/* Persons from position `from`, at most max, into out (new references);
- * returns how many. */
+/* Persons from position `from`, at most max, into out (new references;
+ * by ids, an entry may be NULL: see growing_new_by_ids); returns how many. */
 size_t growing_slice(struct growing *g, size_t from, size_t max, struct person **out);
 /* The person with this id (a new reference), or NULL if not (yet) there. */
 struct person *growing_find(struct growing *g, int64_t id);

@@ -20,6 +20,10 @@ struct listing {
 	atomic_uint refs;
 	size_t count;
 	struct person **persons; /* person directories: sorted by id, or NULL */
+	/* Person directories under cache_max_mb: their ids sorted, the persons
+	 * themselves taken from the cache (cache_listing_person) - 8 bytes per
+	 * listed person instead of a person object each.  Or NULL. */
+	int64_t *person_ids;
 	int64_t *ids;            /* directories of ids (owners, orgs): sorted, or NULL */
 	char **names;            /* with ids: a safe, unique name per id, or NULL entries */
 	size_t *order;           /* optional display order (indexes), e.g. newest first */
@@ -37,6 +41,21 @@ struct listing {
 };
 
 struct listing *listing_new_persons(size_t count);
+/* A listing of persons by id (person_ids, entries start 0). */
+struct listing *listing_new_person_ids(size_t count);
+/* The same taking over ids[0..count) (malloc'd, not empty); NULL (the array
+ * still the caller's) when out of memory. */
+struct listing *listing_adopt_person_ids(int64_t *ids, size_t count);
+/* A listing of persons, whether it holds them or their ids. */
+static inline bool listing_of_persons(const struct listing *l)
+{
+	return l->persons != NULL || l->person_ids != NULL;
+}
+/* The id at position i (of a person, or of an id directory). */
+int64_t listing_id_at(const struct listing *l, size_t i);
+/* A copy of l (of persons) that keeps their ids only (sync state, display
+ * order and stale flag too); NULL when out of memory. */
+struct listing *listing_by_ids(const struct listing *l);
 /* A listing of persons[0..count) that takes over the array (malloc'd, not
  * empty) and the references in it; NULL (the array still the caller's) when
  * out of memory. */
@@ -58,7 +77,7 @@ struct listing *listing_without(const struct listing *l, const int64_t *gone, si
 
 /* A new listing like l (of persons) with p in the place of the person of
  * its id, or added in id order (and first in a display order); NULL when
- * out of memory.  Takes a new reference to p. */
+ * out of memory.  Takes a new reference to p (a listing by ids: its id). */
 struct listing *listing_with(const struct listing *l, struct person *p);
 
 #endif

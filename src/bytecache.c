@@ -63,11 +63,13 @@ static void drop_entry(struct bytecache *b, struct entry *e)
 	free(e);
 }
 
-/* Past the bound, the least recently used clean persons go.  Lock held. */
+/* Past the bound, the least recently used clean persons go - never the
+ * most recent one, so a person bigger than the bound is read slice by slice
+ * from memory, not from the disk per READ.  Lock held. */
 static void evict(struct bytecache *b)
 {
 	struct dlist_node *n = b->lru.tail;
-	while (n && b->stats.bytes > b->max_bytes) {
+	while (n && n != b->lru.head && b->stats.bytes > b->max_bytes) {
 		struct dlist_node *prev = n->prev;
 		struct entry *e = dlist_entry(n, struct entry, lru);
 		if (!e->dirty)
@@ -141,18 +143,24 @@ void bytecache_put(struct bytecache *b, struct person *p, bool dirty)
 		bytecache_flush(b);
 }
 
-struct person *bytecache_get(struct bytecache *b, int64_t id, uint64_t digest)
+/* The person of id in memory (a new reference), any version when `any`,
+ * else only the one with this digest; NULL if not there.  Lock held. */
+static struct person *held_version(struct bytecache *b, int64_t id, bool any, uint64_t digest)
+{
+	struct idtable_entry *ie = idtable_find(&b->entries, (uint64_t)id);
+	if (!ie)
+		return NULL;
+	struct entry *e = ie->value;
+	if (!any && e->person->digest != digest)
+		return NULL;
+	dlist_move_front(&b->lru, &e->lru);
+	return person_ref(e->person);
+}
+
+static struct person *get_version(struct bytecache *b, int64_t id, bool any, uint64_t digest)
 {
 	pthread_mutex_lock(&b->lock);
-	struct idtable_entry *ie = idtable_find(&b->entries, (uint64_t)id);
-	struct person *p = NULL;
-	if (ie) {
-		struct entry *e = ie->value;
-		if (e->person->digest == digest) {
-			p = person_ref(e->person);
-			dlist_move_front(&b->lru, &e->lru);
-		}
-	}
+	struct person *p = held_version(b, id, any, digest);
 	pthread_mutex_unlock(&b->lock);
 	if (p)
 		return p;
@@ -162,19 +170,39 @@ struct person *bytecache_get(struct bytecache *b, int64_t id, uint64_t digest)
 		p = person_from_store_row(&row);
 	free(mem);
 	pthread_mutex_lock(&b->lock);
-	if (p && p->digest != digest) {
+	if (p && !any && p->digest != digest) {
 		person_unref(p);
 		p = NULL;
 	}
-	if (p) {
+	/* A version in memory (put meanwhile, or another one asked for) is
+	 * newer than the disk's: the disk's never replaces it - a dirty one
+	 * would then never be written. */
+	bool held_other = idtable_find(&b->entries, (uint64_t)id) != NULL;
+	struct person *newer = any && p && held_other ? held_version(b, id, true, 0) : NULL;
+	if (newer) {
+		person_unref(p);
+		p = newer;
+	} else if (p) {
 		b->stats.loads++;
-		insert(b, p, false);
-		evict(b);
+		if (!held_other) {
+			insert(b, p, false);
+			evict(b);
+		}
 	} else {
 		b->stats.load_misses++;
 	}
 	pthread_mutex_unlock(&b->lock);
 	return p;
+}
+
+struct person *bytecache_get(struct bytecache *b, int64_t id, uint64_t digest)
+{
+	return get_version(b, id, false, digest);
+}
+
+struct person *bytecache_get_current(struct bytecache *b, int64_t id)
+{
+	return get_version(b, id, true, 0);
 }
 
 struct dirty_scan {

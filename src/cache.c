@@ -58,6 +58,14 @@ void cache_free(struct cache *c)
 
 double cache_ttl(const struct cache *c) { return c->ttl; }
 
+bool cache_lists_by_ids(struct cache *c)
+{
+	pthread_mutex_lock(&c->lock);
+	bool by_ids = cache_by_ids(c);
+	pthread_mutex_unlock(&c->lock);
+	return by_ids;
+}
+
 void cache_set_max_listings(struct cache *c, size_t max_listings)
 {
 	pthread_mutex_lock(&c->lock);
@@ -148,6 +156,11 @@ enum cache_lookup cache_listing_lookup(struct cache *c, uint64_t key, double now
 	return result;
 }
 
+static struct person *load_person(void *cache, int64_t id)
+{
+	return cache_person_load(cache, id);
+}
+
 enum cache_lookup cache_listing_lookup_stream(struct cache *c, uint64_t key, double now,
 					      struct listing **out, struct listing_waiter *w,
 					      struct growing **g)
@@ -158,8 +171,9 @@ enum cache_lookup cache_listing_lookup_stream(struct cache *c, uint64_t key, dou
 	bool stream = !s || (!s->current && (s->growing || !s->fetching));
 	if (stream && !s)
 		s = slot_get_or_create(c, key);
+	/* Listings by ids grow by ids too: a first walk holds no persons. */
 	if (stream && s && !s->growing)
-		s->growing = growing_new();
+		s->growing = cache_by_ids(c) ? growing_new_by_ids(load_person, c) : growing_new();
 	enum cache_lookup result;
 	if (!stream || !s || !s->growing) {
 		pthread_mutex_unlock(&c->lock);
@@ -206,10 +220,24 @@ static void release_listing(struct cache *c, struct listing *l)
 	listing_unref(l);
 }
 
+static uint64_t id_bytes_of(const struct listing *l)
+{
+	return l && l->person_ids ? l->count * sizeof(*l->person_ids) : 0;
+}
+
+void cache_slot_set_current(struct cache *c, struct slot *s, struct listing *l)
+{
+	c->listing_id_bytes -= id_bytes_of(s->current);
+	c->listing_id_bytes += id_bytes_of(l);
+	listing_unref(s->current);
+	s->current = l;
+}
+
 static void slot_remove(struct cache *c, struct slot *s)
 {
 	dlist_unlink(&c->lru, &s->lru);
 	idtable_remove(&c->slots, s->key);
+	c->listing_id_bytes -= id_bytes_of(s->current);
 	release_listing(c, s->current);
 	growing_unref(s->growing); /* finished before a slot can go */
 	free(s);
@@ -241,7 +269,27 @@ static void evict_from_tail(struct cache *c, const struct slot *keep,
 static bool over_bytes(const struct cache *c, size_t target)
 {
 	(void)target;
-	return c->stats.person_bytes > c->max_bytes;
+	return c->stats.person_bytes + c->listing_id_bytes > c->max_bytes;
+}
+
+/* The amortized pass over the person store for unused persons (see
+ * enforce_bounds); true if it ran.  Lock held. */
+static bool purge_when_grown(struct cache *c)
+{
+	bool purge = !c->stats.purge_passes ||
+		     c->stats.person_bytes >= c->bytes_after_purge + c->max_bytes / 8;
+	if (purge) {
+		cache_purge_unused_persons(c);
+		c->stats.purge_passes++;
+	}
+	return purge;
+}
+
+void cache_keep_person_bound(struct cache *c)
+{
+	if (c->max_bytes && cache_by_ids(c) &&
+	    c->stats.person_bytes + c->listing_id_bytes > c->max_bytes && purge_when_grown(c))
+		c->bytes_after_purge = c->stats.person_bytes;
 }
 
 static bool over_count(const struct cache *c, size_t target)
@@ -256,7 +304,7 @@ static void enforce_bounds(struct cache *c, const struct slot *keep)
 {
 	if (c->slots.count > c->max_listings)
 		evict_from_tail(c, keep, over_count, c->max_listings - c->max_listings / 10);
-	if (!c->max_bytes || c->stats.person_bytes <= c->max_bytes)
+	if (!c->max_bytes || !over_bytes(c, 0))
 		return;
 	/* A pass over the whole person store for unused persons costs
 	 * milliseconds at a million persons, and when the light persons of the
@@ -267,12 +315,7 @@ static void enforce_bounds(struct cache *c, const struct slot *keep)
 	 * eviction (which takes along the persons only the evicted listing
 	 * held) keeps the bound, and unused persons overshoot it by at most
 	 * that eighth. */
-	bool purge = !c->stats.purge_passes ||
-		     c->stats.person_bytes >= c->bytes_after_purge + c->max_bytes / 8;
-	if (purge) {
-		cache_purge_unused_persons(c);
-		c->stats.purge_passes++;
-	}
+	bool purge = purge_when_grown(c);
 	evict_from_tail(c, keep, over_bytes, 0);
 	if (purge)
 		c->bytes_after_purge = c->stats.person_bytes;
@@ -286,6 +329,19 @@ void cache_listing_finish(struct cache *c, uint64_t key, struct listing *fresh, 
 	pthread_mutex_lock(&c->lock);
 	struct slot *s = fresh ? slot_get_or_create(c, key) : cache_slot_find(c, key);
 	struct growing *growing = NULL;
+	if (fresh && cache_by_ids(c) && fresh->persons) {
+		/* Under cache_max_mb a listing keeps its persons' ids, not them:
+		 * the persons stay in the store while the bound allows. */
+		struct listing *by_ids = listing_by_ids(fresh);
+		if (by_ids) {
+			listing_unref(fresh);
+			fresh = by_ids;
+			/* A big listing let go of its persons: the next bound
+			 * check passes over the store whatever it grew by. */
+			if (fresh->count * PERSON_LIGHT_SIZE >= c->max_bytes / 8)
+				c->bytes_after_purge = 0;
+		}
+	}
 	if (s) {
 		waiters = s->waiters;
 		s->waiters = NULL;
@@ -296,8 +352,7 @@ void cache_listing_finish(struct cache *c, uint64_t key, struct listing *fresh, 
 	if (fresh) {
 		fresh->generation = c->next_generation++;
 		if (s) {
-			listing_unref(s->current);
-			s->current = listing_ref(fresh);
+			cache_slot_set_current(c, s, listing_ref(fresh));
 			s->fetched_at = fresh->fetched_at != 0 && fresh->fetched_at < now
 						? fresh->fetched_at
 						: now;

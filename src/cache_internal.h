@@ -51,6 +51,9 @@ struct cache {
 	struct bytecache *bytes; /* with a disk cache and a bound: persons are light */
 	double expire_all_at; /* monotonic time of the last cache_expire_all, or -inf */
 	uint64_t bytes_after_purge; /* person_bytes when the last purge pass ended */
+	/* With a bytecache, listings hold persons by id (listing.person_ids):
+	 * the bytes those ids take, which cache_max_mb bounds too. */
+	uint64_t listing_id_bytes;
 };
 
 /* Bytes a person holds (what cache_max_mb bounds). */
@@ -60,5 +63,13 @@ void cache_forget_person(struct cache *c, int64_t id);
 /* Drop persons only the store holds (one pass over the store); lock held. */
 void cache_purge_unused_persons(struct cache *c);
 struct slot *cache_slot_find(struct cache *c, uint64_t key);
+/* s's listing becomes l (the slot takes the reference), the old one is let
+ * go; lock held. */
+void cache_slot_set_current(struct cache *c, struct slot *s, struct listing *l);
+/* Listings by ids hold no persons: the store's unused ones go once it has
+ * grown past the bound (amortized like enforce_bounds); lock held. */
+void cache_keep_person_bound(struct cache *c);
+/* True when listings hold persons by id (a disk cache and cache_max_mb). */
+static inline bool cache_by_ids(const struct cache *c) { return c->bytes != NULL; }
 
 #endif

@@ -62,6 +62,7 @@ struct removal_scan {
 	struct cache *c;
 	const int64_t *gone;
 	size_t ngone;
+	struct person **olds; /* gone[i]'s person as last known (listings by ids), or NULL */
 	struct removal *done; /* (listing, person) pairs for the hook */
 	size_t done_count, done_cap;
 	size_t listings_changed;
@@ -88,7 +89,7 @@ static void remove_from_slot(struct idtable_entry *e, void *ctx)
 	struct removal_scan *rs = ctx;
 	struct slot *s = e->value;
 	struct listing *l = s->current;
-	if (!l || !l->persons)
+	if (!l || !listing_of_persons(l))
 		return;
 	size_t removed = 0;
 	for (size_t i = 0; i < rs->ngone; i++)
@@ -102,12 +103,13 @@ static void remove_from_slot(struct idtable_entry *e, void *ctx)
 	}
 	for (size_t i = 0; i < rs->ngone; i++) {
 		long at = listing_find(l, rs->gone[i]);
-		if (at >= 0)
-			note_removal(rs, s->key, l->persons[at]);
+		struct person *old = at < 0 ? NULL : l->persons ? l->persons[at]
+					   : rs->olds ? rs->olds[i] : NULL;
+		if (old)
+			note_removal(rs, s->key, old);
 	}
 	copy->generation = rs->c->next_generation++;
-	s->current = copy;
-	listing_unref(l);
+	cache_slot_set_current(rs->c, s, copy);
 	rs->listings_changed++;
 }
 
@@ -115,6 +117,17 @@ static int cmp_int64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
 	return (x > y) - (x < y);
+}
+
+/* Sort ids[0..n) and drop repeats; returns how many are left. */
+static size_t unique_sorted(int64_t *ids, size_t n)
+{
+	qsort(ids, n, sizeof(*ids), cmp_int64);
+	size_t unique = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!unique || ids[unique - 1] != ids[i])
+			ids[unique++] = ids[i];
+	return unique;
 }
 
 size_t cache_persons_remove(struct cache *c, const int64_t *ids, size_t n)
@@ -126,16 +139,23 @@ size_t cache_persons_remove(struct cache *c, const int64_t *ids, size_t n)
 		return 0;
 	}
 	struct removal_scan rs = { .c = c, .gone = gone };
+	/* Listings by ids hold persons the store may not: every id counts, and
+	 * their names (for the kernel's entries) are looked up first. */
+	bool by_ids = cache_by_ids(c);
+	if (by_ids) {
+		memcpy(gone, ids, n * sizeof(*gone));
+		rs.ngone = unique_sorted(gone, n);
+		rs.olds = calloc(rs.ngone ? rs.ngone : 1, sizeof(*rs.olds));
+		for (size_t i = 0; rs.olds && i < rs.ngone; i++)
+			rs.olds[i] = cache_person_load(c, gone[i]);
+	}
 	pthread_mutex_lock(&c->lock);
-	for (size_t i = 0; i < n; i++)
-		if (personmap_find(&c->persons, ids[i]))
-			gone[rs.ngone++] = ids[i];
-	qsort(gone, rs.ngone, sizeof(*gone), cmp_int64);
-	size_t unique = 0;
-	for (size_t i = 0; i < rs.ngone; i++)
-		if (!unique || gone[unique - 1] != gone[i])
-			gone[unique++] = gone[i];
-	rs.ngone = unique;
+	if (!by_ids) {
+		for (size_t i = 0; i < n; i++)
+			if (personmap_find(&c->persons, ids[i]))
+				gone[rs.ngone++] = ids[i];
+		rs.ngone = unique_sorted(gone, rs.ngone);
+	}
 	if (rs.ngone)
 		idtable_each(&c->slots, remove_from_slot, &rs);
 	for (size_t i = 0; i < rs.ngone; i++) {
@@ -158,6 +178,9 @@ size_t cache_persons_remove(struct cache *c, const int64_t *ids, size_t n)
 		person_unref(rs.done[i].person);
 	}
 	free(rs.done);
+	for (size_t i = 0; rs.olds && i < rs.ngone; i++)
+		person_unref(rs.olds[i]);
+	free(rs.olds);
 	free(gone);
 	return rs.listings_changed;
 }
@@ -217,6 +240,7 @@ static struct person *put_person(struct cache *c, struct person *p, bool on_disk
 		c->stats.persons++;
 		c->stats.person_bytes += cache_person_bytes_held(p);
 	}
+	cache_keep_person_bound(c);
 	cache_replace_fn hook = c->on_replace;
 	void *hook_ctx = c->on_replace_ctx;
 	pthread_mutex_unlock(&c->lock);
@@ -266,11 +290,55 @@ struct person *cache_person_get(struct cache *c, int64_t id)
 	return p;
 }
 
+struct person *cache_person_load(struct cache *c, int64_t id)
+{
+	struct person *p = cache_person_get(c, id);
+	if (p || !c->bytes)
+		return p;
+	struct person *full = bytecache_get_current(c->bytes, id);
+	struct person *light = full ? person_light(full) : NULL;
+	person_unref(full);
+	if (!light)
+		return NULL;
+	pthread_mutex_lock(&c->lock);
+	struct person **held = personmap_find(&c->persons, id);
+	if (held) { /* stored meanwhile: that version is at least as new */
+		p = person_ref(*held);
+		person_unref(light);
+	} else {
+		p = light;
+		if (personmap_insert(&c->persons, light)) {
+			person_ref(light);
+			c->stats.persons++;
+			c->stats.person_bytes += cache_person_bytes_held(light);
+			cache_keep_person_bound(c);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return p;
+}
+
+struct person *cache_listing_person(struct cache *c, const struct listing *l, size_t i)
+{
+	if (l->persons)
+		return person_ref(l->persons[i]);
+	if (!l->person_ids)
+		return NULL;
+	struct person *p = cache_person_load(c, l->person_ids[i]);
+	if (!p)
+		log_error("person %lld of a folder is neither in memory nor in the disk cache; "
+			  "the folder answers EIO until it is walked again (kill -HUP the daemon "
+			  "to refresh now)",
+			  (long long)l->person_ids[i]);
+	return p;
+}
+
 /* ---- one person after a write ---- */
 
 struct replacement {
 	struct removal_scan rs; /* notes (key, old person) for the remove hook */
 	struct person *p;
+	struct person *prior; /* p's version before, for listings by ids; or NULL */
 	const uint64_t *in, *out;
 	size_t nin, nout;
 };
@@ -288,7 +356,7 @@ static void replace_in_slot(struct idtable_entry *e, void *ctx)
 	struct replacement *r = ctx;
 	struct slot *s = e->value;
 	struct listing *l = s->current;
-	if (!l || !l->persons)
+	if (!l || !listing_of_persons(l))
 		return;
 	long at = listing_find(l, r->p->id);
 	bool leave = key_in(r->out, r->nout, s->key);
@@ -299,13 +367,12 @@ static void replace_in_slot(struct idtable_entry *e, void *ctx)
 		r->rs.out_of_memory = true;
 		return;
 	}
-	const struct person *old = at >= 0 ? l->persons[at] : NULL;
+	struct person *old = at < 0 ? NULL : l->persons ? l->persons[at] : r->prior;
 	if (old && (leave || old->base_len != r->p->base_len ||
 		    memcmp(old->base, r->p->base, old->base_len) != 0))
-		note_removal(&r->rs, s->key, l->persons[at]); /* its old names go */
+		note_removal(&r->rs, s->key, old); /* its old names go */
 	copy->generation = r->rs.c->next_generation++;
-	s->current = copy;
-	listing_unref(l);
+	cache_slot_set_current(r->rs.c, s, copy);
 	r->rs.listings_changed++;
 }
 
@@ -314,10 +381,12 @@ size_t cache_person_replace(struct cache *c, struct person *p, const uint64_t *i
 {
 	if (!p->digest)
 		person_set_digest(p);
+	/* Listings by ids: the version they showed, before the new one is kept. */
+	struct person *prior = cache_by_ids(c) ? cache_person_load(c, p->id) : NULL;
 	if (c->bytes && !person_is_light(p))
 		p = make_light(c, p, false); /* its bytes to the bytecache */
-	struct replacement r = { .rs = { .c = c }, .p = p, .in = in, .nin = nin, .out = out,
-				 .nout = nout };
+	struct replacement r = { .rs = { .c = c }, .p = p, .prior = prior, .in = in, .nin = nin,
+				 .out = out, .nout = nout };
 	pthread_mutex_lock(&c->lock);
 	struct person **held = personmap_find(&c->persons, p->id);
 	if (held) {
@@ -348,6 +417,7 @@ size_t cache_person_replace(struct cache *c, struct person *p, const uint64_t *i
 	if (on_replace)
 		on_replace(replace_ctx, p->id);
 	person_unref(p);
+	person_unref(prior);
 	return r.rs.listings_changed;
 }
 

@@ -95,6 +95,14 @@ struct person *fs_current_version(struct fs *fs, const struct person *p)
 	return current ? current : person_ref((struct person *)p);
 }
 
+struct person *fs_listing_current(struct fs *fs, const struct listing *l, size_t i)
+{
+	struct person *held = cache_listing_person(fs->cache, l, i);
+	struct person *current = held ? fs_current_version(fs, held) : NULL;
+	person_unref(held);
+	return current;
+}
+
 void fs_reply_person_entry(fuse_req_t req, struct fs *fs, const struct person *p,
 			   enum node_kind kind)
 {

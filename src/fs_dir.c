@@ -57,7 +57,7 @@ void fs_reply_opendir(struct fs *fs, fuse_req_t req, fuse_ino_t dir, struct fuse
 		return;
 	}
 	od->listing = l;
-	if (l->persons)
+	if (listing_of_persons(l))
 		fs_readahead_note(fs, l);
 	pthread_mutex_lock(&fs->dirs_lock);
 	dlist_push_front(&fs->dirs, &od->node);
@@ -181,7 +181,7 @@ void fs_lookup_one_reply(struct fs *fs, fuse_req_t req, fuse_ino_t dir, const st
 	int64_t id;
 	enum person_file kind;
 	size_t base_len;
-	struct person *p = l->count == 1 ? fs_current_version(fs, l->persons[0]) : NULL;
+	struct person *p = l->count == 1 ? fs_listing_current(fs, l, 0) : NULL;
 	bool found = p && names_parse_person_file(name, strlen(name), &id, &kind, &base_len) &&
 		     p->id == id && p->base_len == base_len && memcmp(p->base, name, base_len) == 0 &&
 		     (tree_kind(dir) == NODE_OWNER_DIR ? p->owner_id : p->org_id) == tree_id(dir);
@@ -201,24 +201,29 @@ void fs_lookup_person_file(struct fs *fs, fuse_req_t req, fuse_ino_t dir,
 	enum person_file kind;
 	size_t base_len;
 	long idx = -1;
-	if (l->persons && names_parse_person_file(name, n, &id, &kind, &base_len))
+	if (listing_of_persons(l) && names_parse_person_file(name, n, &id, &kind, &base_len))
 		idx = listing_find(l, id);
-	if (idx < 0 && dir == INO_BY_ID) {
+	bool by_id_name = idx < 0 && dir == INO_BY_ID;
+	if (by_id_name) {
 		/* /by-id names are "<id>.json": the per-id key holds 0 or 1 person. */
 		idx = l->count == 1 ? 0 : -1;
 		kind = n > 5 && strcmp(name + n - 5, ".json") == 0 ? PERSON_FILE_JSON : PERSON_FILE_VCF;
-		base_len = 0;
-	} else if (idx >= 0) {
-		const struct person *p = l->persons[idx];
-		if (p->base_len != base_len || memcmp(p->base, name, base_len) != 0)
-			idx = -1; /* renamed: the old name is gone */
 	}
-	if (idx < 0) {
+	struct person *p = idx >= 0 ? cache_listing_person(fs->cache, l, (size_t)idx) : NULL;
+	if (idx >= 0 && !p) {
+		fuse_reply_err(req, EIO); /* logged */
+		return;
+	}
+	if (p && !by_id_name && (p->base_len != base_len || memcmp(p->base, name, base_len) != 0)) {
+		person_unref(p); /* renamed: the old name is gone */
+		p = NULL;
+	}
+	if (!p) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	fs_reply_person_entry(req, fs, l->persons[idx],
-			      kind == PERSON_FILE_JSON ? NODE_PERSON_JSON : NODE_PERSON_VCF);
+	fs_reply_person_entry(req, fs, p, kind == PERSON_FILE_JSON ? NODE_PERSON_JSON : NODE_PERSON_VCF);
+	person_unref(p);
 }
 
 void fs_lookup_group_link(struct fs *fs, fuse_req_t req, fuse_ino_t root,
@@ -281,13 +286,14 @@ static bool person_entry(struct fs *fs, fuse_ino_t dir, const struct person *p, 
 }
 
 /* The entry at directory position `index` (after "." and ".."); false past
- * the end.  Group roots list the id directories, then the name links, then
+ * the end, or with *err set (EIO: a person of a listing by ids could not be
+ * read back).  Group roots list the id directories, then the name links, then
  * the folder files; person directories list each person's .json and .vcf,
  * with the attributes of the store's current version.  /search lists
  * nothing: a term is a question, not a place (nothing walking the tree
  * ever searches). */
 static bool dir_entry_at(struct fs *fs, fuse_ino_t dir, const struct listing *l, size_t index,
-			 struct strbuf *name, struct stat *st)
+			 struct strbuf *name, struct stat *st, int *err)
 {
 	sb_reset(name);
 	if (dir == INO_SEARCH)
@@ -330,20 +336,32 @@ static bool dir_entry_at(struct fs *fs, fuse_ino_t dir, const struct listing *l,
 	if (index / 2 >= l->count)
 		return false;
 	size_t i = l->order ? l->order[index / 2] : index / 2;
-	const struct person *p = l->persons[i];
-	return person_entry(fs, dir, p, index, name, st);
+	struct person *p = cache_listing_person(fs->cache, l, i);
+	if (!p) {
+		*err = EIO; /* logged; never a silent end of the listing */
+		return false;
+	}
+	bool shown = person_entry(fs, dir, p, index, name, st);
+	person_unref(p);
+	return shown;
 }
 
 /* The name and attributes of entry `index` (after "." and "..") of a folder
- * whose persons are persons[0..n), person `first` being persons[0]. */
+ * whose persons are persons[0..n), person `first` being persons[0]; false
+ * past them, or with *err set (EIO: a NULL entry, a person of a cache by ids
+ * that could not be read back). */
 static bool growing_entry_at(struct fs *fs, fuse_ino_t dir, struct person *const *persons,
 			     size_t n, size_t first, size_t index, struct strbuf *name,
-			     struct stat *st)
+			     struct stat *st, int *err)
 {
 	sb_reset(name);
 	if (index / 2 < first || index / 2 - first >= n)
 		return false;
 	const struct person *p = persons[index / 2 - first];
+	if (!p) {
+		*err = EIO;
+		return false;
+	}
 	return person_entry(fs, dir, p, index, name, st);
 }
 
@@ -412,7 +430,9 @@ static void readdir_growing(struct fs *fs, fuse_req_t req, fuse_ino_t ino, size_
 	}
 	struct person *persons[GROWING_BATCH];
 	size_t n = growing_slice(g, first, GROWING_BATCH, persons);
-	char *buf = malloc(size);
+	/* nothing from persons the walk has: out of memory, not the end */
+	int entry_err = n == 0 && first < count ? ENOMEM : 0;
+	char *buf = entry_err ? NULL : malloc(size);
 	struct strbuf name = STRBUF_INIT;
 	size_t used = 0;
 	for (off_t pos = off; buf; pos++) {
@@ -421,7 +441,8 @@ static void readdir_growing(struct fs *fs, fuse_req_t req, fuse_ino_t ino, size_
 			sb_reset(&name);
 			sb_puts(&name, pos == 0 ? "." : "..");
 			fs_dir_attr(fs, pos == 0 ? ino : INO_ROOT, &st);
-		} else if (!growing_entry_at(fs, ino, persons, n, first, (size_t)pos - 2, &name, &st)) {
+		} else if (!growing_entry_at(fs, ino, persons, n, first, (size_t)pos - 2, &name, &st,
+					     &entry_err)) {
 			break;
 		}
 		if (sb_failed(&name))
@@ -438,7 +459,9 @@ static void readdir_growing(struct fs *fs, fuse_req_t req, fuse_ino_t ino, size_
 	}
 	for (size_t i = 0; i < n; i++)
 		person_unref(persons[i]);
-	readdir_answer(req, pk, buf, used, buf && !sb_failed(&name) ? 0 : ENOMEM);
+	int answer_err = !buf || sb_failed(&name) ? (entry_err ? entry_err : ENOMEM)
+						  : entry_err && used == 0 ? entry_err : 0;
+	readdir_answer(req, pk, buf, used, answer_err);
 	free(buf);
 	sb_free(&name);
 }
@@ -466,13 +489,14 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	struct strbuf name = STRBUF_INIT;
 	size_t used = 0;
+	int err = 0;
 	for (off_t pos = off;; pos++) {
 		struct stat st;
 		if (pos < 2) {
 			sb_reset(&name);
 			sb_puts(&name, pos == 0 ? "." : "..");
 			fs_dir_attr(fs, pos == 0 ? ino : INO_ROOT, &st);
-		} else if (!dir_entry_at(fs, ino, l, (size_t)pos - 2, &name, &st)) {
+		} else if (!dir_entry_at(fs, ino, l, (size_t)pos - 2, &name, &st, &err)) {
 			break;
 		}
 		if (sb_failed(&name)) {
@@ -493,7 +517,12 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			break;
 		used += want;
 	}
-	fuse_reply_buf(req, buf, used);
+	/* An entry that could not be read ends this answer; asked for again
+	 * (the next READDIR starts there), it fails. */
+	if (err && used == 0)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_buf(req, buf, used);
 	free(buf);
 	sb_free(&name);
 }

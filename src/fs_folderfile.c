@@ -58,10 +58,11 @@ static int card_slice(struct fs *fs, const struct person *p, size_t expected_len
 	return rc == -ENOMEM ? ENOMEM : rc ? EIO : 0;
 }
 
-/* The person at position i of the folder file (the listing's order). */
-static const struct person *card_person(const struct listing *l, size_t i)
+/* The person at position i of the folder file (the listing's order), a new
+ * reference; NULL (logged) if it cannot be read back. */
+static struct person *card_person(struct fs *fs, const struct listing *l, size_t i)
 {
-	return l->persons[l->order ? l->order[i] : i];
+	return cache_listing_person(fs->cache, l, l->order ? l->order[i] : i);
 }
 
 static void index_unref(struct folder_index *ix)
@@ -73,8 +74,10 @@ static void index_unref(struct folder_index *ix)
 	free(ix);
 }
 
-static struct folder_index *index_build(struct listing *l)
+/* NULL and *err: ENOMEM, or EIO when a person cannot be read back. */
+static struct folder_index *index_build(struct fs *fs, struct listing *l, int *err)
 {
+	*err = ENOMEM;
 	struct folder_index *ix = calloc(1, sizeof(*ix));
 	if (!ix)
 		return NULL;
@@ -87,8 +90,16 @@ static struct folder_index *index_build(struct listing *l)
 	ix->listing = listing_ref(l);
 	ix->count = l->count;
 	uint64_t end = 0;
-	for (size_t i = 0; i < l->count; i++)
-		ix->ends[i] = end += card_person(l, i)->vcf_len;
+	for (size_t i = 0; i < l->count; i++) {
+		struct person *p = card_person(fs, l, i);
+		if (!p) {
+			*err = EIO;
+			index_unref(ix);
+			return NULL;
+		}
+		ix->ends[i] = end += p->vcf_len;
+		person_unref(p);
+	}
 	return ix;
 }
 
@@ -110,8 +121,9 @@ void fs_folder_indexes_free(struct folder_indexes *fi)
 	free(fi);
 }
 
-/* The index of listing l (a new reference), built once per listing. */
-static struct folder_index *index_of(struct fs *fs, struct listing *l)
+/* The index of listing l (a new reference), built once per listing; NULL
+ * and *err when it cannot be. */
+static struct folder_index *index_of(struct fs *fs, struct listing *l, int *err)
 {
 	struct folder_indexes *fi = fs->folder_indexes;
 	struct folder_index *ix = NULL;
@@ -122,7 +134,7 @@ static struct folder_index *index_of(struct fs *fs, struct listing *l)
 	if (ix)
 		atomic_fetch_add(&ix->refs, 1);
 	pthread_mutex_unlock(&fi->lock);
-	if (ix || !(ix = index_build(l)))
+	if (ix || !(ix = index_build(fs, l, err)))
 		return ix;
 	atomic_fetch_add(&ix->refs, 1); /* one for the slot */
 	pthread_mutex_lock(&fi->lock);
@@ -136,29 +148,36 @@ static struct folder_index *index_of(struct fs *fs, struct listing *l)
 
 /* ---- attributes ---- */
 
-static void folder_attr(const struct fs *fs, fuse_ino_t ino, const struct listing *l,
-			struct stat *st)
+/* 0, or EIO when a person of a listing by ids cannot be read back. */
+static int folder_attr(struct fs *fs, fuse_ino_t ino, const struct listing *l, struct stat *st)
 {
 	uint64_t size = 0;
 	int64_t newest = 0;
 	for (size_t i = 0; i < l->count; i++) {
-		const struct person *p = l->persons[i];
+		struct person *p = cache_listing_person(fs->cache, l, i);
+		if (!p)
+			return EIO;
 		size += p->vcf_len;
 		if (p->update_time > newest)
 			newest = p->update_time;
+		person_unref(p);
 	}
 	fs_base_attr(fs, ino, S_IFREG | 0444, st);
 	st->st_size = (off_t)size;
 	st->st_blocks = (st->st_size + 511) / 512;
 	if (newest)
 		st->st_mtime = st->st_ctime = st->st_atime = (time_t)newest;
+	return 0;
 }
 
 static void reply_entry(struct fs *fs, fuse_req_t req, fuse_ino_t ino, const struct listing *l)
 {
 	struct stat st;
 	struct fuse_entry_param e;
-	folder_attr(fs, ino, l, &st);
+	if (folder_attr(fs, ino, l, &st) != 0) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
 	fs_entry_of(fs, &st, fs->cfg.ttl, &e);
 	fuse_reply_entry(req, &e);
 }
@@ -171,8 +190,10 @@ bool fs_folderfile_entry(struct fs *fs, fuse_ino_t root, int64_t id, struct strb
 	if (!l)
 		return false;
 	sb_printf(name, "%" PRId64 ".vcf", id);
-	folder_attr(fs, tree_file_of_folder(folder), l, st);
+	int err = folder_attr(fs, tree_file_of_folder(folder), l, st);
 	listing_unref(l);
+	if (err)
+		sb_reset(name); /* an empty slot: looked up, it answers the error */
 	return true;
 }
 
@@ -198,9 +219,10 @@ uint64_t fs_folderfile_open_token(struct fs *fs, fuse_ino_t root, const struct l
 static void reply_read(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct listing *l,
 		       size_t size, off_t off)
 {
-	struct folder_index *ix = index_of(fs, l);
+	int ix_err;
+	struct folder_index *ix = index_of(fs, l, &ix_err);
 	if (!ix) {
-		fuse_reply_err(req, ENOMEM);
+		fuse_reply_err(req, ix_err);
 		return;
 	}
 	uint64_t total = ix->count ? ix->ends[ix->count - 1] : 0;
@@ -234,7 +256,10 @@ static void reply_read(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct lis
 		size_t from = (size_t)(pos - start);
 		size_t n = len - from < want - filled ? len - from : want - filled;
 		sb_reset(&card);
-		if ((err = card_slice(fs, card_person(l, i), len, from, n, &card)) != 0)
+		struct person *p = card_person(fs, l, i);
+		err = p ? card_slice(fs, p, len, from, n, &card) : EIO;
+		person_unref(p);
+		if (err)
 			break;
 		if (card.len != n) {
 			err = EIO;
@@ -309,8 +334,10 @@ void fs_folderfile_reply(struct fs *fs, struct parked *pk, struct listing *l)
 		reply_entry(fs, pk->req, pk->ino, l);
 		break;
 	case PARKED_FOLDER_ATTR:
-		folder_attr(fs, pk->ino, l, &st);
-		fuse_reply_attr(pk->req, &st, fs->cfg.ttl);
+		if (folder_attr(fs, pk->ino, l, &st) != 0)
+			fuse_reply_err(pk->req, EIO);
+		else
+			fuse_reply_attr(pk->req, &st, fs->cfg.ttl);
 		break;
 	default:
 		reply_read(fs, pk->req, pk->ino, l, pk->size, pk->off);

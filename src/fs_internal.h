@@ -68,7 +68,7 @@ struct fs_readahead {
 		size_t frontier;         /* persons before it were pushed */
 	} recent[FS_READAHEAD_LISTINGS];
 	unsigned next; /* the slot the next directory takes */
-	struct person **queue; /* to push, for the invalidation thread */
+	int64_t *queue; /* ids of persons to push, for the invalidation thread */
 	size_t queued, cap;
 	uint64_t pushed; /* files stored into the page cache */
 };
@@ -150,6 +150,9 @@ void fs_reply_person_entry(fuse_req_t req, struct fs *fs, const struct person *p
 /* The store's current version of p's person (a new reference); p itself
  * when the store no longer holds one. */
 struct person *fs_current_version(struct fs *fs, const struct person *p);
+/* The current version of person i of listing l (cache_listing_person); NULL
+ * (logged) if it can be read nowhere: answer EIO. */
+struct person *fs_listing_current(struct fs *fs, const struct listing *l, size_t i);
 
 /* ---- fs_park.c ---- */
 enum parked_op {

@@ -78,9 +78,14 @@ static void parked_done(struct listing_waiter *w, struct listing *l, int err)
 	}
 	if (pk->op == PARKED_READ && l->count == 1 && atomic_load(&pk->state) == PARK_WAITING) {
 		/* Answered (or parked again for rendering) by the read path. */
-		struct person *p = fs_current_version(fs, l->persons[0]);
+		struct person *p = fs_listing_current(fs, l, 0);
 		listing_unref(l);
-		fs_read_person(fs, pk->req, pk, p, tree_kind(pk->ino), pk->size, pk->off);
+		if (p)
+			fs_read_person(fs, pk->req, pk, p, tree_kind(pk->ino), pk->size, pk->off);
+		else if (park_take(pk))
+			fuse_reply_err(pk->req, EIO); /* logged */
+		if (!p)
+			park_free(pk);
 		person_unref(p);
 		return;
 	}
@@ -103,17 +108,20 @@ static void parked_done(struct listing_waiter *w, struct listing *l, int err)
 			fuse_reply_err(pk->req, EIO);
 			break;
 		case PARKED_GETATTR:
-		case PARKED_READ:
+		case PARKED_READ: {
+			struct person *p = l->count == 1 ? fs_listing_current(fs, l, 0) : NULL;
 			if (l->count != 1) {
 				fuse_reply_err(pk->req, ENOENT); /* deleted on the server */
+			} else if (!p) {
+				fuse_reply_err(pk->req, EIO); /* logged */
 			} else {
 				struct stat st;
-				struct person *p = fs_current_version(fs, l->persons[0]);
 				fs_person_attr(fs, p, tree_kind(pk->ino), &st);
-				person_unref(p);
 				fuse_reply_attr(pk->req, &st, fs->cfg.ttl);
 			}
+			person_unref(p);
 			break;
+		}
 		case PARKED_FOLDER_ENTRY:
 		case PARKED_FOLDER_ATTR:
 		case PARKED_FOLDER_READ:

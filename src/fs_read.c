@@ -187,8 +187,6 @@ void fs_readahead_free(struct fs *fs)
 	struct fs_readahead *ra = &fs->readahead;
 	for (size_t i = 0; i < FS_READAHEAD_LISTINGS; i++)
 		listing_unref(ra->recent[i].listing);
-	for (size_t i = 0; i < ra->queued; i++)
-		person_unref(ra->queue[i]);
 	free(ra->queue);
 	pthread_mutex_destroy(&ra->lock);
 }
@@ -218,14 +216,14 @@ static bool queue_range(struct fs_readahead *ra, const struct listing *l, size_t
 		size_t cap = ra->cap ? ra->cap : 64;
 		while (cap < ra->queued + (to - from))
 			cap *= 2;
-		struct person **grown = realloc(ra->queue, cap * sizeof(*grown));
+		int64_t *grown = realloc(ra->queue, cap * sizeof(*grown));
 		if (!grown)
 			return false;
 		ra->queue = grown;
 		ra->cap = cap;
 	}
 	for (size_t i = from; i < to; i++)
-		ra->queue[ra->queued++] = person_ref(l->persons[i]);
+		ra->queue[ra->queued++] = listing_id_at(l, i);
 	return true;
 }
 
@@ -277,22 +275,20 @@ void fs_readahead_run(struct fs *fs)
 {
 	struct fs_readahead *ra = &fs->readahead;
 	pthread_mutex_lock(&ra->lock);
-	struct person **queue = ra->queue;
+	int64_t *queue = ra->queue;
 	size_t queued = ra->queued;
 	ra->queue = NULL;
 	ra->queued = ra->cap = 0;
 	pthread_mutex_unlock(&ra->lock);
 	struct strbuf bytes = STRBUF_INIT;
 	uint64_t pushed = 0;
-	if (fuse_session_exited(fs->se)) { /* unmounting: nobody reads them */
-		for (size_t i = 0; i < queued; i++)
-			person_unref(queue[i]);
+	if (fuse_session_exited(fs->se)) /* unmounting: nobody reads them */
 		queued = 0;
-	}
 	for (size_t i = 0; i < queued; i++) {
 		/* the version a READ would serve now */
-		struct person *current = fs_current_version(fs, queue[i]);
-		person_unref(queue[i]);
+		struct person *current = fs_person_current(fs, queue[i]);
+		if (!current)
+			continue; /* gone meanwhile */
 		/* a light person's bytes: memory within cache_max_mb, or the disk */
 		struct person *p = cache_person_bytes(fs->cache, current);
 		person_unref(current);

@@ -16,7 +16,7 @@ struct person *fs_person_current(struct fs *fs, int64_t id)
 		if (p || deleted)
 			return p;
 	}
-	return cache_person_get(fs->cache, id);
+	return cache_person_load(fs->cache, id); /* under cache_max_mb maybe from disk */
 }
 
 bool fs_person_gone(struct fs *fs, int64_t id)

@@ -32,6 +32,24 @@ struct listing *listing_adopt_persons(struct person **persons, size_t count)
 	return l;
 }
 
+struct listing *listing_new_person_ids(size_t count)
+{
+	struct listing *l = listing_alloc(count);
+	if (l && !(l->person_ids = calloc(count ? count : 1, sizeof(*l->person_ids)))) {
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+struct listing *listing_adopt_person_ids(int64_t *ids, size_t count)
+{
+	struct listing *l = listing_alloc(count);
+	if (l)
+		l->person_ids = ids;
+	return l;
+}
+
 struct listing *listing_new_ids(size_t count, bool with_names)
 {
 	struct listing *l = listing_alloc(count);
@@ -66,15 +84,22 @@ void listing_unref(struct listing *l)
 			free(l->names[i]);
 	}
 	free(l->persons);
+	free(l->person_ids);
 	free(l->ids);
 	free(l->names);
 	free(l->order);
 	free(l);
 }
 
-static int64_t listing_id_at(const struct listing *l, size_t i)
+int64_t listing_id_at(const struct listing *l, size_t i)
 {
-	return l->persons ? l->persons[i]->id : l->ids[i];
+	return l->persons ? l->persons[i]->id : l->person_ids ? l->person_ids[i] : l->ids[i];
+}
+
+/* The array of ids a listing holds: its person_ids or its ids. */
+static int64_t **id_array(struct listing *l)
+{
+	return l->person_ids ? &l->person_ids : l->ids ? &l->ids : NULL;
 }
 
 struct id_slot {
@@ -100,9 +125,10 @@ bool listing_sort(struct listing *l)
 		return true; /* a walk by id: nothing to sort, nothing to allocate */
 	struct id_slot *perm = malloc(n * sizeof(*perm));
 	struct person **persons = l->persons ? malloc(n * sizeof(*persons)) : NULL;
-	int64_t *ids = l->ids ? malloc(n * sizeof(*ids)) : NULL;
+	int64_t **old_ids = id_array(l);
+	int64_t *ids = old_ids ? malloc(n * sizeof(*ids)) : NULL;
 	char **names = l->names ? malloc(n * sizeof(*names)) : NULL;
-	if (!perm || (l->persons && !persons) || (l->ids && !ids) || (l->names && !names)) {
+	if (!perm || (l->persons && !persons) || (old_ids && !ids) || (l->names && !names)) {
 		free(perm);
 		free(persons);
 		free(ids);
@@ -128,7 +154,7 @@ bool listing_sort(struct listing *l)
 		if (persons)
 			persons[kept] = l->persons[from];
 		if (ids)
-			ids[kept] = l->ids[from];
+			ids[kept] = (*old_ids)[from];
 		if (names)
 			names[kept] = l->names[from];
 		kept++;
@@ -138,8 +164,8 @@ bool listing_sort(struct listing *l)
 		l->persons = persons;
 	}
 	if (ids) {
-		free(l->ids);
-		l->ids = ids;
+		free(*old_ids);
+		*old_ids = ids;
 	}
 	if (names) {
 		free(l->names);
@@ -166,6 +192,28 @@ long listing_find(const struct listing *l, int64_t id)
 	return -1;
 }
 
+/* An empty listing of count persons held the way l holds them. */
+static struct listing *listing_new_like(const struct listing *l, size_t count)
+{
+	return l->person_ids ? listing_new_person_ids(count) : listing_new_persons(count);
+}
+
+/* Entry i of l becomes entry n of copy (held the same way). */
+static void copy_entry(struct listing *copy, size_t n, const struct listing *l, size_t i)
+{
+	if (copy->person_ids)
+		copy->person_ids[n] = l->person_ids[i];
+	else
+		copy->persons[n] = person_ref(l->persons[i]);
+}
+
+static void copy_state(struct listing *copy, const struct listing *l)
+{
+	copy->stale = l->stale;
+	copy->full_walk_at = l->full_walk_at;
+	memcpy(copy->synced_to, l->synced_to, sizeof(copy->synced_to));
+}
+
 static bool ids_contain(const int64_t *ids, size_t n, int64_t id)
 {
 	size_t lo = 0, hi = n;
@@ -185,8 +233,8 @@ struct listing *listing_without(const struct listing *l, const int64_t *gone, si
 {
 	size_t removed = 0;
 	for (size_t i = 0; i < l->count; i++)
-		removed += ids_contain(gone, ngone, l->persons[i]->id);
-	struct listing *copy = listing_new_persons(l->count - removed);
+		removed += ids_contain(gone, ngone, listing_id_at(l, i));
+	struct listing *copy = listing_new_like(l, l->count - removed);
 	size_t *new_index = malloc((l->count ? l->count : 1) * sizeof(*new_index));
 	if (!copy || !new_index || (l->order && !(copy->order = malloc(
 						    (copy->count ? copy->count : 1) *
@@ -198,9 +246,9 @@ struct listing *listing_without(const struct listing *l, const int64_t *gone, si
 	size_t n = 0;
 	for (size_t i = 0; i < l->count; i++) {
 		new_index[i] = SIZE_MAX;
-		if (!ids_contain(gone, ngone, l->persons[i]->id)) {
+		if (!ids_contain(gone, ngone, listing_id_at(l, i))) {
 			new_index[i] = n;
-			copy->persons[n++] = person_ref(l->persons[i]);
+			copy_entry(copy, n++, l, i);
 		}
 	}
 	for (size_t i = 0, k = 0; l->order && i < l->count; i++)
@@ -208,9 +256,7 @@ struct listing *listing_without(const struct listing *l, const int64_t *gone, si
 			copy->order[k++] = new_index[l->order[i]];
 	free(new_index);
 	copy->count = n;
-	copy->stale = l->stale;
-	copy->full_walk_at = l->full_walk_at;
-	memcpy(copy->synced_to, l->synced_to, sizeof(copy->synced_to));
+	copy_state(copy, l);
 	return copy;
 }
 
@@ -219,21 +265,25 @@ struct listing *listing_with(const struct listing *l, struct person *p)
 {
 	long at = listing_find(l, p->id);
 	size_t count = l->count + (at < 0);
-	struct listing *copy = listing_new_persons(count);
+	struct listing *copy = listing_new_like(l, count);
 	if (!copy || (l->order && !(copy->order = malloc(count * sizeof(*copy->order))))) {
 		listing_unref(copy);
 		return NULL;
 	}
 	size_t n = 0, placed = SIZE_MAX;
 	for (size_t i = 0; i <= l->count; i++) {
-		bool here = at < 0 ? placed == SIZE_MAX && (i == l->count || l->persons[i]->id > p->id)
+		bool here = at < 0 ? placed == SIZE_MAX &&
+					     (i == l->count || listing_id_at(l, i) > p->id)
 				   : (long)i == at;
 		if (here) {
 			placed = n;
-			copy->persons[n++] = person_ref(p);
+			if (copy->person_ids)
+				copy->person_ids[n++] = p->id;
+			else
+				copy->persons[n++] = person_ref(p);
 		}
 		if (i < l->count && (long)i != at)
-			copy->persons[n++] = person_ref(l->persons[i]);
+			copy_entry(copy, n++, l, i);
 	}
 	/* the display order: a new person first (the newest), others kept */
 	for (size_t i = 0, k = 0; l->order && i < l->count; i++) {
@@ -244,8 +294,24 @@ struct listing *listing_with(const struct listing *l, struct person *p)
 	}
 	if (l->order && l->count == 0)
 		copy->order[0] = 0;
-	copy->stale = l->stale;
-	copy->full_walk_at = l->full_walk_at;
-	memcpy(copy->synced_to, l->synced_to, sizeof(copy->synced_to));
+	copy_state(copy, l);
+	return copy;
+}
+
+struct listing *listing_by_ids(const struct listing *l)
+{
+	struct listing *copy = listing_new_person_ids(l->count);
+	if (!copy || (l->order && !(copy->order = malloc((l->count ? l->count : 1) *
+							  sizeof(*copy->order))))) {
+		listing_unref(copy);
+		return NULL;
+	}
+	for (size_t i = 0; i < l->count; i++)
+		copy->person_ids[i] = listing_id_at(l, i);
+	if (l->order)
+		memcpy(copy->order, l->order, l->count * sizeof(*copy->order));
+	copy_state(copy, l);
+	copy->fetched_at = l->fetched_at;
+	copy->generation = l->generation;
 	return copy;
 }

@@ -375,10 +375,14 @@ static int run(struct options *opts, struct fuse_args *args)
 	if (status)
 		goto out;
 	status = EXIT_USAGE;
-	cache = cache_new(opts->ttl, (uint64_t)opts->cache_max_mb << 20);
-	/* With a disk cache, the bound holds persons' bytes; the rest are on disk. */
-	if (cache && store && opts->cache_max_mb > 0) {
-		bytes = bytecache_new(store, (uint64_t)opts->cache_max_mb << 20);
+	/* cache_max_mb: with a disk cache, half for the listings (persons by
+	 * id, the persons in use) and half for persons' bytes, the rest on disk;
+	 * without one, all of it for the persons the listings hold. */
+	uint64_t bound = (uint64_t)opts->cache_max_mb << 20;
+	bool on_disk = store && bound > 0;
+	cache = cache_new(opts->ttl, on_disk ? bound / 2 : bound);
+	if (cache && on_disk) {
+		bytes = bytecache_new(store, bound - bound / 2);
 		if (bytes)
 			cache_use_bytecache(cache, bytes);
 	}

@@ -207,7 +207,8 @@ static bool known(const struct names_resolver *r, enum meta_kind kind, int64_t i
  * an older one in meta. */
 static bool stored_person_name(const struct names_resolver *r, int64_t id)
 {
-	struct person *held = cache_person_get(r->cache, id);
+	/* under cache_max_mb maybe from the disk: a name there costs no request */
+	struct person *held = cache_person_load(r->cache, id);
 	struct person *p = held ? cache_person_bytes(r->cache, held) : NULL;
 	person_unref(held);
 	if (!p)

@@ -56,6 +56,16 @@ static int take_row(void *ctx, const struct store_person_row *row)
 	return 0;
 }
 
+/* A listing by ids (cache_max_mb) only checks that each row is there and
+ * sound: its persons are read when used. */
+static int check_row(void *ctx, const struct store_person_row *row)
+{
+	(void)row;
+	struct load_ctx *lc = ctx;
+	lc->n++;
+	return 0;
+}
+
 static void log_unusable(uint64_t key, int rc)
 {
 	char where[64];
@@ -80,11 +90,14 @@ static struct listing *listing_of_row(struct store *s, struct cache *c, struct s
 		}
 		return l;
 	}
-	l = listing_new_persons(row->count);
+	bool by_ids = cache_lists_by_ids(c);
+	l = by_ids ? listing_new_person_ids(row->count) : listing_new_persons(row->count);
 	if (!l)
 		return NULL;
 	struct load_ctx lc = { .cache = c, .l = l };
-	int rc = store_each_person(s, row->ids, row->count, take_row, &lc);
+	int rc = store_each_person(s, row->ids, row->count, by_ids ? check_row : take_row, &lc);
+	if (by_ids && row->count)
+		memcpy(l->person_ids, row->ids, row->count * sizeof(*row->ids));
 	l->count = lc.n;
 	if (rc) {
 		listing_unref(l);
@@ -181,7 +194,7 @@ void persist_add_listing(struct persist_batch *b, uint64_t key, const struct lis
 		return;
 	}
 	for (size_t i = 0; i < l->count; i++) {
-		row.ids[i] = l->persons ? l->persons[i]->id : l->ids[i];
+		row.ids[i] = listing_id_at(l, i);
 		/* Light persons are written by the cache's bytecache. */
 		if (persons_too && l->persons && person_storable(l->persons[i]))
 			persist_add_person(b, l->persons[i]);

@@ -89,6 +89,11 @@ struct person_set {
 	double names_valid_after; /* see walker_names_valid_after() */
 	char first_page_time[32]; /* the server's time at the first page, "" before */
 	struct person **items;
+	/* Under cache_max_mb (cache listings by ids) a big set keeps its
+	 * persons' ids instead, in ids, and items stays NULL: the persons stay
+	 * in the cache's store while the bound allows (person_set_by_ids). */
+	int64_t *ids;
+	bool by_ids;
 	size_t count, cap;
 	size_t skipped;
 	int64_t newest_update;
@@ -126,6 +131,14 @@ double walker_names_valid_after(struct walker *w, double walk_start);
 void person_set_init(struct person_set *ps, struct walker *w, struct api_conn *conn,
 		     double names_valid_after);
 void person_set_free(struct person_set *ps);
+/* Keep ids from now on if the cache lists persons by ids (before any person
+ * is added, or converting those there are); false without memory. */
+bool person_set_by_ids(struct person_set *ps);
+/* The id of the set's person k. */
+static inline int64_t person_set_id(const struct person_set *ps, size_t k)
+{
+	return ps->by_ids ? ps->ids[k] : ps->items[k]->id;
+}
 /* Note id as deleted on the server; false without memory. */
 bool person_set_note_deleted(struct person_set *ps, int64_t id);
 /* Move src's deleted ids to dst; false without memory. */

@@ -48,18 +48,24 @@ void person_set_init(struct person_set *ps, struct walker *w, struct api_conn *c
 	ps->names_valid_after = names_valid_after;
 }
 
+/* Append id to a growing array of ids; false without memory. */
+static bool push_id(int64_t **ids, size_t *count, size_t *cap, int64_t id)
+{
+	if (*count == *cap) {
+		size_t grown_cap = *cap ? *cap * 2 : 512;
+		int64_t *grown = realloc(*ids, grown_cap * sizeof(*grown));
+		if (!grown)
+			return false;
+		*ids = grown;
+		*cap = grown_cap;
+	}
+	(*ids)[(*count)++] = id;
+	return true;
+}
+
 bool person_set_note_deleted(struct person_set *ps, int64_t id)
 {
-	if (ps->deleted_count == ps->deleted_cap) {
-		size_t cap = ps->deleted_cap ? ps->deleted_cap * 2 : 16;
-		int64_t *ids = realloc(ps->deleted, cap * sizeof(*ids));
-		if (!ids)
-			return false;
-		ps->deleted = ids;
-		ps->deleted_cap = cap;
-	}
-	ps->deleted[ps->deleted_count++] = id;
-	return true;
+	return push_id(&ps->deleted, &ps->deleted_count, &ps->deleted_cap, id);
 }
 
 static bool outside_bounds(const struct person_set *ps, const struct person *p)
@@ -69,8 +75,17 @@ static bool outside_bounds(const struct person_set *ps, const struct person *p)
 		(ps->bound_until && p->update_time >= ps->bound_until));
 }
 
+/* Add p (its reference is taken; a set by ids keeps its id and lets it go). */
 static bool person_set_push(struct person_set *ps, struct person *p)
 {
+	if (ps->by_ids) {
+		if (!push_id(&ps->ids, &ps->count, &ps->cap, p->id))
+			return false;
+		if (p->update_time > ps->newest_update)
+			ps->newest_update = p->update_time;
+		person_unref(p);
+		return true;
+	}
 	if (ps->count == ps->cap) {
 		size_t cap = ps->cap ? ps->cap * 2 : 512;
 		struct person **items = realloc(ps->items, cap * sizeof(*items));
@@ -85,12 +100,33 @@ static bool person_set_push(struct person_set *ps, struct person *p)
 	return true;
 }
 
-void person_set_free(struct person_set *ps)
+bool person_set_by_ids(struct person_set *ps)
 {
-	for (size_t i = 0; i < ps->count; i++)
+	if (ps->by_ids || !cache_lists_by_ids(ps->w->cache))
+		return true;
+	int64_t *ids = malloc((ps->count ? ps->count : 1) * sizeof(*ids));
+	if (!ids)
+		return false;
+	for (size_t i = 0; i < ps->count; i++) {
+		ids[i] = ps->items[i]->id;
 		person_unref(ps->items[i]);
+	}
 	free(ps->items);
 	ps->items = NULL;
+	ps->ids = ids;
+	ps->cap = ps->count ? ps->count : 1;
+	ps->by_ids = true;
+	return true;
+}
+
+void person_set_free(struct person_set *ps)
+{
+	for (size_t i = 0; ps->items && i < ps->count; i++)
+		person_unref(ps->items[i]);
+	free(ps->items);
+	free(ps->ids);
+	ps->items = NULL;
+	ps->ids = NULL;
 	ps->count = ps->cap = 0;
 	free(ps->deleted);
 	ps->deleted = NULL;
@@ -150,6 +186,12 @@ static int build_page(struct person_set *ps, const struct api_page *page, const 
 	struct person_scratch scratch;
 	person_scratch_init(&scratch);
 	int rc = 0;
+	/* A set by ids keeps no persons: the page's are shown to readers from
+	 * here (without memory for that, when the walk ends). */
+	struct person **shown = ps->by_ids && ps->growing && page->scan.count
+					? malloc(page->scan.count * sizeof(*shown))
+					: NULL;
+	size_t nshown = 0;
 	for (size_t i = 0; i < page->scan.count; i++) {
 		uint32_t item = page->scan.elements[i].token;
 		int err;
@@ -172,6 +214,8 @@ static int build_page(struct person_set *ps, const struct api_page *page, const 
 		if (outside_bounds(ps, p))
 			ps->out_of_bounds++;
 		p = cache_person_put(w->cache, p);
+		if (shown)
+			shown[nshown++] = person_ref(p);
 		if (!person_set_push(ps, p)) {
 			person_unref(p);
 			rc = -ENOMEM;
@@ -183,9 +227,14 @@ static int build_page(struct person_set *ps, const struct api_page *page, const 
 		atomic_fetch_add(&ps->progress->pages, 1);
 		atomic_fetch_add(&ps->progress->persons, ps->count - first_new);
 	}
-	if (ps->growing && ps->count > first_new)
+	if (ps->growing && ps->items && ps->count > first_new)
 		show_to_readers(ps->growing, ps->items + first_new, ps->count - first_new, held,
 				nheld);
+	if (nshown)
+		show_to_readers(ps->growing, shown, nshown, held, nheld);
+	for (size_t i = 0; i < nshown; i++)
+		person_unref(shown[i]);
+	free(shown);
 	return rc;
 }
 
@@ -223,7 +272,26 @@ static struct person *rebuild_person(void *ctx, struct person *light_or_full)
 void person_set_finish_names(struct person_set *ps)
 {
 	struct names_resolver r = resolver_of(ps);
-	names_resolve_finish(&r, ps->conn, &ps->names, ps->items, ps->count, rebuild_person, ps->w);
+	if (!ps->by_ids) {
+		names_resolve_finish(&r, ps->conn, &ps->names, ps->items, ps->count,
+				     rebuild_person, ps->w);
+		return;
+	}
+	/* By ids: the persons waiting for names, from the store; those built
+	 * again replace them there (rebuild_person stores them). */
+	size_t n = 0, waiting = ps->names.waiting_count;
+	struct person **items = malloc((waiting ? waiting : 1) * sizeof(*items));
+	for (size_t i = 0; items && i < waiting; i++) {
+		struct person *p = cache_person_load(ps->w->cache, ps->names.waiting[i]);
+		if (p)
+			items[n++] = p;
+	}
+	if (!items)
+		log_warn("out of memory resolving names; some vCards show fewer fields");
+	names_resolve_finish(&r, ps->conn, &ps->names, items, n, rebuild_person, ps->w);
+	for (size_t i = 0; i < n; i++)
+		person_unref(items[i]);
+	free(items);
 }
 
 int person_set_add_page(void *ctx, struct api_page *page)
@@ -366,14 +434,19 @@ int person_set_walk_pipelined(struct person_set *set, struct api_conn *conn,
 struct listing *person_set_to_listing(struct person_set *ps)
 {
 	struct listing *l;
-	if (ps->count) {
+	if (ps->count && ps->by_ids) {
+		if (!(l = listing_adopt_person_ids(ps->ids, ps->count)))
+			return NULL;
+		ps->ids = NULL;
+		ps->cap = 0;
+	} else if (ps->count) {
 		/* The set's array becomes the listing's: a million persons are
 		 * not copied. */
 		if (!(l = listing_adopt_persons(ps->items, ps->count)))
 			return NULL;
 		ps->items = NULL;
 		ps->cap = 0;
-	} else if (!(l = listing_new_persons(0))) {
+	} else if (!(l = ps->by_ids ? listing_new_person_ids(0) : listing_new_persons(0))) {
 		return NULL;
 	}
 	ps->count = 0;
@@ -398,12 +471,19 @@ bool person_set_take_deleted(struct person_set *dst, struct person_set *src)
 int person_set_take(struct person_set *dst, struct person_set *src)
 {
 	int rc = 0;
+	if (src->by_ids && !person_set_by_ids(dst))
+		rc = -ENOMEM;
 	for (size_t k = 0; k < src->count && rc == 0; k++) {
-		if (!person_set_push(dst, person_ref(src->items[k]))) {
+		if (src->by_ids) { /* dst is by ids too */
+			if (!push_id(&dst->ids, &dst->count, &dst->cap, src->ids[k]))
+				rc = -ENOMEM;
+		} else if (!person_set_push(dst, person_ref(src->items[k]))) {
 			person_unref(src->items[k]);
 			rc = -ENOMEM;
 		}
 	}
+	if (rc == 0 && src->newest_update > dst->newest_update)
+		dst->newest_update = src->newest_update;
 	if (rc == 0 && !person_set_take_deleted(dst, src))
 		rc = -ENOMEM;
 	if (rc == 0 && !names_pending_take(&dst->names, &src->names))
@@ -418,10 +498,18 @@ static int cmp_person_id(const void *a, const void *b)
 	return (x->id > y->id) - (x->id < y->id);
 }
 
+static int cmp_id_value(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
 /* Sort the set by id so person_set_contains can bisect. */
 void person_set_sort(struct person_set *ps)
 {
-	if (ps->count > 1)
+	if (ps->count > 1 && ps->by_ids)
+		qsort(ps->ids, ps->count, sizeof(*ps->ids), cmp_id_value);
+	else if (ps->count > 1)
 		qsort(ps->items, ps->count, sizeof(*ps->items), cmp_person_id);
 }
 
@@ -430,7 +518,7 @@ bool person_set_contains(const struct person_set *ps, int64_t id)
 	size_t lo = 0, hi = ps->count;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int64_t v = ps->items[mid]->id;
+		int64_t v = person_set_id(ps, mid);
 		if (v == id)
 			return true;
 		if (v < id)

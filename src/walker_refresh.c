@@ -36,8 +36,17 @@ static bool person_matches_dir(const struct person *p, uint64_t key)
 	}
 }
 
+/* Append person p (or its id, to a listing by ids) to l at n. */
+static void merged_put(struct listing *l, size_t *n, struct person *p)
+{
+	if (l->person_ids)
+		l->person_ids[(*n)++] = p->id;
+	else
+		l->persons[(*n)++] = person_ref(p);
+}
+
 /* prev's persons, minus every changed or deleted one, plus the changed ones
- * that belong.  Sorts both sets. */
+ * that belong; held as prev holds them (persons, or ids).  Sorts both sets. */
 static struct listing *merge_changes(const struct listing *prev, struct person_set *changed,
 				     struct person_set *filter_matches, uint64_t key)
 {
@@ -45,25 +54,30 @@ static struct listing *merge_changes(const struct listing *prev, struct person_s
 	if (filter_matches)
 		person_set_sort(filter_matches);
 	size_t most = prev->count + changed->count + (filter_matches ? filter_matches->count : 0);
-	struct listing *l = listing_new_persons(most);
+	struct listing *l = prev->person_ids ? listing_new_person_ids(most)
+					     : listing_new_persons(most);
 	if (!l)
 		return NULL;
 	size_t n = 0;
 	for (size_t i = 0; i < prev->count; i++) {
-		int64_t id = prev->persons[i]->id;
-		if (!person_set_contains(changed, id) && !person_set_is_deleted(changed, id) &&
-		    !(filter_matches && (person_set_contains(filter_matches, id) ||
-					 person_set_is_deleted(filter_matches, id))))
+		int64_t id = listing_id_at(prev, i);
+		if (person_set_contains(changed, id) || person_set_is_deleted(changed, id) ||
+		    (filter_matches && (person_set_contains(filter_matches, id) ||
+					person_set_is_deleted(filter_matches, id))))
+			continue;
+		if (l->person_ids)
+			l->person_ids[n++] = id;
+		else
 			l->persons[n++] = person_ref(prev->persons[i]);
 	}
 	for (size_t i = 0; i < changed->count; i++) {
 		struct person *p = changed->items[i];
 		if (!filter_matches && person_matches_dir(p, key))
-			l->persons[n++] = person_ref(p);
+			merged_put(l, &n, p);
 	}
 	if (filter_matches)
 		for (size_t i = 0; i < filter_matches->count; i++)
-			l->persons[n++] = person_ref(filter_matches->items[i]);
+			merged_put(l, &n, filter_matches->items[i]);
 	l->count = n;
 	if (!listing_sort(l)) {
 		listing_unref(l);
@@ -96,7 +110,7 @@ static bool incremental_kind(uint64_t key)
 
 static bool can_refresh_incrementally(struct walker *w, uint64_t key, const struct listing *prev)
 {
-	return incremental_kind(key) && prev && prev->persons &&
+	return incremental_kind(key) && prev && listing_of_persons(prev) &&
 	       sync_allows_incremental(w, prev->synced_to, prev->full_walk_at);
 }
 
@@ -195,7 +209,7 @@ struct shared_check {
 static bool shared_eligible(uint64_t key, const struct listing *l, void *ctx)
 {
 	const struct shared_check *check = ctx;
-	return shared_kind(key) && l->persons &&
+	return shared_kind(key) && listing_of_persons(l) &&
 	       sync_allows_incremental_at(check->w, l->synced_to, l->full_walk_at,
 					  check->expire_all_at);
 }

@@ -145,6 +145,7 @@ struct window_plan {
 	double names_valid_after;
 	struct growing *growing; /* readers of a first walk (borrowed), or NULL */
 	struct walk_progress *progress;
+	bool by_ids; /* the windows keep ids (person_set_by_ids) */
 };
 
 struct window {
@@ -222,6 +223,13 @@ static int walk_windows(struct walker *w, struct api_conn *conn, uint64_t key,
 		wins[0].resumed = true;
 		wins[0].resume_cursor = plan->head_next;
 	}
+	for (int i = 0; i < n; i++)
+		if (plan->by_ids && !person_set_by_ids(&wins[i].set)) {
+			for (int k = 0; k < n; k++)
+				person_set_free(&wins[k].set);
+			free(wins);
+			return -ENOMEM;
+		}
 	for (int i = 1; i < n; i++)
 		wins[i].started = pthread_create(&wins[i].thread, NULL, window_thread, &wins[i]) == 0;
 	walk_window(&wins[0], conn);
@@ -341,9 +349,14 @@ int walker_full_walk(struct walker *w, struct api_conn *conn, uint64_t key, stru
 	int windows = rc == 0 && next && window_kind_ok(key) ? window_count(w) : 1;
 	int64_t bounds[8];
 	bool filter = tree_kind(key) == NODE_FILTER_DIR;
+	/* Under cache_max_mb the walk keeps ids, not persons (but /recent,
+	 * whose order is by update time). */
+	bool by_ids = key != INO_RECENT && cache_lists_by_ids(w->cache);
 	struct window_plan plan = { .bounds = bounds, .check_bounds = filter,
 				    .names_valid_after = valid_after, .growing = growing,
-				    .progress = progress };
+				    .progress = progress, .by_ids = by_ids };
+	if (rc == 0 && by_ids && !person_set_by_ids(&all))
+		rc = -ENOMEM;
 	plan.nbounds = windows > 1 ? window_bounds(&first, windows, bounds) : 0;
 	if (rc == 0 && plan.nbounds > 0 && filter)
 		rc = plan_filter_windows(w, conn, key, &plan, &head, &head_next, err);
@@ -364,9 +377,12 @@ int walker_full_walk(struct walker *w, struct api_conn *conn, uint64_t key, stru
 		}
 	}
 	if (rc == 0 && !windowed) {
+		person_set_free(&all); /* empty, maybe an id array */
 		all = first; /* one cursor walk: continue after the first page */
 		person_set_init(&first, w, conn, valid_after);
-		if (next)
+		if (by_ids && !person_set_by_ids(&all))
+			rc = -ENOMEM;
+		if (rc == 0 && next)
 			rc = person_set_walk_pipelined(&all, conn, &q, next, err);
 	}
 	free(next);

@@ -434,6 +434,9 @@ def mount_fs(pipedrivefs_bin, tmp_path_factory, request):
         opts = []
         if server is not None:
             opts.append(f"base_url={server.base_url}")
+        # PDFS_MOUNT_OPTS: options every mount gets first (a test's own come
+        # after and win), e.g. "cache_max_mb=1" to run the suite bounded.
+        opts += [o for o in os.environ.get("PDFS_MOUNT_OPTS", "").split(",") if o]
         opts += [o for o in extra_opts if o]
         cmd = [str(pipedrivefs_bin)]
         if source is not None:

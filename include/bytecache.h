@@ -47,6 +47,11 @@ struct person *bytecache_get(struct bytecache *b, int64_t id, uint64_t digest);
 /* The newest version of id this cache has (memory, else the store), a new
  * reference; NULL if neither has one.  What a listing by ids shows. */
 struct person *bytecache_get_current(struct bytecache *b, int64_t id);
+/* Persons deleted on the server: out of memory and off the disk, so that
+ * nothing reads them back.  0 or -errno (logged by the store). */
+int bytecache_forget(struct bytecache *b, const int64_t *ids, size_t n);
+/* False once the store turned itself off: persons let go would be lost. */
+bool bytecache_usable(struct bytecache *b);
 /* Write every dirty person now: 0 or -errno (the store logged why). */
 int bytecache_flush(struct bytecache *b);
 void bytecache_get_stats(struct bytecache *b, struct bytecache_stats *out);

@@ -173,6 +173,9 @@ void cache_use_bytecache(struct cache *c, struct bytecache *b);
  * is full, else from the bytecache or the disk; NULL if neither has that
  * version any more (fetch it again).  A new reference. */
 struct person *cache_person_bytes(struct cache *c, const struct person *p);
+/* The full version of person id whose digest is `digest` (a new reference)
+ * from the bytecache or the disk; NULL if neither has it (or no bytecache). */
+struct person *cache_person_version(struct cache *c, int64_t id, uint64_t digest);
 /* Write the bytecache's persons not yet on disk (before a listing that
  * holds them is written).  0 or -errno. */
 int cache_flush_bytes(struct cache *c);

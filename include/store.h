@@ -120,6 +120,8 @@ int store_listing_keys(struct store *s, uint64_t **keys, size_t *count);
 int store_save(struct store *s, const struct store_listing *listings, size_t nlistings,
 	       const struct store_person_row *persons, size_t npersons);
 int store_drop_listing(struct store *s, uint64_t key);
+/* Forget persons deleted on the server (in one transaction); 0 or -errno. */
+int store_drop_persons(struct store *s, const int64_t *ids, size_t n);
 /* Drop every listing and person (the render settings changed). */
 int store_clear(struct store *s);
 /* Remove persons no stored listing refers to; *removed (may be NULL). */

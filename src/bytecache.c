@@ -195,6 +195,26 @@ static struct person *get_version(struct bytecache *b, int64_t id, bool any, uin
 	return p;
 }
 
+int bytecache_forget(struct bytecache *b, const int64_t *ids, size_t n)
+{
+	pthread_mutex_lock(&b->flush_lock); /* no batch writes one back meanwhile */
+	pthread_mutex_lock(&b->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct idtable_entry *ie = idtable_find(&b->entries, (uint64_t)ids[i]);
+		if (ie)
+			drop_entry(b, ie->value);
+	}
+	pthread_mutex_unlock(&b->lock);
+	int rc = n ? store_drop_persons(b->store, ids, n) : 0;
+	pthread_mutex_unlock(&b->flush_lock);
+	return rc;
+}
+
+bool bytecache_usable(struct bytecache *b)
+{
+	return store_usable(b->store);
+}
+
 struct person *bytecache_get(struct bytecache *b, int64_t id, uint64_t digest)
 {
 	return get_version(b, id, false, digest);

@@ -69,7 +69,15 @@ void cache_slot_set_current(struct cache *c, struct slot *s, struct listing *l);
 /* Listings by ids hold no persons: the store's unused ones go once it has
  * grown past the bound (amortized like enforce_bounds); lock held. */
 void cache_keep_person_bound(struct cache *c);
-/* True when listings hold persons by id (a disk cache and cache_max_mb). */
-static inline bool cache_by_ids(const struct cache *c) { return c->bytes != NULL; }
+/* True when new listings hold persons by id and the store lets unused
+ * persons go (a disk cache and cache_max_mb, while the disk takes writes:
+ * a store that turned itself off would leave their persons nowhere). */
+static inline bool cache_by_ids(const struct cache *c)
+{
+	return c->bytes != NULL && bytecache_usable(c->bytes);
+}
+/* True when some listings may hold persons by id (made while the store
+ * took writes). */
+static inline bool cache_may_hold_ids(const struct cache *c) { return c->bytes != NULL; }
 
 #endif

@@ -139,15 +139,23 @@ size_t cache_persons_remove(struct cache *c, const int64_t *ids, size_t n)
 		return 0;
 	}
 	struct removal_scan rs = { .c = c, .gone = gone };
-	/* Listings by ids hold persons the store may not: every id counts, and
-	 * their names (for the kernel's entries) are looked up first. */
-	bool by_ids = cache_by_ids(c);
+	/* Listings by ids hold persons the store may not: an id counts if the
+	 * bytecache or the disk knows it (a listing only holds ids stored
+	 * there; an id never seen costs no pass over the listings), and its
+	 * name (for the kernel's entries) is read back first. */
+	bool by_ids = cache_may_hold_ids(c);
 	if (by_ids) {
 		memcpy(gone, ids, n * sizeof(*gone));
-		rs.ngone = unique_sorted(gone, n);
-		rs.olds = calloc(rs.ngone ? rs.ngone : 1, sizeof(*rs.olds));
-		for (size_t i = 0; rs.olds && i < rs.ngone; i++)
-			rs.olds[i] = cache_person_load(c, gone[i]);
+		size_t unique = unique_sorted(gone, n);
+		rs.olds = calloc(unique ? unique : 1, sizeof(*rs.olds));
+		for (size_t i = 0; i < unique; i++) {
+			struct person *old = rs.olds ? cache_person_load(c, gone[i]) : NULL;
+			if (old || !rs.olds) {
+				if (rs.olds)
+					rs.olds[rs.ngone] = old;
+				gone[rs.ngone++] = gone[i];
+			}
+		}
 	}
 	pthread_mutex_lock(&c->lock);
 	if (!by_ids) {
@@ -169,6 +177,11 @@ size_t cache_persons_remove(struct cache *c, const int64_t *ids, size_t n)
 	cache_remove_fn hook = c->on_remove;
 	void *hook_ctx = c->on_remove_ctx;
 	pthread_mutex_unlock(&c->lock);
+	/* Nothing reads a deleted person back (GETATTR of an inode the kernel
+	 * still knows answers as for any unknown person). */
+	if (by_ids && rs.ngone && bytecache_forget(c->bytes, gone, rs.ngone) != 0)
+		log_warn("persons deleted on the server could not be dropped from the disk cache; "
+			 "a file the kernel still knows may show them until it is looked up again");
 	if (rs.out_of_memory)
 		log_error("out of memory removing deleted persons from the listings; they leave "
 			  "them at the next full refresh");
@@ -264,6 +277,11 @@ struct person *cache_person_bytes(struct cache *c, const struct person *p)
 	if (!person_is_light(p))
 		return person_ref((struct person *)p);
 	return c->bytes ? bytecache_get(c->bytes, p->id, p->digest) : NULL;
+}
+
+struct person *cache_person_version(struct cache *c, int64_t id, uint64_t digest)
+{
+	return c->bytes ? bytecache_get(c->bytes, id, digest) : NULL;
 }
 
 bool cache_bytes_stats(struct cache *c, struct bytecache_stats *out)
@@ -382,7 +400,7 @@ size_t cache_person_replace(struct cache *c, struct person *p, const uint64_t *i
 	if (!p->digest)
 		person_set_digest(p);
 	/* Listings by ids: the version they showed, before the new one is kept. */
-	struct person *prior = cache_by_ids(c) ? cache_person_load(c, p->id) : NULL;
+	struct person *prior = cache_may_hold_ids(c) ? cache_person_load(c, p->id) : NULL;
 	if (c->bytes && !person_is_light(p))
 		p = make_light(c, p, false); /* its bytes to the bytecache */
 	struct replacement r = { .rs = { .c = c }, .p = p, .prior = prior, .in = in, .nin = nin,

@@ -182,6 +182,10 @@ void fs_lookup_one_reply(struct fs *fs, fuse_req_t req, fuse_ino_t dir, const st
 	enum person_file kind;
 	size_t base_len;
 	struct person *p = l->count == 1 ? fs_listing_current(fs, l, 0) : NULL;
+	if (l->count == 1 && !p) {
+		fuse_reply_err(req, EIO); /* logged */
+		return;
+	}
 	bool found = p && names_parse_person_file(name, strlen(name), &id, &kind, &base_len) &&
 		     p->id == id && p->base_len == base_len && memcmp(p->base, name, base_len) == 0 &&
 		     (tree_kind(dir) == NODE_OWNER_DIR ? p->owner_id : p->org_id) == tree_id(dir);

@@ -36,6 +36,11 @@ struct folder_index {
 	struct listing *listing; /* a reference: the index describes exactly it */
 	size_t count;
 	uint64_t *ends; /* ends[i]: bytes of cards 0..i (listing order) */
+	/* A listing by ids: the version of each card the ends were made from
+	 * (its bytes are read in that version, as a listing of persons holds
+	 * its versions), else NULL. */
+	uint64_t *digests;
+	int64_t newest; /* the newest update time of its persons */
 };
 
 struct folder_indexes {
@@ -44,20 +49,6 @@ struct folder_indexes {
 	unsigned next; /* the slot replaced next */
 };
 
-/* Bytes [from, from + n) of a card's person's .vcf file appended to out
- * (its bytes may live in the disk cache: cache_person_bytes; a card not kept
- * is rendered: person_vcf_slice).  0, or an errno: EIO when the card cannot
- * be had or is not the length the index says. */
-static int card_slice(struct fs *fs, const struct person *p, size_t expected_len, size_t from,
-		      size_t n, struct strbuf *out)
-{
-	struct person *full = cache_person_bytes(fs->cache, p);
-	int rc = !full || full->vcf_len != expected_len ? -EIO
-			 : person_vcf_slice(full, from, n, out);
-	person_unref(full);
-	return rc == -ENOMEM ? ENOMEM : rc ? EIO : 0;
-}
-
 /* The person at position i of the folder file (the listing's order), a new
  * reference; NULL (logged) if it cannot be read back. */
 static struct person *card_person(struct fs *fs, const struct listing *l, size_t i)
@@ -65,16 +56,46 @@ static struct person *card_person(struct fs *fs, const struct listing *l, size_t
 	return cache_listing_person(fs->cache, l, l->order ? l->order[i] : i);
 }
 
+struct folder_index;
+/* Bytes [from, from + n) of card i's .vcf file appended to out, in the
+ * version the index was made from (its bytes may live in the disk cache:
+ * cache_person_bytes; a card not kept is rendered: person_vcf_slice).  0,
+ * or an errno: EIO when the card cannot be had or is not the length the
+ * index says. */
+static int card_slice(struct fs *fs, const struct folder_index *ix, size_t i, size_t from,
+		      size_t n, struct strbuf *out);
+
 static void index_unref(struct folder_index *ix)
 {
 	if (!ix || atomic_fetch_sub(&ix->refs, 1) != 1)
 		return;
 	listing_unref(ix->listing);
 	free(ix->ends);
+	free(ix->digests);
 	free(ix);
 }
 
 /* NULL and *err: ENOMEM, or EIO when a person cannot be read back. */
+static int card_slice(struct fs *fs, const struct folder_index *ix, size_t i, size_t from,
+		      size_t n, struct strbuf *out)
+{
+	const struct listing *l = ix->listing;
+	struct person *full = NULL;
+	if (ix->digests) {
+		full = cache_person_version(fs->cache, listing_id_at(l, l->order ? l->order[i] : i),
+					    ix->digests[i]);
+	} else {
+		struct person *p = card_person(fs, l, i);
+		full = p ? cache_person_bytes(fs->cache, p) : NULL;
+		person_unref(p);
+	}
+	size_t expected_len = (size_t)(ix->ends[i] - (i ? ix->ends[i - 1] : 0));
+	int rc = !full || full->vcf_len != expected_len ? -EIO
+			 : person_vcf_slice(full, from, n, out);
+	person_unref(full);
+	return rc == -ENOMEM ? ENOMEM : rc ? EIO : 0;
+}
+
 static struct folder_index *index_build(struct fs *fs, struct listing *l, int *err)
 {
 	*err = ENOMEM;
@@ -82,7 +103,11 @@ static struct folder_index *index_build(struct fs *fs, struct listing *l, int *e
 	if (!ix)
 		return NULL;
 	ix->ends = malloc((l->count ? l->count : 1) * sizeof(*ix->ends));
-	if (!ix->ends) {
+	if (l->person_ids)
+		ix->digests = malloc((l->count ? l->count : 1) * sizeof(*ix->digests));
+	if (!ix->ends || (l->person_ids && !ix->digests)) {
+		free(ix->ends);
+		free(ix->digests);
 		free(ix);
 		return NULL;
 	}
@@ -98,6 +123,10 @@ static struct folder_index *index_build(struct fs *fs, struct listing *l, int *e
 			return NULL;
 		}
 		ix->ends[i] = end += p->vcf_len;
+		if (ix->digests)
+			ix->digests[i] = p->digest;
+		if (p->update_time > ix->newest)
+			ix->newest = p->update_time;
 		person_unref(p);
 	}
 	return ix;
@@ -148,20 +177,18 @@ static struct folder_index *index_of(struct fs *fs, struct listing *l, int *err)
 
 /* ---- attributes ---- */
 
-/* 0, or EIO when a person of a listing by ids cannot be read back. */
-static int folder_attr(struct fs *fs, fuse_ino_t ino, const struct listing *l, struct stat *st)
+/* The folder file's attributes, from its index (so its size is the bytes a
+ * READ gives): 0, or the errno of building the index (EIO when a person of
+ * a listing by ids cannot be read back). */
+static int folder_attr(struct fs *fs, fuse_ino_t ino, struct listing *l, struct stat *st)
 {
-	uint64_t size = 0;
-	int64_t newest = 0;
-	for (size_t i = 0; i < l->count; i++) {
-		struct person *p = cache_listing_person(fs->cache, l, i);
-		if (!p)
-			return EIO;
-		size += p->vcf_len;
-		if (p->update_time > newest)
-			newest = p->update_time;
-		person_unref(p);
-	}
+	int err;
+	struct folder_index *ix = index_of(fs, l, &err);
+	if (!ix)
+		return err;
+	uint64_t size = ix->count ? ix->ends[ix->count - 1] : 0;
+	int64_t newest = ix->newest;
+	index_unref(ix);
 	fs_base_attr(fs, ino, S_IFREG | 0444, st);
 	st->st_size = (off_t)size;
 	st->st_blocks = (st->st_size + 511) / 512;
@@ -170,12 +197,13 @@ static int folder_attr(struct fs *fs, fuse_ino_t ino, const struct listing *l, s
 	return 0;
 }
 
-static void reply_entry(struct fs *fs, fuse_req_t req, fuse_ino_t ino, const struct listing *l)
+static void reply_entry(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct listing *l)
 {
 	struct stat st;
 	struct fuse_entry_param e;
-	if (folder_attr(fs, ino, l, &st) != 0) {
-		fuse_reply_err(req, EIO);
+	int err = folder_attr(fs, ino, l, &st);
+	if (err) {
+		fuse_reply_err(req, err);
 		return;
 	}
 	fs_entry_of(fs, &st, fs->cfg.ttl, &e);
@@ -256,10 +284,7 @@ static void reply_read(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct lis
 		size_t from = (size_t)(pos - start);
 		size_t n = len - from < want - filled ? len - from : want - filled;
 		sb_reset(&card);
-		struct person *p = card_person(fs, l, i);
-		err = p ? card_slice(fs, p, len, from, n, &card) : EIO;
-		person_unref(p);
-		if (err)
+		if ((err = card_slice(fs, ix, i, from, n, &card)) != 0)
 			break;
 		if (card.len != n) {
 			err = EIO;
@@ -333,12 +358,14 @@ void fs_folderfile_reply(struct fs *fs, struct parked *pk, struct listing *l)
 	case PARKED_FOLDER_ENTRY:
 		reply_entry(fs, pk->req, pk->ino, l);
 		break;
-	case PARKED_FOLDER_ATTR:
-		if (folder_attr(fs, pk->ino, l, &st) != 0)
-			fuse_reply_err(pk->req, EIO);
+	case PARKED_FOLDER_ATTR: {
+		int err = folder_attr(fs, pk->ino, l, &st);
+		if (err)
+			fuse_reply_err(pk->req, err);
 		else
 			fuse_reply_attr(pk->req, &st, fs->cfg.ttl);
 		break;
+	}
 	default:
 		reply_read(fs, pk->req, pk->ino, l, pk->size, pk->off);
 		break;

@@ -328,6 +328,30 @@ int store_save(struct store *s, const struct store_listing *listings, size_t nli
 	return rc;
 }
 
+int store_drop_persons(struct store *s, const int64_t *ids, size_t n)
+{
+	if (!store_usable(s))
+		return -EIO;
+	pthread_mutex_lock(&s->wr_lock);
+	sqlite3_stmt *st = NULL;
+	int rc = store_exec(s, s->wr, "BEGIN IMMEDIATE", "starting a transaction");
+	if (rc == 0)
+		rc = store_prepare(s, s->wr, "DELETE FROM persons WHERE id=?", &st);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		sqlite3_bind_int64(st, 1, ids[i]);
+		int step = sqlite3_step(st);
+		rc = step == SQLITE_DONE ? 0 : store_error(s, s->wr, step, "forgetting a person");
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	if (rc == 0)
+		rc = store_exec(s, s->wr, "COMMIT", "committing");
+	if (rc)
+		sqlite3_exec(s->wr, "ROLLBACK", NULL, NULL, NULL);
+	pthread_mutex_unlock(&s->wr_lock);
+	return rc;
+}
+
 int store_drop_listing(struct store *s, uint64_t key)
 {
 	if (!store_usable(s))

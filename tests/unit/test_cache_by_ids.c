@@ -155,6 +155,11 @@ static void test_removed_and_replaced(void)
 	struct listing *l1 = cache_listing_peek(c, 1), *l2 = cache_listing_peek(c, 2);
 	CHECK(l1->count == 2 && listing_find(l1, 3) < 0 && l1->person_ids);
 	CHECK(l2->count == 1 && l2->person_ids[0] == 4);
+	/* nothing reads it back any more (an inode the kernel still knows) */
+	CHECK(cache_person_load(c, 3) == NULL);
+	/* an id nobody stored costs nothing and changes nothing */
+	seen.calls = 0;
+	CHECK(cache_persons_remove(c, (int64_t[]){ 77777 }, 1) == 0 && seen.calls == 0);
 	listing_unref(l1);
 	listing_unref(l2);
 	/* 2 renamed and moved from 1 to 2: its old name leaves 1 */

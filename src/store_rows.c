@@ -289,6 +289,18 @@ static int put_listing(struct store *s, sqlite3_stmt *st, const struct store_lis
 	return rc;
 }
 
+/* End a write begun with wr_lock held and BEGIN: COMMIT when rc is 0, else
+ * ROLLBACK; wr_lock is released.  Returns rc, or COMMIT's error. */
+static int finish_write(struct store *s, int rc)
+{
+	if (rc == 0)
+		rc = store_exec(s, s->wr, "COMMIT", "committing");
+	if (rc)
+		sqlite3_exec(s->wr, "ROLLBACK", NULL, NULL, NULL);
+	pthread_mutex_unlock(&s->wr_lock);
+	return rc;
+}
+
 int store_save(struct store *s, const struct store_listing *listings, size_t nlistings,
 	       const struct store_person_row *persons, size_t npersons)
 {
@@ -320,12 +332,7 @@ int store_save(struct store *s, const struct store_listing *listings, size_t nli
 		rc = put_listing(s, listing_st, &listings[i]);
 	sqlite3_finalize(person_st);
 	sqlite3_finalize(listing_st);
-	if (rc == 0)
-		rc = store_exec(s, s->wr, "COMMIT", "committing");
-	if (rc)
-		sqlite3_exec(s->wr, "ROLLBACK", NULL, NULL, NULL);
-	pthread_mutex_unlock(&s->wr_lock);
-	return rc;
+	return finish_write(s, rc);
 }
 
 int store_drop_persons(struct store *s, const int64_t *ids, size_t n)
@@ -344,12 +351,7 @@ int store_drop_persons(struct store *s, const int64_t *ids, size_t n)
 		sqlite3_reset(st);
 	}
 	sqlite3_finalize(st);
-	if (rc == 0)
-		rc = store_exec(s, s->wr, "COMMIT", "committing");
-	if (rc)
-		sqlite3_exec(s->wr, "ROLLBACK", NULL, NULL, NULL);
-	pthread_mutex_unlock(&s->wr_lock);
-	return rc;
+	return finish_write(s, rc);
 }
 
 int store_drop_listing(struct store *s, uint64_t key)

@@ -326,22 +326,25 @@ void cache_listing_finish(struct cache *c, uint64_t key, struct listing *fresh, 
 {
 	struct listing *serve = NULL;
 	struct listing_waiter *waiters = NULL;
-	pthread_mutex_lock(&c->lock);
-	struct slot *s = fresh ? slot_get_or_create(c, key) : cache_slot_find(c, key);
-	struct growing *growing = NULL;
-	if (fresh && cache_by_ids(c) && fresh->persons) {
-		/* Under cache_max_mb a listing keeps its persons' ids, not them:
-		 * the persons stay in the store while the bound allows. */
+	/* Under cache_max_mb a listing keeps its persons' ids, not them: the
+	 * persons stay in the store while the bound allows.  Copied before the
+	 * lock is taken. */
+	bool let_go_many = false;
+	if (fresh && fresh->persons && cache_lists_by_ids(c)) {
 		struct listing *by_ids = listing_by_ids(fresh);
 		if (by_ids) {
 			listing_unref(fresh);
 			fresh = by_ids;
-			/* A big listing let go of its persons: the next bound
-			 * check passes over the store whatever it grew by. */
-			if (fresh->count * PERSON_LIGHT_SIZE >= c->max_bytes / 8)
-				c->bytes_after_purge = 0;
+			let_go_many = fresh->count * PERSON_LIGHT_SIZE >= c->max_bytes / 8;
 		}
 	}
+	pthread_mutex_lock(&c->lock);
+	/* A big listing let go of its persons: the next bound check passes over
+	 * the store whatever it grew by. */
+	if (let_go_many)
+		c->bytes_after_purge = 0;
+	struct slot *s = fresh ? slot_get_or_create(c, key) : cache_slot_find(c, key);
+	struct growing *growing = NULL;
 	if (s) {
 		waiters = s->waiters;
 		s->waiters = NULL;

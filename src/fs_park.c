@@ -80,13 +80,14 @@ static void parked_done(struct listing_waiter *w, struct listing *l, int err)
 		/* Answered (or parked again for rendering) by the read path. */
 		struct person *p = fs_listing_current(fs, l, 0);
 		listing_unref(l);
-		if (p)
+		if (p) {
 			fs_read_person(fs, pk->req, pk, p, tree_kind(pk->ino), pk->size, pk->off);
-		else if (park_take(pk))
+			person_unref(p);
+			return;
+		}
+		if (park_take(pk))
 			fuse_reply_err(pk->req, EIO); /* logged */
-		if (!p)
-			park_free(pk);
-		person_unref(p);
+		park_free(pk);
 		return;
 	}
 	if (park_take(pk)) {

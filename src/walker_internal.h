@@ -108,6 +108,13 @@ struct person_set {
 	struct walk_progress *progress; /* the status file's view of the walk, or NULL */
 };
 
+/* qsort order of int64_t values (ids, times). */
+static inline int walker_cmp_int64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
 /* ---- walker.c ---- */
 double walker_now(void); /* CLOCK_MONOTONIC, in seconds */
 void walker_format_rfc3339(time_t t, char buf[32]);

@@ -498,17 +498,11 @@ static int cmp_person_id(const void *a, const void *b)
 	return (x->id > y->id) - (x->id < y->id);
 }
 
-static int cmp_id_value(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return (x > y) - (x < y);
-}
-
 /* Sort the set by id so person_set_contains can bisect. */
 void person_set_sort(struct person_set *ps)
 {
 	if (ps->count > 1 && ps->by_ids)
-		qsort(ps->ids, ps->count, sizeof(*ps->ids), cmp_id_value);
+		qsort(ps->ids, ps->count, sizeof(*ps->ids), walker_cmp_int64);
 	else if (ps->count > 1)
 		qsort(ps->items, ps->count, sizeof(*ps->items), cmp_person_id);
 }

@@ -257,12 +257,6 @@ static const char *earliest_sync(const struct listing *prev, const struct shared
 	return since;
 }
 
-static int cmp_id(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return (x > y) - (x < y);
-}
-
 /* A stored row's ids minus the changed and deleted ones, plus the changed
  * ones that belong (changed is sorted). */
 static bool merge_row(struct store_listing *row, struct person_set *changed)
@@ -278,7 +272,7 @@ static bool merge_row(struct store_listing *row, struct person_set *changed)
 	for (size_t i = 0; i < changed->count; i++)
 		if (person_matches_dir(changed->items[i], row->key))
 			ids[n++] = changed->items[i]->id;
-	qsort(ids, n, sizeof(*ids), cmp_id);
+	qsort(ids, n, sizeof(*ids), walker_cmp_int64);
 	free(row->ids);
 	row->ids = ids;
 	row->count = n;

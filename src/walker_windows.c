@@ -84,12 +84,6 @@ static int window_count(const struct walker *w)
 	return n < in_flight ? n + 1 : n; /* rounded up */
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return (x > y) - (x < y);
-}
-
 /* Window boundaries at the quantiles of the sample's update times; returns
  * how many distinct boundaries (windows - 1) it found. */
 static int window_bounds(const struct person_set *sample, int windows, int64_t *bounds)
@@ -101,7 +95,7 @@ static int window_bounds(const struct person_set *sample, int windows, int64_t *
 	for (size_t i = 0; i < sample->count; i++)
 		if (sample->items[i]->update_time > 0)
 			times[n++] = sample->items[i]->update_time;
-	qsort(times, n, sizeof(*times), cmp_i64);
+	qsort(times, n, sizeof(*times), walker_cmp_int64);
 	int count = 0;
 	for (int k = 1; k < windows && n > 0; k++) {
 		int64_t b = times[n * (size_t)k / (size_t)windows];

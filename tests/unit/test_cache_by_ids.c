@@ -75,6 +75,29 @@ static struct store *open_store(const char *name)
 	return s;
 }
 
+/* A cache listing by ids over a bytecache over a store of its own. */
+struct bounded {
+	struct store *store;
+	struct bytecache *bytes;
+	struct cache *cache;
+};
+
+static struct bounded bounded_open(const char *name, uint64_t cache_bytes, uint64_t byte_bytes)
+{
+	struct bounded bd = { .store = open_store(name) };
+	bd.cache = cache_new(60, cache_bytes);
+	bd.bytes = bytecache_new(bd.store, byte_bytes);
+	cache_use_bytecache(bd.cache, bd.bytes);
+	return bd;
+}
+
+static void bounded_close(struct bounded *bd)
+{
+	cache_free(bd->cache);
+	bytecache_free(bd->bytes);
+	store_close(bd->store);
+}
+
 static void test_pure_listing_by_ids(void)
 {
 	struct listing *l = listing_new_person_ids(5);
@@ -98,11 +121,9 @@ static void test_pure_listing_by_ids(void)
 
 static void test_read_back_after_purge(void)
 {
-	struct store *s = open_store("readback");
 	/* 16 KiB for listings: 300 light persons (about 33 KiB) do not stay */
-	struct cache *c = cache_new(60, 16 << 10);
-	struct bytecache *b = bytecache_new(s, 64 << 10);
-	cache_use_bytecache(c, b);
+	struct bounded bd = bounded_open("readback", 16 << 10, 64 << 10);
+	struct cache *c = bd.cache;
 	CHECK(cache_lists_by_ids(c));
 	int64_t ids[300];
 	for (int i = 0; i < 300; i++)
@@ -133,17 +154,13 @@ static void test_read_back_after_purge(void)
 	CHECK(cache_listing_person(c, ghost, 0) == NULL); /* logs one line */
 	listing_unref(ghost);
 	listing_unref(l);
-	cache_free(c);
-	bytecache_free(b);
-	store_close(s);
+	bounded_close(&bd);
 }
 
 static void test_removed_and_replaced(void)
 {
-	struct store *s = open_store("changes");
-	struct cache *c = cache_new(60, 1 << 20);
-	struct bytecache *b = bytecache_new(s, 1 << 20);
-	cache_use_bytecache(c, b);
+	struct bounded bd = bounded_open("changes", 1 << 20, 1 << 20);
+	struct cache *c = bd.cache;
 	struct removed seen = { 0 };
 	cache_set_remove_hook(c, on_remove, &seen);
 	walk(c, 1, (int64_t[]){ 1, 2, 3 }, 3, 100.0);
@@ -176,19 +193,15 @@ static void test_removed_and_replaced(void)
 	person_unref(now);
 	listing_unref(l1);
 	listing_unref(l2);
-	cache_free(c);
-	bytecache_free(b);
-	store_close(s);
+	bounded_close(&bd);
 }
 
 static void test_ids_count_against_the_bound(void)
 {
-	struct store *s = open_store("bound");
 	/* 8 KiB for listings: two folders of 400 ids (3.2 KiB each) fit, a
 	 * third evicts the least recently used */
-	struct cache *c = cache_new(60, 8 << 10);
-	struct bytecache *b = bytecache_new(s, 1 << 20);
-	cache_use_bytecache(c, b);
+	struct bounded bd = bounded_open("bound", 8 << 10, 1 << 20);
+	struct cache *c = bd.cache;
 	int64_t ids[400];
 	for (uint64_t key = 1; key <= 3; key++) {
 		for (int i = 0; i < 400; i++)
@@ -200,9 +213,7 @@ static void test_ids_count_against_the_bound(void)
 	struct cache_stats st;
 	cache_get_stats(c, &st);
 	CHECK(st.evictions >= 1);
-	cache_free(c);
-	bytecache_free(b);
-	store_close(s);
+	bounded_close(&bd);
 }
 
 /* An older version read back from the disk (an edit's base, a reader of

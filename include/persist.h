@@ -51,6 +51,9 @@ struct persist_batch {
 	size_t person_count, person_cap;
 	struct store_listing *rows;
 	size_t row_count, row_cap;
+	/* Listings by ids whose ids rows borrow (a reference each). */
+	struct listing **held;
+	size_t held_count, held_cap;
 	bool failed; /* out of memory: commit writes nothing */
 };
 

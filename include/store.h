@@ -100,7 +100,8 @@ int store_each_person(struct store *s, const int64_t *ids, size_t n,
 struct store_listing {
 	uint64_t key;          /* the directory's cache key */
 	size_t count;
-	int64_t *ids;          /* ascending; malloc'd */
+	int64_t *ids;          /* ascending; malloc'd, or borrowed */
+	bool ids_borrowed;     /* ids belong to the caller: store_listing_clear leaves them */
 	char **names;          /* group roots: a link name per id (NULL: none), else NULL */
 	char synced_to[32];    /* server time the listing is complete up to, or "" */
 	int64_t fetched_at;    /* when it was last walked or refreshed */

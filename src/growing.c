@@ -8,54 +8,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "idtable.h"
+#include "idorder.h"
+#include "idset.h"
 #include "personmap.h"
-
-/* Ids (>= 1) in an open-addressing table: at most 3/4 full, 0 is empty. */
-struct idset {
-	int64_t *slots;
-	size_t nslots; /* a power of two, or 0 */
-	size_t count;
-};
-
-static bool idset_has(const struct idset *s, int64_t id)
-{
-	if (!s->nslots)
-		return false;
-	size_t mask = s->nslots - 1;
-	for (size_t i = idtable_mix((uint64_t)id) & mask; s->slots[i]; i = (i + 1) & mask)
-		if (s->slots[i] == id)
-			return true;
-	return false;
-}
-
-static void idset_put(int64_t *slots, size_t nslots, int64_t id)
-{
-	size_t mask = nslots - 1, i = idtable_mix((uint64_t)id) & mask;
-	while (slots[i])
-		i = (i + 1) & mask;
-	slots[i] = id;
-}
-
-/* Add id (not in s); false when out of memory. */
-static bool idset_add(struct idset *s, int64_t id)
-{
-	if ((s->count + 1) * 4 > s->nslots * 3) {
-		size_t nslots = s->nslots ? s->nslots * 2 : 1024;
-		int64_t *slots = calloc(nslots, sizeof(*slots));
-		if (!slots)
-			return false;
-		for (size_t i = 0; i < s->nslots; i++)
-			if (s->slots[i])
-				idset_put(slots, nslots, s->slots[i]);
-		free(s->slots);
-		s->slots = slots;
-		s->nslots = nslots;
-	}
-	idset_put(s->slots, s->nslots, id);
-	s->count++;
-	return true;
-}
 
 struct growing {
 	atomic_uint refs;
@@ -64,8 +19,9 @@ struct growing {
 	size_t count, cap;
 	struct personmap ids; /* the persons above, by id */
 	/* By ids (growing_new_by_ids): the ids in order, a set of them, and how
-	 * a person is had from its id; persons and ids stay empty. */
-	int64_t *id_order;
+	 * a person is had from its id; persons and ids stay empty.  About 5
+	 * bytes per id in all, against 24 to 40 as an array and a hash table. */
+	struct idorder id_order;
 	struct idset id_set;
 	growing_resolve_fn resolve;
 	void *resolve_ctx;
@@ -111,37 +67,41 @@ void growing_unref(struct growing *g)
 	for (size_t i = 0; g->persons && i < g->count; i++)
 		person_unref(g->persons[i]);
 	free(g->persons);
-	free(g->id_order);
-	free(g->id_set.slots);
+	idorder_clear(&g->id_order);
+	idset_clear(&g->id_set);
 	personmap_destroy(&g->ids, NULL);
 	pthread_mutex_destroy(&g->lock);
 	free(g);
 }
 
-/* Lock held; false if out of memory (the person is then not shown until
- * the final listing, which the handle does not use: an honest EIO below). */
-static bool append_id(struct growing *g, int64_t id)
+static int cmp_id(const void *a, const void *b)
 {
-	if (idset_has(&g->id_set, id))
-		return true;
-	if (g->count == g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 512;
-		int64_t *grown = realloc(g->id_order, cap * sizeof(*grown));
-		if (!grown)
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Lock held: append those of ids[0..n) not there yet, ascending (positions
+ * in a batch are free to choose: only those already handed out are fixed).
+ * False if out of memory (then a reader must not go on: see the callers). */
+static bool append_ids(struct growing *g, int64_t *ids, size_t n)
+{
+	size_t fresh = 0;
+	for (size_t i = 0; i < n; i++) {
+		int added = idset_add(&g->id_set, ids[i]);
+		if (added < 0)
 			return false;
-		g->id_order = grown;
-		g->cap = cap;
+		if (added)
+			ids[fresh++] = ids[i];
 	}
-	if (!idset_add(&g->id_set, id))
+	qsort(ids, fresh, sizeof(*ids), cmp_id);
+	if (!idorder_append(&g->id_order, ids, fresh))
 		return false;
-	g->id_order[g->count++] = id;
+	g->count += fresh;
 	return true;
 }
 
 static bool append_one(struct growing *g, struct person *p)
 {
-	if (g->resolve)
-		return append_id(g, p->id);
 	if (personmap_find(&g->ids, p->id))
 		return true;
 	if (g->count == g->cap) {
@@ -169,10 +129,15 @@ static void wake(struct growing_waiter *list)
 
 void growing_append(struct growing *g, struct person *const *persons, size_t n)
 {
+	int64_t *ids = g->resolve ? malloc((n ? n : 1) * sizeof(*ids)) : NULL;
+	for (size_t i = 0; ids && i < n; i++)
+		ids[i] = persons[i]->id;
 	pthread_mutex_lock(&g->lock);
 	size_t before = g->count;
-	bool ok = true;
-	for (size_t i = 0; i < n && ok && !g->done; i++)
+	bool ok = !g->resolve || ids;
+	if (ids && !g->done)
+		ok = append_ids(g, ids, n);
+	for (size_t i = 0; !g->resolve && i < n && ok && !g->done; i++)
 		ok = append_one(g, persons[i]);
 	if (!ok && !g->done) {
 		g->done = true; /* a reader must not see a listing with holes */
@@ -184,6 +149,7 @@ void growing_append(struct growing *g, struct person *const *persons, size_t n)
 		g->waiters = NULL;
 	}
 	pthread_mutex_unlock(&g->lock);
+	free(ids);
 	wake(list);
 }
 
@@ -192,14 +158,20 @@ void growing_finish(struct growing *g, const struct listing *l, int err)
 	pthread_mutex_lock(&g->lock);
 	if (!g->done) {
 		bool ok = true;
+		int64_t batch[IDORDER_RUN];
+		size_t batched = 0;
 		for (size_t i = 0; l && listing_of_persons(l) && ok && i < l->count; i++) {
 			size_t at = l->order ? l->order[i] : i;
 			if (l->persons && !g->resolve)
 				ok = append_one(g, l->persons[at]);
 			else if (g->resolve)
-				ok = append_id(g, listing_id_at(l, at));
+				batch[batched++] = listing_id_at(l, at);
 			else
 				ok = false; /* a listing by ids for a growing of persons: a bug */
+			if (batched == IDORDER_RUN || (batched && i + 1 == l->count)) {
+				ok = append_ids(g, batch, batched);
+				batched = 0;
+			}
 		}
 		g->done = true;
 		g->err = !l ? (err > 0 ? err : EIO) : ok ? 0 : ENOMEM;
@@ -227,12 +199,10 @@ size_t growing_slice(struct growing *g, size_t from, size_t max, struct person *
 		return 0;
 	pthread_mutex_lock(&g->lock);
 	size_t n = 0;
-	for (size_t i = from; i < g->count && n < max; i++, n++) {
-		if (ids)
-			ids[n] = g->id_order[i];
-		else
-			out[n] = person_ref(g->persons[i]);
-	}
+	if (ids)
+		n = idorder_get(&g->id_order, from, max, ids);
+	for (size_t i = from; !ids && i < g->count && n < max; i++, n++)
+		out[n] = person_ref(g->persons[i]);
 	pthread_mutex_unlock(&g->lock);
 	for (size_t i = 0; ids && i < n; i++) /* without the lock: maybe the disk */
 		out[i] = g->resolve(g->resolve_ctx, ids[i]);

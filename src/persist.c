@@ -90,14 +90,23 @@ static struct listing *listing_of_row(struct store *s, struct cache *c, struct s
 		}
 		return l;
 	}
-	bool by_ids = cache_lists_by_ids(c);
-	l = by_ids ? listing_new_person_ids(row->count) : listing_new_persons(row->count);
-	if (!l)
+	struct load_ctx lc = { .cache = c };
+	if (cache_lists_by_ids(c)) {
+		int rc = store_each_person(s, row->ids, row->count, check_row, &lc);
+		if (rc) {
+			if (rc != -ENOMEM)
+				log_unusable(row->key, rc);
+			return NULL;
+		}
+		if (!row->count)
+			return listing_new_person_ids(0);
+		if ((l = listing_adopt_person_ids(row->ids, row->count)))
+			row->ids = NULL; /* the listing's now: no second copy */
+		return l;
+	}
+	if (!(l = lc.l = listing_new_persons(row->count)))
 		return NULL;
-	struct load_ctx lc = { .cache = c, .l = l };
-	int rc = store_each_person(s, row->ids, row->count, by_ids ? check_row : take_row, &lc);
-	if (by_ids && row->count)
-		memcpy(l->person_ids, row->ids, row->count * sizeof(*row->ids));
+	int rc = store_each_person(s, row->ids, row->count, take_row, &lc);
 	l->count = lc.n;
 	if (rc) {
 		listing_unref(l);
@@ -188,12 +197,21 @@ void persist_add_listing(struct persist_batch *b, uint64_t key, const struct lis
 		row.full_walk_at = 0;
 	if (row.fetched_at < 0)
 		row.fetched_at = 0;
-	row.ids = malloc((l->count ? l->count : 1) * sizeof(*row.ids));
-	if (!row.ids) {
+	if (l->person_ids && !b->failed) {
+		/* The listing is immutable: its ids are written as they are, a
+		 * million of them without a copy. */
+		if (!grow((void **)&b->held, &b->held_cap, b->held_count, sizeof(*b->held))) {
+			b->failed = true;
+			return;
+		}
+		b->held[b->held_count++] = listing_ref((struct listing *)l);
+		row.ids = l->person_ids;
+		row.ids_borrowed = true;
+	} else if (!(row.ids = malloc((l->count ? l->count : 1) * sizeof(*row.ids)))) {
 		b->failed = true;
 		return;
 	}
-	for (size_t i = 0; i < l->count; i++) {
+	for (size_t i = 0; !row.ids_borrowed && i < l->count; i++) {
 		row.ids[i] = listing_id_at(l, i);
 		/* Light persons are written by the cache's bytecache. */
 		if (persons_too && l->persons && person_storable(l->persons[i]))
@@ -216,8 +234,11 @@ void persist_batch_free(struct persist_batch *b)
 		person_unref(b->persons[i]);
 	for (size_t i = 0; i < b->row_count; i++)
 		store_listing_clear(&b->rows[i]);
+	for (size_t i = 0; i < b->held_count; i++)
+		listing_unref(b->held[i]);
 	free(b->persons);
 	free(b->rows);
+	free(b->held);
 	memset(b, 0, sizeof(*b));
 }
 

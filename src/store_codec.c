@@ -13,42 +13,55 @@
 #include "names.h"
 #include "utf8.h"
 
-#define ID_BYTES 8
+
+void store_encode_ids_to(unsigned char *out, const int64_t *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++, out += STORE_ID_BYTES) {
+		uint64_t v = (uint64_t)ids[i];
+		for (int k = 0; k < STORE_ID_BYTES; k++)
+			out[k] = (unsigned char)(v >> (8 * k));
+	}
+}
 
 void store_encode_ids(struct strbuf *out, const int64_t *ids, size_t n)
 {
-	if (!sb_reserve(out, n * ID_BYTES))
+	if (!sb_reserve(out, n * STORE_ID_BYTES))
 		return;
 	for (size_t i = 0; i < n; i++) {
-		unsigned char b[ID_BYTES];
-		uint64_t v = (uint64_t)ids[i];
-		for (int k = 0; k < ID_BYTES; k++)
-			b[k] = (unsigned char)(v >> (8 * k));
-		sb_append(out, b, ID_BYTES);
+		unsigned char b[STORE_ID_BYTES];
+		store_encode_ids_to(b, &ids[i], 1);
+		sb_append(out, b, STORE_ID_BYTES);
 	}
+}
+
+int store_decode_ids_to(const unsigned char *blob, size_t n, int64_t *prev, int64_t *out)
+{
+	for (size_t i = 0; i < n; i++, blob += STORE_ID_BYTES) {
+		uint64_t v = 0;
+		for (int k = 0; k < STORE_ID_BYTES; k++)
+			v |= (uint64_t)blob[k] << (8 * k);
+		int64_t id = (int64_t)v;
+		if (id < 1 || id > NAMES_MAX_ID || id <= *prev)
+			return -EINVAL;
+		out[i] = *prev = id;
+	}
+	return 0;
 }
 
 int store_decode_ids(const void *blob, size_t len, size_t count, int64_t **ids)
 {
 	*ids = NULL;
-	if (count > SIZE_MAX / ID_BYTES || len != count * ID_BYTES || (len && !blob))
+	if (count > SIZE_MAX / STORE_ID_BYTES || len != count * STORE_ID_BYTES || (len && !blob))
 		return -EINVAL;
 	if (count == 0)
 		return 0;
 	int64_t *out = malloc(count * sizeof(*out));
 	if (!out)
 		return -ENOMEM;
-	const unsigned char *p = blob;
-	for (size_t i = 0; i < count; i++, p += ID_BYTES) {
-		uint64_t v = 0;
-		for (int k = 0; k < ID_BYTES; k++)
-			v |= (uint64_t)p[k] << (8 * k);
-		int64_t id = (int64_t)v;
-		if (id < 1 || id > NAMES_MAX_ID || (i > 0 && id <= out[i - 1])) {
-			free(out);
-			return -EINVAL;
-		}
-		out[i] = id;
+	int64_t prev = 0;
+	if (store_decode_ids_to(blob, count, &prev, out)) {
+		free(out);
+		return -EINVAL;
 	}
 	*ids = out;
 	return 0;

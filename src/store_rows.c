@@ -151,9 +151,69 @@ static int put_person(struct store *s, sqlite3_stmt *st, const struct store_pers
 
 void store_listing_clear(struct store_listing *l)
 {
-	free(l->ids);
+	if (!l->ids_borrowed)
+		free(l->ids);
 	store_free_names(l->names, l->count);
 	memset(l, 0, sizeof(*l));
+}
+
+/* A listing's ids blob goes through SQLite's incremental blob I/O a piece
+ * at a time, so that neither a write nor a read holds a second copy of a
+ * big listing (a million persons: 8 MB) beside the ids themselves. */
+#define IDS_PIECE 1024
+
+/* The count ids of listing key's blob (rd_lock held): 0 and a malloc'd
+ * array in *ids (NULL when count is 0), -EINVAL (damaged), -ENOMEM, -EIO. */
+static int read_ids(struct store *s, uint64_t key, size_t count, int64_t **ids)
+{
+	*ids = NULL;
+	if (count == 0)
+		return 0;
+	int64_t *out = malloc(count * sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	sqlite3_blob *blob = NULL;
+	int src = sqlite3_blob_open(s->rd, "main", "listings", "ids", (sqlite3_int64)key, 0, &blob);
+	unsigned char piece[IDS_PIECE * STORE_ID_BYTES];
+	int64_t prev = 0;
+	int rc = 0;
+	for (size_t at = 0, n; src == SQLITE_OK && rc == 0 && at < count; at += n) {
+		n = count - at < IDS_PIECE ? count - at : IDS_PIECE;
+		src = sqlite3_blob_read(blob, piece, (int)(n * STORE_ID_BYTES),
+					(int)(at * STORE_ID_BYTES));
+		if (src == SQLITE_OK)
+			rc = store_decode_ids_to(piece, n, &prev, out + at);
+	}
+	sqlite3_blob_close(blob);
+	if (src != SQLITE_OK)
+		rc = store_error(s, s->rd, src, "reading a listing");
+	if (rc)
+		free(out);
+	else
+		*ids = out;
+	return rc;
+}
+
+/* Write the ids of l into its row's blob, made as zeroblob(count * 8) by the
+ * INSERT before (wr_lock held, in the transaction). */
+static int write_ids(struct store *s, const struct store_listing *l)
+{
+	if (l->count == 0)
+		return 0;
+	sqlite3_blob *blob = NULL;
+	int src = sqlite3_blob_open(s->wr, "main", "listings", "ids", (sqlite3_int64)l->key, 1,
+				    &blob);
+	unsigned char piece[IDS_PIECE * STORE_ID_BYTES];
+	for (size_t at = 0, n; src == SQLITE_OK && at < l->count; at += n) {
+		n = l->count - at < IDS_PIECE ? l->count - at : IDS_PIECE;
+		store_encode_ids_to(piece, l->ids + at, n);
+		src = sqlite3_blob_write(blob, piece, (int)(n * STORE_ID_BYTES),
+					 (int)(at * STORE_ID_BYTES));
+	}
+	int closed = sqlite3_blob_close(blob);
+	if (src == SQLITE_OK)
+		src = closed;
+	return src == SQLITE_OK ? 0 : store_error(s, s->wr, src, "saving a listing");
 }
 
 int store_get_listing(struct store *s, uint64_t key, struct store_listing *out)
@@ -164,30 +224,34 @@ int store_get_listing(struct store *s, uint64_t key, struct store_listing *out)
 	pthread_mutex_lock(&s->rd_lock);
 	sqlite3_stmt *st = NULL;
 	int rc = store_prepare(s, s->rd,
-			       "SELECT synced_to, fetched_at, full_walk_at, count, ids, names "
-			       "FROM listings WHERE key=?", &st);
+			       "SELECT synced_to, fetched_at, full_walk_at, count, typeof(ids), "
+			       "length(ids), names FROM listings WHERE key=?", &st);
 	bool bad = false;
 	if (rc == 0) {
 		sqlite3_bind_int64(st, 1, (int64_t)key);
 		int step = sqlite3_step(st);
 		if (step == SQLITE_ROW) {
-			const void *ids, *names;
+			const void *names;
 			const char *synced = (const char *)sqlite3_column_text(st, 0);
 			size_t synced_len = synced ? (size_t)sqlite3_column_bytes(st, 0) : 0;
 			int64_t count = sqlite3_column_int64(st, 3);
-			size_t ids_len = column_bytes(st, 4, &ids);
-			bool has_names = sqlite3_column_type(st, 5) != SQLITE_NULL;
-			size_t names_len = column_bytes(st, 5, &names);
+			const char *ids_type = (const char *)sqlite3_column_text(st, 4);
+			int64_t ids_len = sqlite3_column_int64(st, 5);
+			bool has_names = sqlite3_column_type(st, 6) != SQLITE_NULL;
+			size_t names_len = column_bytes(st, 6, &names);
 			out->key = key;
 			out->fetched_at = sqlite3_column_int64(st, 1);
 			out->full_walk_at = sqlite3_column_int64(st, 2);
 			bad = count < 0 || out->fetched_at < 0 || out->full_walk_at < 0 ||
+			      !ids_type || strcmp(ids_type, "blob") != 0 ||
+			      (uint64_t)count > SIZE_MAX / STORE_ID_BYTES ||
+			      ids_len != count * STORE_ID_BYTES ||
 			      synced_len >= sizeof(out->synced_to) ||
 			      !store_check_sync_time(synced ? synced : "", synced_len);
 			if (!bad) {
 				memcpy(out->synced_to, synced ? synced : "", synced_len);
 				out->count = (size_t)count;
-				rc = store_decode_ids(ids, ids_len, out->count, &out->ids);
+				rc = read_ids(s, key, out->count, &out->ids);
 				if (rc == 0 && has_names)
 					rc = store_decode_names(names, names_len, out->count, &out->names);
 				bad = rc == -EINVAL;
@@ -261,12 +325,11 @@ int store_listing_keys(struct store *s, uint64_t **keys, size_t *count)
 
 static int put_listing(struct store *s, sqlite3_stmt *st, const struct store_listing *l)
 {
-	struct strbuf ids = STRBUF_INIT, names = STRBUF_INIT;
-	store_encode_ids(&ids, l->ids, l->count);
+	struct strbuf names = STRBUF_INIT;
 	if (l->names)
 		store_encode_names(&names, l->names, l->count);
 	int rc = 0;
-	if (sb_failed(&ids) || sb_failed(&names) || ids.len > INT32_MAX || names.len > INT32_MAX) {
+	if (sb_failed(&names) || names.len > INT32_MAX || l->count > INT32_MAX / STORE_ID_BYTES) {
 		rc = -ENOMEM;
 	} else {
 		sqlite3_reset(st);
@@ -275,16 +338,15 @@ static int put_listing(struct store *s, sqlite3_stmt *st, const struct store_lis
 		sqlite3_bind_int64(st, 3, l->fetched_at);
 		sqlite3_bind_int64(st, 4, l->full_walk_at);
 		sqlite3_bind_int64(st, 5, (int64_t)l->count);
-		sqlite3_bind_blob(st, 6, ids.data ? ids.data : "", (int)ids.len, SQLITE_STATIC);
+		sqlite3_bind_zeroblob(st, 6, (int)(l->count * STORE_ID_BYTES));
 		if (l->names)
 			sqlite3_bind_blob(st, 7, names.data ? names.data : "", (int)names.len,
 					  SQLITE_STATIC);
 		else
 			sqlite3_bind_null(st, 7);
 		int step = sqlite3_step(st);
-		rc = step == SQLITE_DONE ? 0 : store_error(s, s->wr, step, "saving a listing");
+		rc = step == SQLITE_DONE ? write_ids(s, l) : store_error(s, s->wr, step, "saving a listing");
 	}
-	sb_free(&ids);
 	sb_free(&names);
 	return rc;
 }

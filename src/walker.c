@@ -207,8 +207,6 @@ static void run_job(struct walker *w, struct api_conn *conn, uint64_t key)
 	 * listing never points at persons the disk lacks). */
 	if (w->cfg.store && (js.batch.row_count == 0 || cache_flush_bytes(w->cache) == 0))
 		persist_commit(w->cfg.store, &js.batch);
-	else if (w->cfg.store)
-		persist_batch_free(&js.batch);
 	else
 		persist_batch_free(&js.batch);
 	/* A big walk parsed megabytes of pages that are free now: give them

@@ -5,6 +5,7 @@
 #ifndef PDFS_CHECK_H
 #define PDFS_CHECK_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,24 @@ static inline char *check_read_data(const char *name, size_t *len)
 		buf[*len] = '\0';
 	fclose(f);
 	return buf;
+}
+
+/* A repeatable pseudo-random sequence (xorshift64) for randomized tests. */
+static uint64_t check_random_state = 88172645463325252u;
+
+static inline uint64_t check_random(void)
+{
+	check_random_state ^= check_random_state << 13;
+	check_random_state ^= check_random_state >> 7;
+	check_random_state ^= check_random_state << 17;
+	return check_random_state;
+}
+
+/* qsort order of int64_t values. */
+static inline int check_cmp_int64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
 }
 
 static inline int check_finish(const char *name)

@@ -66,12 +66,22 @@ void meta_name_store(struct meta *m, enum meta_kind kind, int64_t id, const char
 /* The same for name[0..len) (NUL bytes cut it short, as in a C string). */
 void meta_name_store_n(struct meta *m, enum meta_kind kind, int64_t id, const char *name,
 		       size_t len, double now);
+/* The same for a name that can be had again without a request (a person
+ * the persistent store holds, or one of the page being built), held for the
+ * caller's walk (a new reference, or NULL without memory): meta lets such a
+ * name go when the last walk holding it lets go (meta_name_release), and a
+ * card rendered later takes it from the person name source.  Under
+ * cache_max_mb, so that the names meta keeps do not grow with the company. */
+struct meta_name *meta_name_store_held(struct meta *m, enum meta_kind kind, int64_t id,
+				       const char *name, size_t len, double now);
 /* Record an organization object of /organizations (id and name). */
 void meta_org_store(struct meta *m, const struct jsonscan_doc *d, uint32_t org, double now);
 /* Record the users of /api/v1/users, an array (id and name each).  User
  * names are loaded once per mount (and again whenever /by-owner is listed). */
 void meta_users_store(struct meta *m, const struct jsonscan_doc *d, uint32_t users, double now);
 bool meta_users_loaded(struct meta *m);
+/* How many person names meta holds (under cache_max_mb only those in use). */
+size_t meta_person_names(struct meta *m);
 /* Every name stored so far counts as too old from now on (SIGHUP). */
 void meta_names_expire(struct meta *m, double now);
 
@@ -82,6 +92,20 @@ size_t meta_name_len(const struct meta_name *n);
 struct meta_name *meta_name_ref(struct meta_name *n);
 void meta_name_unref(struct meta_name *n);
 
+/* Hold the name meta has for (kind, id), however old, for a walk (a new
+ * reference; its text may be empty: asked, none), or NULL.  A held name
+ * stays in meta until released. */
+struct meta_name *meta_name_hold(struct meta *m, enum meta_kind kind, int64_t id);
+/* A walk lets go of a name meta_name_store_held or meta_name_hold gave: a
+ * forgettable name no walk holds any more leaves meta (the cards rendered
+ * with it keep their own reference). */
+void meta_name_release(struct meta *m, enum meta_kind kind, int64_t id, struct meta_name *n);
+/* Where a card finds a person name meta does not have (one it forgot): the
+ * name into out and 1, 0 if there is none to be had, -1 without memory.
+ * Called without meta's lock, from the thread rendering the card. */
+typedef int (*meta_person_name_fn)(void *ctx, int64_t id, char **out, size_t *len);
+void meta_set_person_name_source(struct meta *m, meta_person_name_fn fn, void *ctx);
+
 /* A record whose name a card may show. */
 struct meta_ref {
 	enum meta_kind kind;
@@ -89,7 +113,8 @@ struct meta_ref {
 };
 
 /* The current names of refs[0..n), however old, as new references: out[i]
- * is NULL when none is known.  One lock for all of them. */
+ * is NULL when none is known.  One lock for all of them; a person name meta
+ * forgot comes from the person name source after it. */
 void meta_names_pin(struct meta *m, const struct meta_ref *refs, size_t n,
 		    struct meta_name **out);
 

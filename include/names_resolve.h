@@ -45,9 +45,28 @@ struct names_pending {
 	size_t missing_count, missing_cap;
 	int64_t *waiting;
 	size_t waiting_count, waiting_cap;
+	/* Under cache_max_mb, the person names meta may forget (the store has
+	 * them) that the page being resolved needs, held until it is built. */
+	struct names_hold {
+		struct names_held {
+			int64_t id;
+			struct meta_name *name;
+		} *items;
+		size_t count, cap;
+		struct meta *meta;
+	} hold;
 };
 
 void names_pending_free(struct names_pending *p);
+/* The names held for the page just resolved, taken out of p to go with the
+ * page to the thread that builds it. */
+struct names_hold names_take_held(struct names_pending *p);
+/* Let go of them once the page is built (meta may forget them then). */
+void names_hold_release(struct names_hold *h);
+
+/* meta_person_name_fn (ctx: the cache): the name of a person the store
+ * holds, under cache_max_mb (where meta forgets such names); else 0. */
+int names_stored_person_name(void *ctx, int64_t id, char **out, size_t *len);
 /* Move src's ids to dst; false when out of memory (those names are then
  * just not shown). */
 bool names_pending_take(struct names_pending *dst, struct names_pending *src);
@@ -55,7 +74,8 @@ bool names_pending_take(struct names_pending *dst, struct names_pending *src);
 /* Make sure meta knows the organization and user names the persons of a
  * page refer to, and the person names at hand (the page's own persons, the
  * store); the other person names are noted in pending.  Requests go through
- * conn. */
+ * conn.  Under cache_max_mb the person names at hand are held in pending
+ * until the page is built: names_take_held, then names_hold_release. */
 void names_resolve_page(const struct names_resolver *r, struct api_conn *conn,
 			const struct api_page *page, struct names_pending *pending);
 

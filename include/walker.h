@@ -72,6 +72,7 @@ struct walker_stats {
 	uint64_t disk_loads;        /* listings served from the disk cache, no request */
 	uint64_t disk_served_stale; /* disk copies served because a refresh failed */
 	uint64_t search_walks; /* searches answered (each: pages of /persons/search + ids=) */
+	uint64_t person_names; /* person names meta holds (a card's "Referred by") */
 };
 
 struct walker;

@@ -31,6 +31,7 @@
 #include "reconnect.h"
 #include "startup_cache.h"
 #include "meta.h"
+#include "names_resolve.h"
 #include "options.h"
 #include "token.h"
 #include "url.h"
@@ -386,6 +387,8 @@ static int run(struct options *opts, struct fuse_args *args)
 		if (bytes)
 			cache_use_bytecache(cache, bytes);
 	}
+	if (meta && cache) /* person names meta forgot under cache_max_mb */
+		meta_set_person_name_source(meta, names_stored_person_name, cache);
 	struct walker_config walker_cfg = {
 		.page_limit = opts->page_limit,
 		.workers = opts->workers,
@@ -484,6 +487,8 @@ out:
 	walker_free(walker);
 	writeback_free(writeback);
 	fs_free(fs);
+	if (meta)
+		meta_set_person_name_source(meta, NULL, NULL);
 	cache_free(cache);
 	meta_free(meta);
 	bytecache_free(bytes); /* writes what is not on disk yet */

@@ -20,6 +20,8 @@
 struct meta_name {
 	atomic_uint refs;
 	uint32_t len;
+	bool forgettable; /* meta_name_store_held: meta may let it go */
+	uint32_t holds;   /* walks holding it (meta's lock) */
 	double at;
 	char text[];
 };
@@ -30,6 +32,8 @@ struct meta {
 	bool users_loaded;
 	double expired_at; /* names stored before this are too old */
 	struct meta_fields *fields; /* installed (older ones chained to it) */
+	meta_person_name_fn person_source; /* set once, before any walk */
+	void *person_source_ctx;
 	bool fields_loaded;
 };
 
@@ -71,6 +75,8 @@ static struct meta_name *name_new(const char *text, size_t len, double at)
 		return NULL;
 	atomic_init(&n->refs, 1);
 	n->len = (uint32_t)len;
+	n->forgettable = false;
+	n->holds = 0;
 	n->at = at;
 	if (len)
 		memcpy(n->text, text, len);
@@ -140,8 +146,17 @@ enum meta_name_state meta_name(struct meta *m, enum meta_kind kind, int64_t id,
 	return state;
 }
 
-void meta_name_store_n(struct meta *m, enum meta_kind kind, int64_t id, const char *name,
-		       size_t len, double now)
+/* Lock held: a walk holds n. */
+static struct meta_name *hold(struct meta_name *n)
+{
+	n->holds++;
+	return meta_name_ref(n);
+}
+
+/* Store the name; with held (a forgettable name), also hold for the caller
+ * what meta now has for (kind, id) (NULL without memory). */
+static struct meta_name *store_name(struct meta *m, enum meta_kind kind, int64_t id,
+				    const char *name, size_t len, double now, bool held)
 {
 	len = name ? strnlen(name, len) : 0; /* a C string's worth, as before */
 	pthread_mutex_lock(&m->lock);
@@ -149,16 +164,74 @@ void meta_name_store_n(struct meta *m, enum meta_kind kind, int64_t id, const ch
 	struct meta_name *old = e ? e->value : NULL;
 	if (old && old->len == len && memcmp(old->text, name ? name : "", len) == 0) {
 		old->at = now; /* the same name: only younger */
+		old->forgettable = old->forgettable && held;
+		struct meta_name *mine = held ? hold(old) : NULL;
 		pthread_mutex_unlock(&m->lock);
-		return;
+		return mine;
 	}
 	struct meta_name *n = name_new(name, len, now);
+	if (n)
+		n->forgettable = held;
 	if (n && e) {
 		e->value = n;
 		meta_name_unref(old);
 	} else if (n && !idtable_insert(&m->names[kind], (uint64_t)id, n)) {
 		meta_name_unref(n); /* out of memory: stays unknown, asked again */
+		n = NULL;
 	}
+	struct meta_name *mine = held && n ? hold(n) : NULL;
+	pthread_mutex_unlock(&m->lock);
+	return mine;
+}
+
+void meta_name_store_n(struct meta *m, enum meta_kind kind, int64_t id, const char *name,
+		       size_t len, double now)
+{
+	store_name(m, kind, id, name, len, now, false);
+}
+
+struct meta_name *meta_name_store_held(struct meta *m, enum meta_kind kind, int64_t id,
+				       const char *name, size_t len, double now)
+{
+	return store_name(m, kind, id, name, len, now, true);
+}
+
+struct meta_name *meta_name_hold(struct meta *m, enum meta_kind kind, int64_t id)
+{
+	pthread_mutex_lock(&m->lock);
+	struct meta_name *n = find_name(m, kind, id);
+	if (n)
+		hold(n);
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}
+
+void meta_name_release(struct meta *m, enum meta_kind kind, int64_t id, struct meta_name *n)
+{
+	if (!n)
+		return;
+	pthread_mutex_lock(&m->lock);
+	if (n->holds)
+		n->holds--;
+	if (!n->holds && n->forgettable && find_name(m, kind, id) == n)
+		meta_name_unref(idtable_remove(&m->names[kind], (uint64_t)id));
+	pthread_mutex_unlock(&m->lock);
+	meta_name_unref(n);
+}
+
+size_t meta_person_names(struct meta *m)
+{
+	pthread_mutex_lock(&m->lock);
+	size_t n = m->names[META_PERSON].count;
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}
+
+void meta_set_person_name_source(struct meta *m, meta_person_name_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&m->lock);
+	m->person_source = fn;
+	m->person_source_ctx = ctx;
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -172,11 +245,23 @@ void meta_names_pin(struct meta *m, const struct meta_ref *refs, size_t n,
 		    struct meta_name **out)
 {
 	pthread_mutex_lock(&m->lock);
+	size_t forgotten = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct meta_name *e = find_name(m, refs[i].kind, refs[i].id);
 		out[i] = e && e->len ? meta_name_ref(e) : NULL;
+		forgotten += !e && refs[i].kind == META_PERSON;
 	}
+	meta_person_name_fn source = forgotten ? m->person_source : NULL;
+	void *ctx = m->person_source_ctx;
 	pthread_mutex_unlock(&m->lock);
+	for (size_t i = 0; source && i < n; i++) {
+		char *text = NULL;
+		size_t len = 0;
+		if (out[i] || refs[i].kind != META_PERSON || source(ctx, refs[i].id, &text, &len) != 1)
+			continue;
+		out[i] = len ? name_new(text, strnlen(text, len), 0) : NULL;
+		free(text);
+	}
 }
 
 /* An {id, name} object's positive integer id, or 0. */

@@ -62,11 +62,48 @@ static bool sorted_has(const int64_t *ids, size_t n, int64_t id)
 	return bsearch(&id, ids, n, sizeof(*ids), cmp_id) != NULL;
 }
 
+struct names_hold names_take_held(struct names_pending *p)
+{
+	struct names_hold h = p->hold;
+	memset(&p->hold, 0, sizeof(p->hold));
+	return h;
+}
+
+void names_hold_release(struct names_hold *h)
+{
+	for (size_t i = 0; i < h->count; i++)
+		meta_name_release(h->meta, META_PERSON, h->items[i].id, h->items[i].name);
+	free(h->items);
+	memset(h, 0, sizeof(*h));
+}
+
 void names_pending_free(struct names_pending *p)
 {
+	names_hold_release(&p->hold);
 	free(p->missing);
 	free(p->waiting);
 	memset(p, 0, sizeof(*p));
+}
+
+/* Room to hold one more name; false without memory. */
+static bool held_room(struct names_pending *p)
+{
+	struct names_hold *h = &p->hold;
+	if (h->count < h->cap)
+		return true;
+	size_t cap = h->cap ? h->cap * 2 : 64;
+	struct names_held *grown = realloc(h->items, cap * sizeof(*grown));
+	if (!grown)
+		return false;
+	h->items = grown;
+	h->cap = cap;
+	return true;
+}
+
+static void keep_held(struct names_pending *p, struct meta *m, int64_t id, struct meta_name *n)
+{
+	p->hold.meta = m;
+	p->hold.items[p->hold.count++] = (struct names_held){ id, n };
 }
 
 bool names_pending_take(struct names_pending *dst, struct names_pending *src)
@@ -76,7 +113,7 @@ bool names_pending_take(struct names_pending *dst, struct names_pending *src)
 		ok = push_id(&dst->missing, &dst->missing_count, &dst->missing_cap, src->missing[i]);
 	for (size_t i = 0; i < src->waiting_count && ok; i++)
 		ok = push_id(&dst->waiting, &dst->waiting_count, &dst->waiting_cap, src->waiting[i]);
-	names_pending_free(src);
+	names_pending_free(src); /* what it held was for pages built already */
 	return ok;
 }
 
@@ -103,13 +140,29 @@ static void mark_seen(struct batch *b, int64_t id)
 			b->seen[k] = true;
 }
 
+/* Store a person's name (text[0..len) if named, else none): held in hold
+ * when given (a name to be had again without a request: meta may forget it
+ * once the page is built), for good otherwise or without room to hold it. */
+static void store_person_name_text(struct meta *meta, int64_t id, bool named, const char *text,
+				   size_t len, double now, struct names_pending *hold)
+{
+	const char *name = named ? text : NULL;
+	if (hold && held_room(hold)) {
+		struct meta_name *n = meta_name_store_held(meta, META_PERSON, id, name, len, now);
+		if (n)
+			keep_held(hold, meta, id, n);
+	} else {
+		meta_name_store_n(meta, META_PERSON, id, name, len, now);
+	}
+}
+
 static void store_person_name(struct meta *meta, int64_t id, const struct jsonscan_doc *d,
-			      uint32_t person, double now)
+			      uint32_t person, double now, struct names_pending *hold)
 {
 	struct strbuf name = STRBUF_INIT;
 	bool named = person_scan_name(d, person, &name);
 	if (!sb_failed(&name))
-		meta_name_store_n(meta, META_PERSON, id, named ? name.data : NULL, name.len, now);
+		store_person_name_text(meta, id, named, name.data, name.len, now, hold);
 	sb_free(&name);
 }
 
@@ -125,7 +178,7 @@ static int store_answer(void *ctx, struct api_page *page)
 		if (a->batch->kind == META_ORG)
 			meta_org_store(a->meta, d, item, a->now);
 		else
-			store_person_name(a->meta, id, d, item, a->now);
+			store_person_name(a->meta, id, d, item, a->now, NULL);
 		mark_seen(a->batch, id);
 	}
 	return 0;
@@ -202,25 +255,81 @@ static bool known(const struct names_resolver *r, enum meta_kind kind, int64_t i
 	       META_NAME_UNKNOWN;
 }
 
-/* The name of a stored person into meta; false if the store does not hold
- * it.  Stored persons are the newest version seen, so their name wins over
- * an older one in meta. */
-static bool stored_person_name(const struct names_resolver *r, int64_t id)
+/* Under cache_max_mb the person names meta learns from the store and from
+ * pages are held while a page needs them, then forgotten: the store has
+ * them (names_stored_person_name), and meta stays small. */
+static struct names_pending *hold_in(const struct names_resolver *r, struct names_pending *p)
 {
-	/* under cache_max_mb maybe from the disk: a name there costs no request */
-	struct person *held = cache_person_load(r->cache, id);
-	struct person *p = held ? cache_person_bytes(r->cache, held) : NULL;
+	return r->cache && cache_lists_by_ids(r->cache) ? p : NULL;
+}
+
+/* The stored person's name into *name (named or not); false if the store
+ * does not hold it.  Under cache_max_mb maybe from the disk: a name there
+ * costs no request. */
+static bool read_stored_name(struct cache *c, int64_t id, struct strbuf *name, bool *named)
+{
+	struct person *held = cache_person_load(c, id);
+	struct person *p = held ? cache_person_bytes(c, held) : NULL;
 	person_unref(held);
 	if (!p)
 		return false;
-	struct strbuf name = STRBUF_INIT;
-	bool named = person_name(p, &name);
+	*named = person_name(p, name);
 	person_unref(p);
+	return true;
+}
+
+/* The name of a stored person into meta (held in hold, if given); false if
+ * the store does not hold it.  Stored persons are the newest version seen,
+ * so their name wins over an older one in meta. */
+static bool stored_person_name(const struct names_resolver *r, int64_t id,
+			       struct names_pending *hold)
+{
+	struct strbuf name = STRBUF_INIT;
+	bool named = false;
+	if (!read_stored_name(r->cache, id, &name, &named)) {
+		sb_free(&name);
+		return false;
+	}
 	if (!sb_failed(&name))
-		meta_name_store_n(r->meta, META_PERSON, id, named ? name.data : NULL, name.len,
-				  now_monotonic());
+		store_person_name_text(r->meta, id, named, name.data, name.len, now_monotonic(),
+				       hold);
 	sb_free(&name);
 	return true;
+}
+
+int names_stored_person_name(void *ctx, int64_t id, char **out, size_t *len)
+{
+	struct cache *c = ctx;
+	*out = NULL;
+	*len = 0;
+	if (!cache_lists_by_ids(c))
+		return 0;
+	struct strbuf name = STRBUF_INIT;
+	bool named = false;
+	int rc = read_stored_name(c, id, &name, &named) ? 1 : 0;
+	if (rc && sb_failed(&name))
+		rc = -1;
+	if (rc == 1 && named)
+		*out = sb_detach(&name, len);
+	sb_free(&name);
+	return rc == 1 && !*out ? 0 : rc;
+}
+
+/* A person name meta knows (held in hold, if given: one forgotten meanwhile
+ * counts as unknown). */
+static bool known_person_name(const struct names_resolver *r, int64_t id,
+			      struct names_pending *hold)
+{
+	if (!known(r, META_PERSON, id))
+		return false;
+	if (!hold)
+		return true;
+	if (!held_room(hold))
+		return false; /* asked again: a request, never a card without its name */
+	struct meta_name *n = meta_name_hold(r->meta, META_PERSON, id);
+	if (n)
+		keep_held(hold, r->meta, id, n);
+	return n != NULL;
 }
 
 /* ---- one page ---- */
@@ -326,7 +435,7 @@ static bool page_person_name(struct page_refs *pr, int64_t id)
 	if (lo == pr->persons || pr->by_id[lo].id != id)
 		return false;
 	store_person_name(pr->r->meta, id, &pr->page->scan.doc, pr->by_id[lo].token,
-			  now_monotonic());
+			  now_monotonic(), hold_in(pr->r, pr->pending));
 	return true;
 }
 
@@ -341,8 +450,9 @@ static void resolve_reference(struct page_refs *pr, const struct reference *ref)
 		pr->users_wanted = true;
 		break;
 	case META_PERSON:
-		if (page_person_name(pr, ref->id) || stored_person_name(pr->r, ref->id) ||
-		    known(pr->r, META_PERSON, ref->id))
+		if (page_person_name(pr, ref->id) ||
+		    stored_person_name(pr->r, ref->id, hold_in(pr->r, pr->pending)) ||
+		    known_person_name(pr->r, ref->id, hold_in(pr->r, pr->pending)))
 			break;
 		if (!push_id(&pr->pending->missing, &pr->pending->missing_count,
 			     &pr->pending->missing_cap, ref->id))
@@ -403,7 +513,8 @@ void names_resolve_finish(const struct names_resolver *r, struct api_conn *conn,
 		struct batch persons = { .kind = META_PERSON };
 		for (size_t i = 0; i < pending->missing_count; i++) {
 			int64_t id = pending->missing[i];
-			if (!stored_person_name(r, id) && !known(r, META_PERSON, id))
+			if (!stored_person_name(r, id, hold_in(r, pending)) &&
+			    !known_person_name(r, id, hold_in(r, pending)))
 				want(r, conn, &persons, id);
 		}
 		fetch_batch(r, conn, &persons);

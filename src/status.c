@@ -70,6 +70,7 @@ void status_render(struct strbuf *out, const struct status_input *in)
 		put_u64(out, "memory_unwritten", in->bytes.dirty);
 		put_u64(out, "memory_loads", in->bytes.loads);
 	}
+	put_u64(out, "person_names_known", in->walks.person_names);
 
 	for (size_t i = 0; i < in->in_progress_count; i++) {
 		const struct walker_progress *p = &in->in_progress[i];

@@ -330,6 +330,7 @@ void walker_get_stats(struct walker *w, struct walker_stats *out)
 	pthread_mutex_lock(&w->lock);
 	*out = w->stats;
 	pthread_mutex_unlock(&w->lock);
+	out->person_names = meta_person_names(w->meta);
 }
 
 void walker_free(struct walker *w)

@@ -301,8 +301,11 @@ int person_set_add_page(void *ctx, struct api_page *page)
 		walker_sync_point(ps->conn, 0, ps->first_page_time);
 	size_t waiting_before = ps->names.waiting_count;
 	resolve_names(ps, page);
-	return build_page(ps, page, ps->names.waiting + waiting_before,
-			  ps->names.waiting_count - waiting_before);
+	struct names_hold shown = names_take_held(&ps->names);
+	int rc = build_page(ps, page, ps->names.waiting + waiting_before,
+			    ps->names.waiting_count - waiting_before);
+	names_hold_release(&shown); /* the page's cards show them now */
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -322,6 +325,7 @@ struct page_pipeline {
 	struct api_page pages[PIPELINE_DEPTH];
 	int64_t *held[PIPELINE_DEPTH]; /* each page's persons waiting for names */
 	size_t nheld[PIPELINE_DEPTH];
+	struct names_hold shown[PIPELINE_DEPTH]; /* the names each page's cards show */
 	size_t head, count;
 	bool closing;
 	int rc;
@@ -341,12 +345,14 @@ static void *pipeline_builder(void *arg)
 		struct api_page page = pp->pages[pp->head];
 		int64_t *held = pp->held[pp->head];
 		size_t nheld = pp->nheld[pp->head];
+		struct names_hold shown = pp->shown[pp->head];
 		pp->head = (pp->head + 1) % PIPELINE_DEPTH;
 		pp->count--;
 		pthread_cond_broadcast(&pp->changed);
 		bool failed = pp->rc != 0;
 		pthread_mutex_unlock(&pp->lock);
 		int rc = failed ? 0 : build_page(pp->set, &page, held, nheld);
+		names_hold_release(&shown);
 		api_page_release(&page);
 		free(held);
 		pthread_mutex_lock(&pp->lock);
@@ -374,8 +380,12 @@ static int pipeline_push(void *ctx, struct api_page *page)
 	size_t waiting_before = names->waiting_count;
 	resolve_names(pp->set, page);
 	size_t nheld = names->waiting_count - waiting_before;
-	if (!pp->started) /* no thread: build here */
-		return build_page(pp->set, page, names->waiting + waiting_before, nheld);
+	struct names_hold shown = names_take_held(names);
+	if (!pp->started) { /* no thread: build here */
+		int rc = build_page(pp->set, page, names->waiting + waiting_before, nheld);
+		names_hold_release(&shown);
+		return rc;
+	}
 	int64_t *held = nheld ? malloc(nheld * sizeof(*held)) : NULL;
 	if (held)
 		memcpy(held, names->waiting + waiting_before, nheld * sizeof(*held));
@@ -391,12 +401,15 @@ static int pipeline_push(void *ctx, struct api_page *page)
 		memset(page, 0, sizeof(*page)); /* the builder owns it now */
 		pp->held[slot] = held;
 		pp->nheld[slot] = nheld;
+		pp->shown[slot] = shown;
+		memset(&shown, 0, sizeof(shown));
 		held = NULL;
 		pp->count++;
 		pthread_cond_broadcast(&pp->changed);
 	}
 	pthread_mutex_unlock(&pp->lock);
 	free(held);
+	names_hold_release(&shown); /* not queued: the walk ends */
 	return rc;
 }
 

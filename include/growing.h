@@ -2,9 +2,8 @@
  * growing.h - a directory's listing while its first walk is still running.
  *
  * The walker appends the persons of each page as they are built; readers
- * (open directory handles, lookups) see every person appended so far, page
- * after page in the order the pages arrived (by ids: each page's new ones
- * by id), and wait for more.  Positions never change: the
+ * (open directory handles, lookups) see every person appended so far, in
+ * the order they arrived, and wait for more.  Positions never change: the
  * persons are only ever appended, each id once, so an open handle's offsets
  * stay valid.  When the walk ends, growing_finish appends the persons of the
  * final listing that did not arrive through pages (a person changed during
@@ -35,7 +34,7 @@ struct growing_waiter {
 
 struct growing *growing_new(void);
 /* A growing listing that keeps ids, not persons (a cache that lists by ids),
- * in about 5 bytes each (idorder.h, idset.h): growing_slice and growing_find
+ * in about 4 to 7 bytes each (idorder.h, idset.h): growing_slice and growing_find
  * get each person from resolve (a new reference, or NULL when it can be had
  * nowhere: an entry the reader must answer with EIO). */
 typedef struct person *(*growing_resolve_fn)(void *ctx, int64_t id);

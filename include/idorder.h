@@ -1,12 +1,13 @@
 /*
  * idorder.h - ids in the order they were appended, in a few bytes each.
  *
- * Ids come in batches (a page of a walk); a batch is kept in ascending runs
- * of up to IDORDER_RUN ids, each id as the varint of its distance from the
- * one before (the run's first from 0).  Positions never change once
+ * Ids come in batches (a page of a walk) and keep their order: runs of up
+ * to IDORDER_RUN ids (a batch goes on in the last run while it has room),
+ * each id as the varint of its signed distance from the one before (zigzag;
+ * the run's first from 0).  Positions never change once
  * appended.  Position i costs a binary search over the runs and the decoding
- * of at most one run.  A company's ids (a few million apart at most) take 2
- * or 3 bytes each instead of 8.
+ * of at most one run.  A company's ids (a few million apart at most) take 3
+ * bytes each instead of 8, 1 when they come in order.
  *
  * Pure and not thread-safe: the owner locks.  Starts zeroed (IDORDER_INIT),
  * freed with idorder_clear.
@@ -28,13 +29,14 @@ struct idorder {
 	struct idorder_run *runs;
 	size_t nruns, runs_cap;
 	size_t count; /* ids appended */
+	int64_t last; /* the last one, the next delta's base */
 };
 
 #define IDORDER_INIT {0}
 
-/* Append ids[0..n), which must be strictly ascending and positive (one
- * batch, sorted by the caller); false without memory or for ids that are
- * not (the order unchanged). */
+/* Append ids[0..n) in their order (positive; the caller keeps out
+ * duplicates); false without memory or for an id below 1 (the order
+ * unchanged). */
 bool idorder_append(struct idorder *o, const int64_t *ids, size_t n);
 /* The ids at positions from.. into out[0..max); how many there were. */
 size_t idorder_get(const struct idorder *o, size_t from, size_t max, int64_t *out);

@@ -7,8 +7,8 @@
  * past that.  A set of ids that are near each other (Pipedrive numbers a
  * company's persons one after the other) costs 2 to 4 bytes per id, and an
  * eighth of a byte when they are dense, against 8 for an array of int64 and
- * 12 to 24 for a hash table.  Ids scattered one per block cost about 40
- * bytes each.
+ * 12 to 24 for a hash table.  Ids scattered one per block cost 60 to 80
+ * bytes each (a block and its smallest array).
  *
  * Pure and not thread-safe: the owner locks.  An idset starts zeroed
  * (IDSET_INIT) and is freed with idset_clear.

@@ -96,9 +96,11 @@ void meta_name_unref(struct meta_name *n);
  * reference; its text may be empty: asked, none), or NULL.  A held name
  * stays in meta until released. */
 struct meta_name *meta_name_hold(struct meta *m, enum meta_kind kind, int64_t id);
-/* A walk lets go of a name meta_name_store_held or meta_name_hold gave: a
- * forgettable name no walk holds any more leaves meta (the cards rendered
- * with it keep their own reference). */
+/* A walk lets go of a name meta_name_store_held or meta_name_hold gave.
+ * Holds are counted per id (a newer name stored meanwhile takes them over):
+ * when no walk holds the id any more, a forgettable name leaves meta (the
+ * cards rendered with it keep their own reference).  A name learnt for good
+ * (meta_name_store) stays so when a held store replaces it. */
 void meta_name_release(struct meta *m, enum meta_kind kind, int64_t id, struct meta_name *n);
 /* Where a card finds a person name meta does not have (one it forgot): the
  * name into out and 1, 0 if there is none to be had, -1 without memory.
@@ -114,8 +116,9 @@ struct meta_ref {
 
 /* The current names of refs[0..n), however old, as new references: out[i]
  * is NULL when none is known.  One lock for all of them; a person name meta
- * forgot comes from the person name source after it. */
-void meta_names_pin(struct meta *m, const struct meta_ref *refs, size_t n,
+ * forgot comes from the person name source after it.  False when that ran
+ * out of memory (a card must not be built without a name it has). */
+bool meta_names_pin(struct meta *m, const struct meta_ref *refs, size_t n,
 		    struct meta_name **out);
 
 /* ---- person fields -------------------------------------------------- */

@@ -64,8 +64,9 @@ struct names_hold names_take_held(struct names_pending *p);
 /* Let go of them once the page is built (meta may forget them then). */
 void names_hold_release(struct names_hold *h);
 
-/* meta_person_name_fn (ctx: the cache): the name of a person the store
- * holds, under cache_max_mb (where meta forgets such names); else 0. */
+/* meta_person_name_fn (ctx: the cache): the name of a person the cache
+ * holds, in memory or on disk (under cache_max_mb meta forgets such names;
+ * after the store failed, the persons stay in memory); else 0. */
 int names_stored_person_name(void *ctx, int64_t id, char **out, size_t *len);
 /* Move src's ids to dst; false when out of memory (those names are then
  * just not shown). */

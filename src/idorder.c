@@ -1,6 +1,5 @@
 /*
- * idorder.c - ids in append order, delta-encoded in ascending runs
- * (idorder.h).
+ * idorder.c - ids in append order, delta-encoded in runs (idorder.h).
  */
 #include "idorder.h"
 
@@ -54,20 +53,21 @@ static uint64_t get_varint(const unsigned char **p)
 bool idorder_append(struct idorder *o, const int64_t *ids, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (ids[i] < 1 || (i && ids[i] <= ids[i - 1]))
+		if (ids[i] < 1)
 			return false;
-	size_t runs = (n + IDORDER_RUN - 1) / IDORDER_RUN;
+	size_t runs = n / IDORDER_RUN + 1;
 	if (!reserve((void **)&o->runs, &o->runs_cap, o->nruns + runs, sizeof(*o->runs)) ||
 	    !reserve((void **)&o->bytes, &o->cap, o->len + n * VARINT_MAX, 1))
 		return false;
-	for (size_t i = 0; i < n; i++) {
-		bool starts_run = i % IDORDER_RUN == 0;
+	for (size_t i = 0; i < n; i++, o->count++) {
+		bool starts_run = !o->nruns || o->count - o->runs[o->nruns - 1].first == IDORDER_RUN;
 		if (starts_run)
-			o->runs[o->nruns++] = (struct idorder_run){ o->count + i, o->len };
-		uint64_t before = starts_run ? 0 : (uint64_t)ids[i - 1];
-		o->len += put_varint(o->bytes + o->len, (uint64_t)ids[i] - before);
+			o->runs[o->nruns++] = (struct idorder_run){ o->count, o->len };
+		int64_t delta = ids[i] - (starts_run ? 0 : o->last); /* both >= 1 */
+		uint64_t zigzag = delta < 0 ? ((uint64_t)-delta << 1) - 1 : (uint64_t)delta << 1;
+		o->len += put_varint(o->bytes + o->len, zigzag);
+		o->last = ids[i];
 	}
-	o->count += n;
 	return true;
 }
 
@@ -87,11 +87,12 @@ size_t idorder_get(const struct idorder *o, size_t from, size_t max, int64_t *ou
 	for (size_t r = lo; r < o->nruns && n < max; r++) {
 		size_t end = r + 1 < o->nruns ? o->runs[r + 1].first : o->count;
 		const unsigned char *p = o->bytes + o->runs[r].offset;
-		uint64_t id = 0;
+		int64_t id = 0;
 		for (size_t pos = o->runs[r].first; pos < end && n < max; pos++) {
-			id += get_varint(&p);
+			uint64_t zigzag = get_varint(&p);
+			id += zigzag & 1 ? -(int64_t)((zigzag + 1) >> 1) : (int64_t)(zigzag >> 1);
 			if (pos >= from)
-				out[n++] = (int64_t)id;
+				out[n++] = id;
 		}
 	}
 	return n;

@@ -21,7 +21,7 @@ struct meta_name {
 	atomic_uint refs;
 	uint32_t len;
 	bool forgettable; /* meta_name_store_held: meta may let it go */
-	uint32_t holds;   /* walks holding it (meta's lock) */
+	uint32_t holds;   /* walks holding its id while it is the entry (meta's lock) */
 	double at;
 	char text[];
 };
@@ -171,8 +171,9 @@ static struct meta_name *store_name(struct meta *m, enum meta_kind kind, int64_t
 	}
 	struct meta_name *n = name_new(name, len, now);
 	if (n)
-		n->forgettable = held;
+		n->forgettable = held && (!old || old->forgettable);
 	if (n && e) {
+		n->holds = old->holds; /* holds are the id's: they stay with the entry */
 		e->value = n;
 		meta_name_unref(old);
 	} else if (n && !idtable_insert(&m->names[kind], (uint64_t)id, n)) {
@@ -211,9 +212,10 @@ void meta_name_release(struct meta *m, enum meta_kind kind, int64_t id, struct m
 	if (!n)
 		return;
 	pthread_mutex_lock(&m->lock);
-	if (n->holds)
-		n->holds--;
-	if (!n->holds && n->forgettable && find_name(m, kind, id) == n)
+	struct meta_name *entry = find_name(m, kind, id); /* maybe a newer name than n */
+	if (entry && entry->holds)
+		entry->holds--;
+	if (entry && !entry->holds && entry->forgettable)
 		meta_name_unref(idtable_remove(&m->names[kind], (uint64_t)id));
 	pthread_mutex_unlock(&m->lock);
 	meta_name_unref(n);
@@ -241,7 +243,7 @@ void meta_name_store(struct meta *m, enum meta_kind kind, int64_t id, const char
 	meta_name_store_n(m, kind, id, name, name ? strlen(name) : 0, now);
 }
 
-void meta_names_pin(struct meta *m, const struct meta_ref *refs, size_t n,
+bool meta_names_pin(struct meta *m, const struct meta_ref *refs, size_t n,
 		    struct meta_name **out)
 {
 	pthread_mutex_lock(&m->lock);
@@ -254,14 +256,19 @@ void meta_names_pin(struct meta *m, const struct meta_ref *refs, size_t n,
 	meta_person_name_fn source = forgotten ? m->person_source : NULL;
 	void *ctx = m->person_source_ctx;
 	pthread_mutex_unlock(&m->lock);
+	bool ok = true;
 	for (size_t i = 0; source && i < n; i++) {
 		char *text = NULL;
 		size_t len = 0;
-		if (out[i] || refs[i].kind != META_PERSON || source(ctx, refs[i].id, &text, &len) != 1)
+		if (out[i] || refs[i].kind != META_PERSON)
 			continue;
-		out[i] = len ? name_new(text, strnlen(text, len), 0) : NULL;
+		int found = source(ctx, refs[i].id, &text, &len);
+		if (found == 1 && len && !(out[i] = name_new(text, strnlen(text, len), 0)))
+			found = -1;
+		ok = ok && found >= 0;
 		free(text);
 	}
+	return ok;
 }
 
 /* An {id, name} object's positive integer id, or 0. */

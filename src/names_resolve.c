@@ -302,8 +302,6 @@ int names_stored_person_name(void *ctx, int64_t id, char **out, size_t *len)
 	struct cache *c = ctx;
 	*out = NULL;
 	*len = 0;
-	if (!cache_lists_by_ids(c))
-		return 0;
 	struct strbuf name = STRBUF_INIT;
 	bool named = false;
 	int rc = read_stored_name(c, id, &name, &named) ? 1 : 0;

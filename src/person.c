@@ -109,7 +109,8 @@ static const char *pinned_name(void *ctx, enum meta_kind kind, int64_t id)
 	struct meta_ref ref = { kind, id };
 	struct person_pin *pin = &ps->pin[ps->count++];
 	pin->key = key;
-	meta_names_pin(ps->meta, &ref, 1, &pin->name);
+	if (!meta_names_pin(ps->meta, &ref, 1, &pin->name))
+		ps->failed = true; /* out of memory: no card short of a name */
 	return pin->name ? meta_name_text(pin->name) : NULL;
 }
 

@@ -244,8 +244,8 @@ int store_get_listing(struct store *s, uint64_t key, struct store_listing *out)
 			out->full_walk_at = sqlite3_column_int64(st, 2);
 			bad = count < 0 || out->fetched_at < 0 || out->full_walk_at < 0 ||
 			      !ids_type || strcmp(ids_type, "blob") != 0 ||
-			      (uint64_t)count > SIZE_MAX / STORE_ID_BYTES ||
-			      ids_len != count * STORE_ID_BYTES ||
+			      (uint64_t)count > SIZE_MAX / STORE_ID_BYTES || ids_len < 0 ||
+			      ids_len % STORE_ID_BYTES || ids_len / STORE_ID_BYTES != count ||
 			      synced_len >= sizeof(out->synced_to) ||
 			      !store_check_sync_time(synced ? synced : "", synced_len);
 			if (!bad) {

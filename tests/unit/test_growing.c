@@ -1,8 +1,8 @@
 /* The growing listing by ids (a first walk under cache_max_mb): each page's
- * new ids get the next positions (ascending within the page), an id seen
- * before is skipped, positions handed out never move, the final listing
- * adds what pages did not bring, a waiter hears of each page, and persons
- * come from the resolver. */
+ * new ids get the next positions in the order they came, an id seen before
+ * is skipped, positions handed out never move, the final listing adds what
+ * pages did not bring in its display order, a waiter hears of each page, and
+ * persons come from the resolver. */
 #include <stdlib.h>
 
 #include "check.h"
@@ -57,7 +57,7 @@ static void test_pages_then_the_final_listing(void)
 	bool done;
 	int err;
 	CHECK(growing_count(g, &done, &err) == 5 && !done);
-	CHECK(holds(g, 0, (const int64_t[]){ 3, 20, 50, 7, 99 }, 5));
+	CHECK(holds(g, 0, (const int64_t[]){ 50, 3, 20, 7, 99 }, 5));
 	CHECK(holds(g, 3, (const int64_t[]){ 7, 99 }, 2));
 	struct person *p = growing_find(g, 7);
 	CHECK(p && p->id == 7 && !growing_find(g, 8));
@@ -70,7 +70,7 @@ static void test_pages_then_the_final_listing(void)
 	growing_finish(g, l, 0);
 	CHECK(woken == 2);
 	CHECK(growing_count(g, &done, &err) == 7 && done && err == 0);
-	CHECK(holds(g, 0, (const int64_t[]){ 3, 20, 50, 7, 99, 120, 121 }, 7));
+	CHECK(holds(g, 0, (const int64_t[]){ 50, 3, 20, 7, 99, 120, 121 }, 7));
 	CHECK(!growing_wait(g, 7, &w)); /* done: nothing to wait for */
 	CHECK(resolved > 0);
 	listing_unref(l);
@@ -107,7 +107,6 @@ static void test_many_pages_against_a_model(void)
 				seen[page[i]] = true;
 				fresh[k++] = page[i];
 			}
-		qsort(fresh, k, sizeof(*fresh), check_cmp_int64);
 		for (size_t i = 0; i < k; i++)
 			model[have++] = fresh[i];
 	}
@@ -119,6 +118,40 @@ static void test_many_pages_against_a_model(void)
 	growing_unref(g);
 }
 
+/* /recent: newest first (a display order), most persons not streamed */
+static void test_the_final_listing_keeps_its_display_order(void)
+{
+	int resolved = 0;
+	struct growing *g = growing_new_by_ids(resolve, &resolved);
+	append(g, (const int64_t[]){ 900, 10 }, 2);
+	enum { N = 1300 };
+	struct listing *l = listing_new_person_ids(N);
+	l->order = malloc(N * sizeof(*l->order));
+	for (size_t i = 0; i < N; i++) {
+		l->person_ids[i] = (int64_t)(i + 1) * 10; /* ids 10..13000 */
+		l->order[i] = N - 1 - i;                  /* shown newest (highest) first */
+	}
+	growing_finish(g, l, 0);
+	bool done;
+	int err;
+	bool ok = growing_count(g, &done, &err) == N && done && err == 0;
+	CHECK(ok);
+	static int64_t model[N];
+	size_t have = 0;
+	model[have++] = 900;
+	model[have++] = 10;
+	for (size_t i = 0; i < N; i++) {
+		int64_t id = l->person_ids[l->order[i]];
+		if (id != 900 && id != 10) /* those came with the pages */
+			model[have++] = id;
+	}
+	for (size_t from = 0; ok && from < N; from += 64)
+		ok = holds(g, from, model + from, N - from < 64 ? N - from : 64);
+	CHECK(ok && have == N);
+	listing_unref(l);
+	growing_unref(g);
+}
+
 int main(void)
 {
 	for (int64_t i = 0; i <= MAX_ID; i++)
@@ -126,5 +159,6 @@ int main(void)
 	test_pages_then_the_final_listing();
 	test_a_failed_walk_is_told();
 	test_many_pages_against_a_model();
+	test_the_final_listing_keeps_its_display_order();
 	return check_finish("growing");
 }

@@ -1,8 +1,9 @@
 /* The person names meta may forget (cache_max_mb): a name stored or found
  * for a walk is held until the walk lets go, stays while any walk holds it,
  * leaves meta when the last one lets go (a card that pinned it keeps its
- * text), is never forgotten when it was also learnt for good, and a card
- * rendered after that gets it from the person name source. */
+ * text), holds stay with the id when a newer name replaces the entry, a name
+ * learnt for good is never forgotten, and a card rendered after that gets
+ * it from the person name source. */
 #include <stdlib.h>
 
 #include "check.h"
@@ -14,6 +15,8 @@ static int source(void *ctx, int64_t id, char **out, size_t *len)
 {
 	(void)ctx;
 	source_calls++;
+	if (id == 13)
+		return -1; /* out of memory */
 	if (id != 7)
 		return 0;
 	*out = strdup("Seven From Disk");
@@ -61,19 +64,43 @@ static void test_names_learnt_for_good_stay(void)
 	meta_free(m);
 }
 
+/* Two pages hold person 5; the second stores a newer name (the store's):
+ * it takes over the first page's hold, so the name stays until both let go. */
+static void test_holds_belong_to_the_id(void)
+{
+	struct meta *m = meta_new();
+	struct meta_name *first = meta_name_store_held(m, META_PERSON, 5, "Five", 4, 1.0);
+	struct meta_name *second = meta_name_store_held(m, META_PERSON, 5, "Five Renamed", 12, 2.0);
+	CHECK(first && second && first != second);
+	meta_name_release(m, META_PERSON, 5, second);
+	char buf[32];
+	CHECK(meta_name(m, META_PERSON, 5, META_ANY_AGE, buf, sizeof(buf)) == META_NAME_KNOWN &&
+	      strcmp(buf, "Five Renamed") == 0); /* the first page still needs a name */
+	meta_name_release(m, META_PERSON, 5, first);
+	CHECK(!knows(m, 5));
+	/* a name learnt for good stays so when a held store renames it */
+	meta_name_store(m, META_PERSON, 6, "Six", 1.0);
+	struct meta_name *held = meta_name_store_held(m, META_PERSON, 6, "Six Renamed", 11, 2.0);
+	meta_name_release(m, META_PERSON, 6, held);
+	CHECK(knows(m, 6));
+	meta_free(m);
+}
+
 static void test_a_forgotten_name_comes_from_the_source(void)
 {
 	struct meta *m = meta_new();
 	struct meta_ref refs[] = { { META_PERSON, 7 }, { META_PERSON, 5 }, { META_ORG, 7 } };
 	struct meta_name *out[3];
-	meta_names_pin(m, refs, 3, out);
+	CHECK(meta_names_pin(m, refs, 3, out));
 	CHECK(!out[0] && !out[1] && !out[2] && source_calls == 0); /* no source: none */
 	meta_set_person_name_source(m, source, NULL);
-	meta_names_pin(m, refs, 3, out);
+	CHECK(meta_names_pin(m, refs, 3, out));
 	CHECK(out[0] && strcmp(meta_name_text(out[0]), "Seven From Disk") == 0);
 	CHECK(!out[1] && !out[2] && source_calls == 2); /* persons only */
 	CHECK(meta_person_names(m) == 0); /* what the source gave is the card's alone */
 	meta_name_unref(out[0]);
+	struct meta_ref short_of_memory = { META_PERSON, 13 };
+	CHECK(!meta_names_pin(m, &short_of_memory, 1, out) && !out[0]);
 	meta_free(m);
 }
 
@@ -81,6 +108,7 @@ int main(void)
 {
 	test_held_names_leave_when_the_last_walk_lets_go();
 	test_names_learnt_for_good_stay();
+	test_holds_belong_to_the_id();
 	test_a_forgotten_name_comes_from_the_source();
 	return check_finish("meta_names");
 }

@@ -22,19 +22,14 @@
 
 #define STORE_ID_BYTES 8 /* one id in an ids blob */
 
-/* Append the blob of ids[0..n) (which must be strictly ascending). */
-void store_encode_ids(struct strbuf *out, const int64_t *ids, size_t n);
-/* The same into out[0..n * STORE_ID_BYTES), for a blob written piece by
- * piece. */
+/* The blob of ids[0..n) (strictly ascending) into out[0..n *
+ * STORE_ID_BYTES); a big blob is written piece by piece. */
 void store_encode_ids_to(unsigned char *out, const int64_t *ids, size_t n);
-/* Decode n ids of a blob read piece by piece into out[0..n): *prev is the
+/* Decode n ids of a blob (read piece by piece) into out[0..n): *prev is the
  * id before the piece (0 before the first) and becomes its last.  0, or
- * -EINVAL if a value is out of range or not above the one before. */
+ * -EINVAL if a value is out of range or not above the one before.  The
+ * blob's length is the caller's to check (count * STORE_ID_BYTES). */
 int store_decode_ids_to(const unsigned char *blob, size_t n, int64_t *prev, int64_t *out);
-/* Decode a blob of exactly `count` ids: 0 and a malloc'd array in *ids (NULL
- * when count is 0), -EINVAL if the blob is not what store_encode_ids makes,
- * -ENOMEM. */
-int store_decode_ids(const void *blob, size_t len, size_t count, int64_t **ids);
 
 /* Append the blob of names[0..n) (NULL entries become ""). */
 void store_encode_names(struct strbuf *out, char *const *names, size_t n);

@@ -23,17 +23,6 @@ void store_encode_ids_to(unsigned char *out, const int64_t *ids, size_t n)
 	}
 }
 
-void store_encode_ids(struct strbuf *out, const int64_t *ids, size_t n)
-{
-	if (!sb_reserve(out, n * STORE_ID_BYTES))
-		return;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char b[STORE_ID_BYTES];
-		store_encode_ids_to(b, &ids[i], 1);
-		sb_append(out, b, STORE_ID_BYTES);
-	}
-}
-
 int store_decode_ids_to(const unsigned char *blob, size_t n, int64_t *prev, int64_t *out)
 {
 	for (size_t i = 0; i < n; i++, blob += STORE_ID_BYTES) {
@@ -45,25 +34,6 @@ int store_decode_ids_to(const unsigned char *blob, size_t n, int64_t *prev, int6
 			return -EINVAL;
 		out[i] = *prev = id;
 	}
-	return 0;
-}
-
-int store_decode_ids(const void *blob, size_t len, size_t count, int64_t **ids)
-{
-	*ids = NULL;
-	if (count > SIZE_MAX / STORE_ID_BYTES || len != count * STORE_ID_BYTES || (len && !blob))
-		return -EINVAL;
-	if (count == 0)
-		return 0;
-	int64_t *out = malloc(count * sizeof(*out));
-	if (!out)
-		return -ENOMEM;
-	int64_t prev = 0;
-	if (store_decode_ids_to(blob, count, &prev, out)) {
-		free(out);
-		return -EINVAL;
-	}
-	*ids = out;
 	return 0;
 }
 

@@ -6,46 +6,40 @@
 #include "check.h"
 #include "store_codec.h"
 
+/* Decode a whole blob of ids: 0 or -EINVAL. */
+static int decode_all(const unsigned char *blob, size_t n, int64_t *out)
+{
+	int64_t prev = 0;
+	return store_decode_ids_to(blob, n, &prev, out);
+}
+
 static void test_ids_round_trip(void)
 {
-	int64_t ids[] = { 1, 7, 1234567890123, INT64_C(9007199254740991) };
-	struct strbuf b = STRBUF_INIT;
-	store_encode_ids(&b, ids, 4);
-	CHECK(!sb_failed(&b) && b.len == 32);
-	int64_t *back = NULL;
-	CHECK(store_decode_ids(b.data, b.len, 4, &back) == 0);
-	CHECK(back && memcmp(back, ids, sizeof(ids)) == 0);
-	free(back);
-	/* Empty. */
-	CHECK(store_decode_ids(NULL, 0, 0, &back) == 0 && back == NULL);
-	/* Wrong length, wrong count. */
-	CHECK(store_decode_ids(b.data, b.len - 1, 4, &back) == -EINVAL && !back);
-	CHECK(store_decode_ids(b.data, b.len, 3, &back) == -EINVAL);
-	CHECK(store_decode_ids(b.data, b.len, SIZE_MAX / 4, &back) == -EINVAL);
-	sb_free(&b);
+	int64_t ids[] = { 1, 7, 1234567890123, INT64_C(9007199254740991) }, back[4];
+	unsigned char blob[4 * STORE_ID_BYTES];
+	store_encode_ids_to(blob, ids, 4);
+	CHECK(blob[0] == 1 && blob[8] == 7 && blob[15] == 0); /* little-endian */
+	CHECK(decode_all(blob, 4, back) == 0 && memcmp(back, ids, sizeof(ids)) == 0);
+	/* In pieces: the order is checked across them. */
+	int64_t prev = 0;
+	CHECK(store_decode_ids_to(blob, 2, &prev, back) == 0 && prev == 7);
+	CHECK(store_decode_ids_to(blob + 2 * STORE_ID_BYTES, 2, &prev, back + 2) == 0);
+	CHECK(memcmp(back, ids, sizeof(ids)) == 0);
+	prev = 100;
+	CHECK(store_decode_ids_to(blob, 2, &prev, back) == -EINVAL); /* 1 after 100 */
+	CHECK(decode_all(blob, 0, back) == 0);
 }
 
 static void test_ids_rejected(void)
 {
-	int64_t *back = NULL;
-	struct strbuf b = STRBUF_INIT;
-	int64_t unsorted[] = { 5, 3 }, dup[] = { 3, 3 }, zero[] = { 0 }, neg[] = { -4 },
-		big[] = { INT64_C(9007199254740992) };
-	store_encode_ids(&b, unsorted, 2);
-	CHECK(store_decode_ids(b.data, b.len, 2, &back) == -EINVAL);
-	sb_reset(&b);
-	store_encode_ids(&b, dup, 2);
-	CHECK(store_decode_ids(b.data, b.len, 2, &back) == -EINVAL);
-	sb_reset(&b);
-	store_encode_ids(&b, zero, 1);
-	CHECK(store_decode_ids(b.data, b.len, 1, &back) == -EINVAL);
-	sb_reset(&b);
-	store_encode_ids(&b, neg, 1);
-	CHECK(store_decode_ids(b.data, b.len, 1, &back) == -EINVAL);
-	sb_reset(&b);
-	store_encode_ids(&b, big, 1);
-	CHECK(store_decode_ids(b.data, b.len, 1, &back) == -EINVAL);
-	sb_free(&b);
+	int64_t back[2];
+	unsigned char blob[2 * STORE_ID_BYTES];
+	const int64_t cases[][2] = { { 5, 3 }, { 3, 3 }, { 0, 1 }, { -4, 1 },
+				     { INT64_C(9007199254740992), INT64_C(9007199254740993) } };
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		store_encode_ids_to(blob, cases[i], 2);
+		CHECK(decode_all(blob, 2, back) == -EINVAL);
+	}
 }
 
 static void test_names(void)
